@@ -1,0 +1,64 @@
+# kerasopt: every user target installs what it needs first (make install is idempotent).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kerasopt-installed
+
+OPT ?=
+SEED ?= 0
+BACKBONE ?=
+EPOCHS ?=
+DATA ?=
+SIZE ?=
+ITERATIONS ?=
+SYNTH_DIR ?= data/synthetic
+SYNTH_N ?= 400
+SYNTH_SIZE ?= 128
+STUDY ?= experiments/style_smoke.yaml
+RUNS ?= $(patsubst %/study.json,%,$(firstword $(shell ls -t runs/*/study.json 2>/dev/null)))
+PYTEST_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help install test train-defects synth style study report clean
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
+	@echo "  variables: OPT= (adam for train-defects, lbfgs for style) SEED=$(SEED) BACKBONE= EPOCHS= DATA= SIZE= ITERATIONS= STUDY=$(STUDY) RUNS="
+
+install: $(STAMP) ## create .venv and install kerasopt with its dev extras (quick when nothing changed)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+test: install ## run the test suite (pytest); fails when no test ran
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+$(SYNTH_DIR)/manifest.json: | install
+	$(PY) -m kerasopt.defects.synth --out $(SYNTH_DIR) --n $(SYNTH_N) --size $(SYNTH_SIZE) --seed 0
+
+synth: $(SYNTH_DIR)/manifest.json ## generate the synthetic air-filter data set once (SYNTH_N, SYNTH_SIZE)
+
+train-defects: install $(if $(DATA),,$(SYNTH_DIR)/manifest.json) ## train the U-Net: OPT=adam [BACKBONE= EPOCHS= DATA= SEED= SIZE=]
+	$(PY) -m kerasopt.defects --optimizer $(or $(OPT),adam) --data $(or $(DATA),$(SYNTH_DIR)) --seed $(SEED) \
+		$(if $(BACKBONE),--backbone $(BACKBONE)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SIZE),--size $(SIZE))
+
+style: install ## stylize the bundled photo: OPT=lbfgs [SIZE= ITERATIONS= SEED=]
+	$(PY) -m kerasopt.style --optimizer $(or $(OPT),lbfgs) --seed $(SEED) \
+		$(if $(SIZE),--size $(SIZE)) $(if $(ITERATIONS),--iterations $(ITERATIONS))
+
+study: install ## run a comparison study: STUDY=experiments/style_smoke.yaml
+	$(PY) -m kerasopt.study run $(STUDY)
+
+report: install ## write report.md for a finished study: RUNS=runs/<study> (default: the newest)
+	@test -n "$(RUNS)" || { echo "error: no finished study under runs/: give RUNS=runs/<study>"; exit 2; }
+	$(PY) -m kerasopt.study report $(RUNS)
+
+clean: ## remove generated data and runs (keeps .venv)
+	rm -rf runs data .pytest_cache

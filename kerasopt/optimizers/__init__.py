@@ -1,0 +1,177 @@
+"""The optimizer registry: one name per optimizer that kerasopt compares.
+
+``available()`` lists the names, ``make(name, **hparams)`` builds one with the
+defaults of `DEFAULTS` overridden by ``hparams``, and ``spec(name)`` tells where
+each default comes from. First-order optimizers are `keras.optimizers.Optimizer`
+instances (use them in ``model.fit`` or ``apply_gradients``); ``lbfgs`` is a
+full-batch `LBFGS` driver with ``minimize(loss_fn, variables)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import keras
+
+from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
+from kerasopt.optimizers.rprop import Rprop
+
+__all__ = ["LBFGS", "LBFGSResult", "Rprop", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
+           "defaults_table", "is_full_batch_driver"]
+
+KERAS = "Keras 3 default"
+PAPER_ERA = "paper-era default (Keras 2 / original paper)"
+OURS = "kerasopt choice"
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One registry entry.
+
+    Attributes:
+        name: registry key (paper name, lower case).
+        cls: the class that `make` instantiates.
+        defaults: hyperparameters passed unless overridden, as Keras spells them.
+        sources: for each default, where it comes from (`KERAS`, `PAPER_ERA`, `OURS`).
+        reference: the paper that introduced the method.
+        full_batch: True for methods meant for deterministic full-batch problems.
+    """
+
+    name: str
+    cls: type
+    defaults: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+    reference: str = ""
+    full_batch: bool = False
+
+    def accepted_hparams(self) -> set[str]:
+        """Names ``make`` accepts for this optimizer (constructor + Keras base arguments)."""
+        names = set(_init_params(self.cls))
+        if issubclass(self.cls, keras.optimizers.Optimizer):
+            names |= set(_init_params(keras.optimizers.Optimizer)) - {"args"}
+            names |= {"learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
+                      "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+                      "gradient_accumulation_steps", "name"}
+        return names
+
+
+def _init_params(cls) -> list[str]:
+    return [p for p, v in inspect.signature(cls.__init__).parameters.items()
+            if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
+
+
+def _entry(name, cls, reference, defaults, sources=None, full_batch=False):
+    sources = {key: (sources or {}).get(key, KERAS) for key in defaults}
+    return OptimizerSpec(name, cls, dict(defaults), sources, reference, full_batch)
+
+
+_O = keras.optimizers
+REGISTRY: dict[str, OptimizerSpec] = {
+    spec_.name: spec_
+    for spec_ in [
+        _entry("sgd", _O.SGD, "Robbins & Monro 1951", {"learning_rate": 0.01}),
+        _entry("momentum", _O.SGD, "Polyak 1964; Sutskever et al. 2013",
+               {"learning_rate": 0.01, "momentum": 0.9}, {"momentum": PAPER_ERA}),
+        _entry("nesterov", _O.SGD, "Nesterov 1983; Sutskever et al. 2013",
+               {"learning_rate": 0.01, "momentum": 0.9, "nesterov": True},
+               {"momentum": PAPER_ERA, "nesterov": PAPER_ERA}),
+        _entry("adagrad", _O.Adagrad, "Duchi et al. 2011",
+               {"learning_rate": 0.01, "initial_accumulator_value": 0.1}, {"learning_rate": PAPER_ERA}),
+        _entry("adadelta", _O.Adadelta, "Zeiler 2012",
+               {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-6},
+               {"learning_rate": PAPER_ERA, "epsilon": PAPER_ERA}),
+        _entry("rmsprop", _O.RMSprop, "Tieleman & Hinton 2012", {"learning_rate": 0.001, "rho": 0.9}),
+        _entry("adam", _O.Adam, "Kingma & Ba 2015", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999}),
+        _entry("amsgrad", _O.Adam, "Reddi et al. 2018",
+               {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "amsgrad": True},
+               {"amsgrad": PAPER_ERA}),
+        _entry("adamax", _O.Adamax, "Kingma & Ba 2015 (sec. 7)",
+               {"learning_rate": 0.002, "beta_1": 0.9, "beta_2": 0.999}, {"learning_rate": PAPER_ERA}),
+        _entry("nadam", _O.Nadam, "Dozat 2016",
+               {"learning_rate": 0.002, "beta_1": 0.9, "beta_2": 0.999}, {"learning_rate": PAPER_ERA}),
+        _entry("adamw", _O.AdamW, "Loshchilov & Hutter 2019",
+               {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999}),
+        _entry("lion", _O.Lion, "Chen et al. 2023 (lr 3-10x below Adam's)",
+               {"learning_rate": 0.0001, "beta_1": 0.9, "beta_2": 0.99}, {"learning_rate": PAPER_ERA}),
+        _entry("lamb", _O.Lamb, "You et al. 2020", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999}),
+        _entry("ftrl", _O.Ftrl, "McMahan et al. 2013",
+               {"learning_rate": 0.001, "learning_rate_power": -0.5, "initial_accumulator_value": 0.1}),
+        _entry("adafactor", _O.Adafactor, "Shazeer & Stern 2018",
+               {"learning_rate": 0.001, "beta_2_decay": -0.8, "relative_step": True}),
+        _entry("muon", _O.Muon, "Jordan et al. 2024 (Adam on non-matrix variables)",
+               {"learning_rate": 0.001, "momentum": 0.95, "adam_beta_1": 0.9, "adam_beta_2": 0.999}),
+        _entry("schedule_free_adamw", _O.ScheduleFreeAdamW, "Defazio et al. 2024",
+               {"learning_rate": 0.0025, "beta_1": 0.9, "beta_2": 0.999, "warmup_steps": 0}),
+        _entry("rprop", Rprop, "Riedmiller & Braun 1993; iRprop- of Igel & Huesken 2000 (as torch)",
+               {"learning_rate": 0.01, "eta_plus": 1.2, "eta_minus": 0.5, "min_step": 1e-6, "max_step": 50.0},
+               {"learning_rate": PAPER_ERA, "eta_plus": PAPER_ERA, "eta_minus": PAPER_ERA,
+                "min_step": PAPER_ERA, "max_step": PAPER_ERA}, full_batch=True),
+        _entry("lbfgs", LBFGS, "Liu & Nocedal 1989; scipy L-BFGS-B (Byrd et al. 1995)",
+               {"max_iterations": 100, "history_size": 10},
+               {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, full_batch=True),
+    ]
+}
+
+
+def available() -> list[str]:
+    """All registry names, in the order of the paper's comparison."""
+    return list(REGISTRY)
+
+
+def spec(name: str) -> OptimizerSpec:
+    """The `OptimizerSpec` of ``name``; ValueError listing valid names if unknown."""
+    key = str(name).strip().lower()
+    if key not in REGISTRY:
+        raise ValueError(f"Unknown optimizer {name!r}. Valid names: {', '.join(available())}")
+    return REGISTRY[key]
+
+
+def is_full_batch_driver(name: str) -> bool:
+    """True when ``make(name)`` returns a driver with ``minimize`` (not a Keras optimizer)."""
+    return spec(name).cls is LBFGS
+
+
+def resolve_hparams(name: str, **hparams) -> dict:
+    """Defaults of ``name`` updated by ``hparams``, validated.
+
+    Raises:
+        ValueError: unknown name, a hyperparameter the optimizer does not accept,
+            or a learning rate that is not a positive number.
+    """
+    entry = spec(name)
+    unknown = sorted(set(hparams) - entry.accepted_hparams())
+    if unknown:
+        raise ValueError(f"Optimizer {entry.name!r} has no hyperparameter {', '.join(map(repr, unknown))}. "
+                         f"Valid: {', '.join(sorted(entry.accepted_hparams()))}")
+    resolved = {**entry.defaults, **hparams}
+    if "learning_rate" in resolved:
+        rate = resolved["learning_rate"]
+        try:
+            rate = float(rate)  # YAML may read 1e-3 as a string
+        except (TypeError, ValueError):
+            raise ValueError(f"learning_rate of {entry.name!r} must be a number. Received: learning_rate={rate!r}")
+        if not rate > 0:
+            raise ValueError(f"learning_rate of {entry.name!r} must be positive. Received: learning_rate={rate}")
+        resolved["learning_rate"] = rate
+    return resolved
+
+
+def make(name: str, **hparams):
+    """Build optimizer ``name`` with its registry defaults overridden by ``hparams``.
+
+    Returns:
+        A `keras.optimizers.Optimizer`, or an `LBFGS` driver for ``"lbfgs"``.
+    """
+    entry = spec(name)
+    return entry.cls(**resolve_hparams(entry.name, **hparams))
+
+
+def defaults_table() -> list[dict]:
+    """Rows ``{optimizer, class, hyperparameter, value, source, reference}`` of every default."""
+    return [
+        {"optimizer": entry.name, "class": entry.cls.__name__, "hyperparameter": key, "value": value,
+         "source": entry.sources[key], "reference": entry.reference}
+        for entry in REGISTRY.values()
+        for key, value in entry.defaults.items()
+    ]

