@@ -18,7 +18,7 @@ from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
 from kerasopt.optimizers.rprop import Rprop
 
 __all__ = ["LBFGS", "LBFGSResult", "Rprop", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
-           "defaults_table", "is_full_batch_driver"]
+           "defaults_table", "defaults_markdown", "is_full_batch_driver"]
 
 KERAS = "Keras 3 default"
 PAPER_ERA = "paper-era default (Keras 2 / original paper)"
@@ -175,3 +175,13 @@ def defaults_table() -> list[dict]:
         for entry in REGISTRY.values()
         for key, value in entry.defaults.items()
     ]
+
+
+def defaults_markdown() -> str:
+    """`defaults_table` as a Markdown table (the one shown in docs/optimizers.md)."""
+    lines = ["| optimizer | Keras class | hyperparameter | default | source | reference |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in defaults_table():
+        lines.append(f"| {row['optimizer']} | {row['class']} | {row['hyperparameter']} | {row['value']} "
+                     f"| {row['source']} | {row['reference']} |")
+    return "\n".join(lines) + "\n"

@@ -132,7 +132,7 @@ class LBFGS:
         Args:
             loss_fn: no-argument callable returning a scalar float tensor; it must
                 read the current values of ``variables``.
-            variables: the float tf.Variables to optimise (any shapes).
+            variables: the float variables to optimise (`tf.Variable` or `keras.Variable`, any shapes).
             callback: optional ``callback(iteration, evaluations, seconds, loss)``
                 called after every accepted iteration; returning True stops early.
 
@@ -142,7 +142,7 @@ class LBFGS:
         variables = list(variables)
         shapes = [tuple(v.shape) for v in variables]
         sizes = [int(np.prod(s)) for s in shapes]
-        dtype = variables[0].dtype
+        dtype = tf.as_dtype(np.asarray(variables[0].numpy()).dtype)  # tf.Variable or keras.Variable
 
         @tf.function
         def value_and_gradient(flat):
@@ -202,4 +202,4 @@ class LBFGS:
     def _assign(variables, flat, sizes, shapes):
         offsets = np.cumsum([0] + sizes)
         for variable, lo, hi, shape in zip(variables, offsets[:-1], offsets[1:], shapes):
-            variable.assign(flat[lo:hi].reshape(shape).astype(variable.dtype.as_numpy_dtype))
+            variable.assign(flat[lo:hi].reshape(shape).astype(np.asarray(variable.numpy()).dtype))

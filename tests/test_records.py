@@ -1,0 +1,98 @@
+"""Run records: layout, atomic summary, completeness, failure capture."""
+
+import json
+import os
+
+import pytest
+
+from kerasopt import records
+from kerasopt.records import RunRecord
+
+
+def test_complete_run_writes_config_history_and_summary(tmp_path):
+    run_dir = tmp_path / "run"
+    with RunRecord(run_dir, {"optimizer": "adam", "lr": 0.1}, seed=3) as rec:
+        assert not records.is_complete(run_dir)
+        rec.log({"step": 1, "evaluations": 1, "seconds": 0.5, "loss": 2.0, "style_loss": 1.5})
+        rec.log({"step": 2, "evaluations": 3, "seconds": 1.0, "loss": 1.0, "style_loss": 0.5})
+        summary = rec.finish("completed", {"loss": 1.0}, trace_seconds=0.25)
+    assert records.is_complete(run_dir)
+    config = records.read_config(run_dir)
+    assert config["settings"] == {"optimizer": "adam", "lr": 0.1} and config["seed"] == 3
+    assert "tensorflow" in config["environment"]["versions"] and "kind" in config["environment"]["device"]
+    history = records.read_history(run_dir)
+    assert [row["evaluations"] for row in history] == [1.0, 3.0]
+    assert list(history[0]) == ["step", "evaluations", "seconds", "loss", "style_loss"]
+    on_disk = records.read_summary(run_dir)
+    assert on_disk == json.loads(json.dumps(summary))
+    assert on_disk["status"] == "completed" and on_disk["trace_seconds"] == 0.25
+    assert on_disk["peak_rss_mb"] > 0 and on_disk["wall_seconds"] >= 0
+
+
+def test_summary_write_is_atomic(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    rec = RunRecord(run_dir, {})
+
+    def crash(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        rec.finish("completed", {"loss": 1.0})
+    assert not records.is_complete(run_dir)
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".summary")] == []
+
+
+def test_record_without_summary_is_incomplete_and_rerun_starts_clean(tmp_path):
+    run_dir = tmp_path / "run"
+    rec = RunRecord(run_dir, {"a": 1})
+    rec.log({"step": 1, "evaluations": 1, "seconds": 0.1, "loss": 5.0})
+    assert not records.is_complete(run_dir)
+    assert list(records.completed_runs(tmp_path)) == []
+    with RunRecord(run_dir, {"a": 1}) as again:
+        again.finish("completed")
+    assert records.read_history(run_dir) == []
+    assert list(records.completed_runs(tmp_path)) == [run_dir]
+
+
+def test_exception_is_recorded_as_failed_with_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    with RunRecord(run_dir, {}) as rec:
+        raise RuntimeError("boom\nsecond line")
+    assert rec.summary["status"] == "failed"
+    assert records.read_summary(run_dir)["error"] == "RuntimeError: boom"
+    assert "Traceback" in (run_dir / "error.log").read_text()
+
+
+def test_keyboard_interrupt_leaves_the_run_incomplete(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        with RunRecord(run_dir, {}):
+            raise KeyboardInterrupt
+    assert not records.is_complete(run_dir)
+
+
+def test_history_columns_are_validated(tmp_path):
+    rec = RunRecord(tmp_path / "run", {})
+    with pytest.raises(ValueError, match="lacks"):
+        rec.log({"step": 1, "loss": 1.0})
+    rec.log({"step": 1, "evaluations": 1, "seconds": 0.0, "loss": 1.0})
+    with pytest.raises(ValueError, match="not in the first row"):
+        rec.log({"step": 2, "evaluations": 2, "seconds": 0.1, "loss": 1.0, "extra": 1})
+
+
+def test_status_is_validated_and_non_finite_numbers_become_null(tmp_path):
+    rec = RunRecord(tmp_path / "run", {"x": float("nan")})
+    with pytest.raises(ValueError, match="status"):
+        rec.finish("done")
+    summary = rec.finish("diverged", {"loss": float("inf")})
+    assert records.read_summary(tmp_path / "run")["metrics"]["loss"] is None
+    assert summary["status"] == "diverged"
+    assert records.read_config(tmp_path / "run")["settings"]["x"] is None
+
+
+def test_unwritable_run_directory_gives_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="cannot create run directory"):
+        RunRecord(blocker / "run", {})
