@@ -1,0 +1,130 @@
+"""``python -m kerasopt.style --optimizer lbfgs``: stylize an image under one or more optimizers.
+
+Each optimizer's run record goes to ``OUT/<optimizer>/`` (result image:
+``OUT/<optimizer>/artifacts/result.png``); with several optimizers, all start
+from the identical image and ``OUT`` also gets comparison.png, curves.png and
+comparison.md. Default ``OUT``: ``runs/style/<YYYYmmdd-HHMMSS>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+import tempfile
+from pathlib import Path
+
+from kerasopt.cli import UsageError, parse_optimizer_list, positive_float, positive_int, quiet_tensorflow, run_cli
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kerasopt.style.config import INITS, StyleConfig
+    from kerasopt.style.features import NETWORKS
+
+    d = StyleConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasopt.style",
+        description="Gatys style transfer: optimize the pixels of an image under one or more optimizers.")
+    parser.add_argument("--optimizer", default="lbfgs", help="registry name, comma list, or 'all' (default: %(default)s)")
+    parser.add_argument("--content", default=d.content, help="content image path, or the bundled 'tubingen' (default: %(default)s)")
+    parser.add_argument("--style", default=d.style, help="style image path, 'starry-night' (bundled) or 'pattern' (generated) (default: %(default)s)")
+    parser.add_argument("--size", type=positive_int, default=d.size, help="long side of the images in px (default: %(default)s)")
+    parser.add_argument("--iterations", type=positive_int, default=None,
+                        help=f"iteration budget (default: {d.iterations}, or none when only --evaluations is given)")
+    parser.add_argument("--evaluations", type=positive_int, default=None,
+                        help="budget in loss-and-gradient evaluations; L-BFGS line-search evaluations count (default: none)")
+    parser.add_argument("--lr", type=positive_float, default=None,
+                        help="learning rate of every first-order optimizer (default: the per-optimizer "
+                             "pixel-scale table, see docs/style.md)")
+    parser.add_argument("--init", choices=INITS, default=d.init, help="start image (default: %(default)s)")
+    parser.add_argument("--network", choices=NETWORKS, default=d.network,
+                        help="feature network; vgg16-hed works offline, vgg19/vgg16 download ImageNet weights (default: %(default)s)")
+    parser.add_argument("--weights", default=None, help="local weights file for the network (default: the network's own)")
+    parser.add_argument("--content-weight", type=non_negative_float, default=d.content_weight,
+                        help="weight of the content loss (default: %(default)s)")
+    parser.add_argument("--style-weight", type=non_negative_float, default=d.style_weight,
+                        help="weight of the style loss (default: %(default)s)")
+    parser.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight,
+                        help="weight of the total-variation loss (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
+    parser.add_argument("--out", default=None, help="output directory (default runs/style/<timestamp>)")
+    parser.add_argument("--snapshot-every", type=int, default=0, metavar="K",
+                        help="save a snapshot every K iterations (default: 0 = none)")
+    return parser
+
+
+def configs_from_args(args) -> list:
+    """One validated `StyleConfig` per requested optimizer (UsageError/ValueError on bad input)."""
+    from kerasopt import optimizers
+    from kerasopt.style.config import StyleConfig
+
+    names = parse_optimizer_list(args.optimizer)
+    if args.lr is not None and all(optimizers.is_full_batch_driver(n) for n in names):
+        raise UsageError("--lr does not apply to lbfgs (it has no learning rate)")
+    iterations = args.iterations if (args.iterations or args.evaluations) else StyleConfig().iterations
+    return [StyleConfig(
+        optimizer=name, seed=args.seed, content=args.content, style=args.style, size=args.size,
+        iterations=iterations, evaluations=args.evaluations, init=args.init, network=args.network,
+        weights=args.weights, content_weight=args.content_weight, style_weight=args.style_weight,
+        tv_weight=args.tv_weight, snapshot_every=args.snapshot_every,
+        hparams={} if args.lr is None or optimizers.is_full_batch_driver(name) else {"learning_rate": args.lr},
+    ) for name in names]
+
+
+def writable_directory(path: str | None) -> Path:
+    """Create ``path`` (default runs/style/<timestamp>) and check that files can be written there."""
+    out = Path(path) if path else Path("runs") / "style" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise OSError(f"cannot write output directory {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def stylize(argv=None) -> int:
+    """Parse ``argv``, run every requested optimizer, write and print the comparison."""
+    args = build_parser().parse_args(argv)
+    configs = configs_from_args(args)
+    from kerasopt.style.compare import markdown_table, summary_rows, write_comparison
+    from kerasopt.style.workload import prepare, run
+
+    prepare(configs[0])  # bad images or weights fail here, before any output
+    out = writable_directory(args.out)
+    run_dirs = {}
+    for config in configs:
+        run_dirs[config.optimizer] = out / config.optimizer
+        summary = run(config, run_dirs[config.optimizer])
+        metrics = summary["metrics"]
+        detail = f"loss {metrics['loss']:.4g}" if "loss" in metrics else summary.get("error") or ""
+        print(f"{config.optimizer}: {summary['status']}, {detail}", flush=True)
+    if len(run_dirs) > 1:
+        rows = write_comparison(out, run_dirs)
+        print(markdown_table(rows), end="")
+        print(f"comparison: {out / 'comparison.md'}, {out / 'comparison.png'}, {out / 'curves.png'}")
+    else:
+        print(markdown_table(summary_rows(run_dirs)), end="")
+        print(f"result: {run_dirs[configs[0].optimizer] / 'artifacts' / 'result.png'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """CLI entry point: bad input -> one ``error: ...`` line and exit code 2."""
+    quiet_tensorflow()
+    return run_cli(stylize, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Optimization loops over the image: first-order (Keras optimizers, Rprop) and L-BFGS.
+
+Both solve the same box-constrained problem, pixels in [0, 255]: L-BFGS-B gets
+the bounds, first-order steps are followed by a projection (clip) onto the box.
+
+History rows (one per iteration, plus row 0 for the start image) report the
+loss AT the iterate reached after ``step`` iterations, with the evaluations
+(loss-and-gradient computations) and seconds spent to reach it. Seconds exclude
+tracing of the compiled step (reported as ``trace_seconds``). First-order: the
+loss of iterate k is the one computed by step k+1 (it needs it anyway); the last
+iterate costs one extra forward pass, not counted as an evaluation. L-BFGS:
+every line-search evaluation counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from kerasopt import optimizers
+from kerasopt.style.losses import Objective
+
+RowCallback = Callable[[dict], None]
+IterateCallback = Callable[[int], None]
+"""Called with k while the image variable holds iterate k (e.g. to save a snapshot)."""
+
+
+@dataclass
+class LoopResult:
+    """Outcome of one optimization.
+
+    Attributes:
+        status: "completed" or "diverged" (a non-finite loss was met; the image
+            variable then holds the last iterate with a finite loss).
+        iterations: iterations performed.
+        evaluations: loss-and-gradient evaluations.
+        seconds: wall seconds of optimization, tracing excluded.
+        trace_seconds: seconds spent tracing the compiled step.
+        message: why it stopped.
+    """
+
+    status: str
+    iterations: int
+    evaluations: int
+    seconds: float
+    trace_seconds: float
+    message: str = ""
+
+
+def history_row(step: int, evaluations: int, seconds: float, total, parts) -> dict:
+    """One history.csv row: step, evaluations, seconds, loss, content_loss, style_loss, tv_loss."""
+    row = {"step": int(step), "evaluations": int(evaluations), "seconds": float(seconds), "loss": float(total)}
+    row.update({name: float(value) for name, value in zip(Objective.COMPONENTS, np.asarray(parts))})
+    return row
+
+
+def step_budget(iterations: int | None, evaluations: int | None) -> int:
+    """Number of first-order steps: each step is one evaluation, so the smaller budget."""
+    return int(min(b for b in (iterations, evaluations) if b is not None))
+
+
+def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: int,
+                    on_row: RowCallback, on_iterate: IterateCallback | None = None) -> LoopResult:
+    """Projected first-order descent: ``steps`` times gradient, ``apply_gradients``, clip to [0, 255].
+
+    Args:
+        objective: the `Objective`.
+        image: float32 tf.Variable (1, H, W, 3) in [0, 255], updated in place.
+        optimizer: a built-or-unbuilt `keras.optimizers.Optimizer`.
+        steps: number of iterations (> 0).
+        on_row: called with each history row (rows 0..steps, or fewer on divergence).
+        on_iterate: optional `IterateCallback`, after each step.
+    """
+    optimizer.build([image])
+    last_finite = tf.Variable(image, trainable=False)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            total, parts = objective(image)
+        gradient = tape.gradient(total, image)
+        last_finite.assign(tf.where(tf.math.is_finite(total), image, last_finite))
+        optimizer.apply_gradients([(gradient, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 255.0))
+        return total, parts
+
+    trace_start = time.perf_counter()
+    compiled = step.get_concrete_function()
+    trace_seconds = time.perf_counter() - trace_start
+    reached_seconds, start = 0.0, time.perf_counter()  # seconds at which the current iterate was reached
+    for k in range(1, steps + 1):
+        total, parts = compiled()  # loss of iterate k-1, then the step to iterate k
+        if not math.isfinite(float(total)):
+            image.assign(last_finite)
+            return LoopResult("diverged", k - 1, k, time.perf_counter() - start, trace_seconds,
+                              f"non-finite loss at iteration {k - 1}")
+        on_row(history_row(k - 1, k - 1, reached_seconds, total, parts))
+        reached_seconds = time.perf_counter() - start
+        if on_iterate is not None:
+            on_iterate(k)
+    total, parts = objective(image)  # the last iterate: one forward pass, not an evaluation
+    if not math.isfinite(float(total)):
+        image.assign(last_finite)
+        return LoopResult("diverged", steps, steps, reached_seconds, trace_seconds,
+                          f"non-finite loss at iteration {steps}")
+    on_row(history_row(steps, steps, reached_seconds, total, parts))
+    return LoopResult("completed", steps, steps, reached_seconds, trace_seconds, f"budget of {steps} iterations used")
+
+
+def run_lbfgs(objective: Objective, image: tf.Variable, driver: optimizers.LBFGS, on_row: RowCallback,
+              on_iterate: IterateCallback | None = None) -> LoopResult:
+    """L-BFGS-B with pixel bounds through the registry driver (one scipy call).
+
+    Args:
+        objective, image, on_row, on_iterate: as in `run_first_order`.
+        driver: an `LBFGS` with its budget and ``bounds=(0, 255)``.
+    """
+    parts_seen = tf.Variable(tf.zeros([len(Objective.COMPONENTS)]), trainable=False)
+
+    def loss_fn():
+        total, parts = objective(image)
+        parts_seen.assign(parts)  # the last evaluation is the accepted point when the callback runs
+        return total
+
+    total, parts = objective(image)
+    on_row(history_row(0, 0, 0.0, total, parts))
+    if not math.isfinite(float(total)):
+        return LoopResult("diverged", 0, 0, 0.0, 0.0, "non-finite loss at the start image")
+
+    def callback(iteration, evaluations, seconds, loss):
+        on_row(history_row(iteration, evaluations, seconds, loss, parts_seen.numpy()))
+        if on_iterate is not None:
+            on_iterate(iteration)
+
+    result = driver.minimize(loss_fn, [image], callback=callback)
+    return LoopResult(result.status, result.iterations, result.evaluations, result.seconds,
+                      result.trace_seconds, result.message)
