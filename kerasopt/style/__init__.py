@@ -5,6 +5,8 @@ Public API (imported lazily, so ``import kerasopt.style`` does not load TensorFl
 
 - `StyleConfig`: every setting of one run (``from_dict``, ``to_dict``, ``validate``).
 - `run(config, run_dir, progress=True) -> dict`: one optimizer run, writes a run record.
+- `compare(configs, out_dir) -> {optimizer: run_dir}`: several optimizers from one start image,
+  plus comparison.png, curves.png and comparison.md.
 - `TARGET`: the metric a study selects on, ``{"metric": "loss", "mode": "min"}``.
 - `PIXEL_LEARNING_RATES`: per-optimizer default learning rates for pixels in [0, 255].
 
@@ -14,7 +16,8 @@ CLI: ``python -m kerasopt.style --optimizer lbfgs`` (see ``--help`` and docs/sty
 TARGET = {"metric": "loss", "mode": "min"}
 
 _LAZY = {"StyleConfig": "kerasopt.style.config", "PIXEL_LEARNING_RATES": "kerasopt.style.config",
-         "run": "kerasopt.style.workload", "prepare": "kerasopt.style.workload"}
+         "run": "kerasopt.style.workload", "prepare": "kerasopt.style.workload",
+         "compare": "kerasopt.style.workload"}
 
 __all__ = ["TARGET", *_LAZY]
 

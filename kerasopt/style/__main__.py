@@ -98,24 +98,16 @@ def stylize(argv=None) -> int:
     """Parse ``argv``, run every requested optimizer, write and print the comparison."""
     args = build_parser().parse_args(argv)
     configs = configs_from_args(args)
-    from kerasopt.style.compare import markdown_table, summary_rows, write_comparison
-    from kerasopt.style.workload import prepare, run
+    from kerasopt.style.compare import markdown_table, summary_rows
+    from kerasopt.style.workload import compare, prepare
 
     prepare(configs[0])  # bad images or weights fail here, before any output
     out = writable_directory(args.out)
-    run_dirs = {}
-    for config in configs:
-        run_dirs[config.optimizer] = out / config.optimizer
-        summary = run(config, run_dirs[config.optimizer])
-        metrics = summary["metrics"]
-        detail = f"loss {metrics['loss']:.4g}" if "loss" in metrics else summary.get("error") or ""
-        print(f"{config.optimizer}: {summary['status']}, {detail}", flush=True)
+    run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
+    print(markdown_table(summary_rows(run_dirs)), end="")
     if len(run_dirs) > 1:
-        rows = write_comparison(out, run_dirs)
-        print(markdown_table(rows), end="")
         print(f"comparison: {out / 'comparison.md'}, {out / 'comparison.png'}, {out / 'curves.png'}")
     else:
-        print(markdown_table(summary_rows(run_dirs)), end="")
         print(f"result: {run_dirs[configs[0].optimizer] / 'artifacts' / 'result.png'}")
     return 0
 

@@ -155,3 +155,33 @@ def _optimize(config, hparams, objective, image, record, progress) -> tuple[loop
         return result, start.get("loss")
     finally:
         bar.close()
+
+
+def compare(configs: list[StyleConfig], out_dir, log=print, progress: bool = True) -> dict[str, Path]:
+    """Run several optimizers from the identical start image and compare them.
+
+    Args:
+        configs: one `StyleConfig` per optimizer (same inputs; names must differ).
+        out_dir: existing, writable directory; each run goes to ``out_dir/<optimizer>``
+            and, with more than one run, comparison.png, curves.png and comparison.md
+            are written into ``out_dir``.
+        log: called with one status line per finished run.
+        progress: show a tqdm bar per run.
+
+    Returns:
+        ``{optimizer: run_dir}`` in the order of ``configs``.
+    """
+    from kerasopt.style.compare import write_comparison
+
+    prepare(configs[0])  # bad images or weights fail here, before any output
+    out_dir = Path(out_dir)
+    run_dirs = {}
+    for config in configs:
+        run_dirs[config.optimizer] = out_dir / config.optimizer
+        summary = run(config, run_dirs[config.optimizer], progress=progress)
+        metrics = summary["metrics"]
+        detail = f"loss {metrics['loss']:.4g}" if metrics.get("loss") is not None else summary.get("error") or ""
+        log(f"{config.optimizer}: {summary['status']}, {detail}")
+    if len(run_dirs) > 1:
+        write_comparison(out_dir, run_dirs)
+    return run_dirs
