@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -122,22 +122,24 @@ class StudySpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<study>", supported: list[str] | None = None) -> "StudySpec":
+    def from_dict(cls, data: Any, source: str = "<study>",
+                  supported_for: Callable[[str], list[str] | None] | None = None) -> "StudySpec":
         """Validate ``data`` (a parsed study file); see the module docstring for the schema.
 
         Args:
             data: the parsed YAML mapping.
             source: file name used in error messages.
-            supported: optimizers the task supports (what ``all`` means); None = the whole registry.
+            supported_for: task name → the optimizers it supports (what ``all``
+                means; None = the whole registry). Default: the whole registry.
 
         Raises:
             ValueError: one line, ``"<source>: <key>: <problem>"``.
         """
-        return _Parser(source, supported).study(data)
+        return _Parser(source, supported_for).study(data)
 
 
-def load(path: str | Path, supported: list[str] | None = None) -> StudySpec:
-    """Read and validate a study file (``yaml.safe_load``).
+def load(path: str | Path, supported_for: Callable[[str], list[str] | None] | None = None) -> StudySpec:
+    """Read and validate a study file (``yaml.safe_load``); ``supported_for`` as in `StudySpec.from_dict`.
 
     Raises:
         FileNotFoundError: no such file.
@@ -153,7 +155,7 @@ def load(path: str | Path, supported: list[str] | None = None) -> StudySpec:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ValueError(f"{path}: malformed YAML{where}: {problem}") from None
-    return StudySpec.from_dict(data, source=str(path), supported=supported)
+    return StudySpec.from_dict(data, source=str(path), supported_for=supported_for)
 
 
 def _number(text: Any) -> Any:
@@ -179,9 +181,9 @@ def _coerce(value: Any) -> Any:
 class _Parser:
     """Turns a parsed YAML mapping into a `StudySpec`; errors name file and key."""
 
-    def __init__(self, source: str, supported: list[str] | None):
+    def __init__(self, source: str, supported_for: Callable[[str], list[str] | None] | None):
         self.source = source
-        self.supported = supported
+        self.supported_for = supported_for or (lambda task: None)
 
     def error(self, key: str, problem: str) -> ValueError:
         return ValueError(f"{self.source}: {key}: {problem}")
@@ -213,7 +215,7 @@ class _Parser:
         task = data["task"]
         if task not in TASKS:
             raise self.error("task", f"unknown task. Valid: {', '.join(TASKS)}. Received: {task!r}")
-        optimizers = self.optimizers(data["optimizers"])
+        optimizers = self.optimizers(data["optimizers"], self.supported_for(task))
         tuning = self.mapping(data.get("tuning") or {}, "tuning", _TUNING_KEYS)
         sampler = tuning.get("sampler", "quasirandom")
         if sampler not in SAMPLERS:
@@ -235,10 +237,10 @@ class _Parser:
                 raise self.error(f"base.{key}", "set by the study (use optimizers/search/seeds), not in base")
         return base
 
-    def optimizers(self, value: Any) -> list[str]:
+    def optimizers(self, value: Any, supported: list[str] | None) -> list[str]:
         from kerasopt import optimizers as registry
 
-        valid = self.supported if self.supported is not None else registry.available()
+        valid = supported if supported is not None else registry.available()
         if value == "all":
             return list(valid)
         if not isinstance(value, list) or not value:
@@ -286,7 +288,8 @@ class _Parser:
         kind, values = next(iter(value.items()))
         if kind == "choice":
             if not isinstance(values, list) or not values:
-                raise self.error(f"{key}.choice", f"empty search space: expected a non-empty list. Received: {values!r}")
+                raise self.error(f"{key}.choice", f"empty search space: expected a non-empty list. "
+                                                  f"Received: {values!r}")
             return Dimension("choice", tuple(values))
         if (not isinstance(values, list) or len(values) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):

@@ -1,0 +1,130 @@
+"""Report figures (matplotlib, Agg backend): LR sensitivity, curves with seed bands, image grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from kerasopt.report.stats import band  # noqa: E402
+
+AXIS_LABELS = {"step": "steps", "evaluations": "gradient evaluations", "seconds": "seconds (excl. tracing)"}
+
+
+def _colors(names: Sequence[str]) -> dict:
+    cmap = plt.get_cmap("tab20")
+    return {name: cmap(i % 20) for i, name in enumerate(names)}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def lr_sensitivity(tune: pd.DataFrame, metric: str, log_metric: bool, path: Path) -> Path | None:
+    """Final metric vs learning rate per optimizer (tuning runs); failed/diverged runs as ×.
+
+    Args:
+        tune: `load_runs` rows of the tune phase.
+        metric: the metric's name (axis label).
+        log_metric: log scale for the metric axis.
+        path: PNG to write.
+
+    Returns:
+        ``path``, or None when no tuning run set a learning rate.
+    """
+    tune = tune[tune["learning_rate"].notna()]
+    if tune.empty:
+        return None
+    names = list(dict.fromkeys(tune["optimizer"]))
+    colors = _colors(names)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ok = tune[tune["metric"].notna()]
+    ceiling = ok["metric"].max() if not ok.empty else 1.0
+    for name in names:
+        rows = tune[tune["optimizer"] == name].sort_values("learning_rate")
+        good = rows[rows["metric"].notna()]
+        ax.plot(good["learning_rate"], good["metric"], "o-", color=colors[name], label=name)
+        bad = rows[rows["metric"].isna()]
+        ax.plot(bad["learning_rate"], [ceiling] * len(bad), "x", color=colors[name], markersize=9)
+    ax.set_xscale("log")
+    if log_metric and (ok["metric"] > 0).all() and not ok.empty:
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"final {metric} (× = failed or diverged)")
+    ax.set_title("Learning-rate sensitivity (tuning trials)")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def curves(histories: dict[str, list[list[dict]]], axis: str, metric: str, log_metric: bool,
+           path: Path) -> Path | None:
+    """Metric vs ``axis`` per optimizer: mean over seeds with a min–max band.
+
+    Args:
+        histories: optimizer → one history (rows) per seed.
+        axis: ``"step"``, ``"evaluations"`` or ``"seconds"``.
+        metric: the history column to plot.
+        log_metric: log scale for the metric axis.
+        path: PNG to write.
+
+    Returns:
+        ``path``, or None when no history has the metric.
+    """
+    colors = _colors(list(histories))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
+    for name, runs in histories.items():
+        series = []
+        for rows in runs:
+            points = [(r[axis], r[metric]) for r in rows
+                      if isinstance(r.get(metric), float) and np.isfinite(r[metric]) and r.get(axis) is not None]
+            if points:
+                series.append(tuple(np.array(points).T))
+        shared = band(series)
+        if shared is None:
+            continue
+        grid, mean, low, high = shared
+        ax.plot(grid, mean, color=colors[name], label=f"{name} (n={len(series)})")
+        ax.fill_between(grid, low, high, color=colors[name], alpha=0.2, linewidth=0)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    if log_metric:
+        ax.set_yscale("log")
+    ax.set_xlabel(AXIS_LABELS.get(axis, axis))
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} vs {AXIS_LABELS.get(axis, axis)}: mean over seeds, band = min–max")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def image_grid(images: dict[str, dict[str, Path | None]], path: Path) -> Path | None:
+    """Result images: one column per optimizer, one row per arm (e.g. tuned, defaults).
+
+    Args:
+        images: optimizer → arm → PNG path (None: no image).
+        path: PNG to write.
+    """
+    arms = list(dict.fromkeys(arm for per_arm in images.values() for arm in per_arm))
+    if not images or not any(p for per_arm in images.values() for p in per_arm.values()):
+        return None
+    fig, axes = plt.subplots(len(arms), len(images), figsize=(2.2 * len(images), 2.4 * len(arms)), squeeze=False)
+    for col, (name, per_arm) in enumerate(images.items()):
+        for row, arm in enumerate(arms):
+            ax = axes[row][col]
+            ax.axis("off")
+            image_path = per_arm.get(arm)
+            if image_path is not None:
+                ax.imshow(plt.imread(str(image_path)))
+            ax.set_title(f"{name}\n{arm}", fontsize=8)
+    return _save(fig, path)

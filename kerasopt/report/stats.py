@@ -1,0 +1,96 @@
+"""Report statistics: bootstrap confidence intervals over seeds, time-to-target, curve bands.
+
+Pure NumPy; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+TIME_AXES = ("step", "evaluations", "seconds")
+
+
+def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples: int = 10_000,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """Mean and percentile-bootstrap confidence interval of the mean.
+
+    Resamples ``values`` with replacement ``n_resamples`` times, takes each
+    resample's mean and returns the ``(1 - confidence) / 2`` and
+    ``(1 + confidence) / 2`` percentiles of those means (Efron & Tibshirani 1993, ch. 13).
+
+    Args:
+        values: one metric value per seed (finite).
+        confidence: coverage of the interval, in (0, 1).
+        n_resamples: bootstrap resamples.
+        seed: seed of the resampling generator (the report is reproducible).
+
+    Returns:
+        ``(mean, low, high)``; all NaN for no values, ``low = high = mean``'s
+        single value for one value (no spread can be estimated from one seed).
+    """
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(data.mean())
+    if data.size == 1:
+        return mean, mean, mean
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, size=(n_resamples, data.size))].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return mean, float(low), float(high)
+
+
+def reaches(value: float, target: float, mode: str) -> bool:
+    """Whether ``value`` meets ``target`` (``mode="min"``: at most; ``"max"``: at least)."""
+    return value <= target if mode == "min" else value >= target
+
+
+def time_to_target(history: Sequence[dict], metric: str, target: float, mode: str) -> dict[str, float]:
+    """Cost until the metric first meets the target.
+
+    Args:
+        history: rows in order with ``step``, ``evaluations``, ``seconds`` and ``metric``
+            (``kerasopt.records.read_history``); rows without a finite metric are skipped.
+        metric: the column to watch.
+        target: the value to reach.
+        mode: ``"min"`` or ``"max"`` (see `reaches`).
+
+    Returns:
+        ``{"step", "evaluations", "seconds"}`` of the first row that reaches the
+        target; every value ``inf`` when no row does.
+    """
+    for row in history:
+        value = row.get(metric)
+        if isinstance(value, (int, float)) and math.isfinite(value) and reaches(value, target, mode):
+            return {axis: float(row[axis]) for axis in TIME_AXES}
+    return {axis: math.inf for axis in TIME_AXES}
+
+
+def median_cost(costs: Sequence[float]) -> float:
+    """Median over seeds, an unreached seed counting as ``inf`` (inf unless more than half reach it)."""
+    return float(np.median(np.asarray(costs, dtype=float))) if len(costs) else math.nan
+
+
+def band(curves: Sequence[tuple[Sequence[float], Sequence[float]]], points: int = 100):
+    """Mean and min–max band of several curves on a shared x grid.
+
+    Each curve ``(x, y)`` (x increasing) is linearly interpolated onto
+    ``points`` values from the largest first x to the smallest last x, so no
+    curve is extrapolated.
+
+    Returns:
+        ``(grid, mean, low, high)`` arrays, or None when the curves do not overlap.
+    """
+    curves = [(np.asarray(x, float), np.asarray(y, float)) for x, y in curves if len(x)]
+    if not curves:
+        return None
+    start, stop = max(x[0] for x, _ in curves), min(x[-1] for x, _ in curves)
+    if stop < start:
+        return None
+    grid = np.linspace(start, stop, points) if stop > start else np.array([start])
+    stacked = np.stack([np.interp(grid, x, y) for x, y in curves])
+    return grid, stacked.mean(axis=0), stacked.min(axis=0), stacked.max(axis=0)

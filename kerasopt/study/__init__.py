@@ -1,0 +1,11 @@
+"""Fair optimizer comparison studies: ``python -m kerasopt.study run|report``.
+
+`load` reads a study file into a `StudySpec`; `run_study` runs or resumes it
+(local or Ray backend); `kerasopt.report.write_report` summarises the results.
+"""
+
+from kerasopt.study.expand import PlannedRun, run_id
+from kerasopt.study.runner import run_study
+from kerasopt.study.spec import StudySpec, load
+
+__all__ = ["PlannedRun", "StudySpec", "load", "run_id", "run_study"]

@@ -1,0 +1,51 @@
+"""``python -m kerasopt.study run STUDY.yaml | report RUNS_DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from kerasopt.cli import positive_int, quiet_tensorflow, run_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kerasopt.study",
+                                     description="Fair optimizer comparison studies and their reports.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run or resume a study (completed runs are skipped)")
+    run.add_argument("study", help="study file (YAML), e.g. experiments/style_smoke.yaml")
+    run.add_argument("--out", help="results directory (default: runs/<study name>)")
+    run.add_argument("--backend", choices=("local", "ray"), default="local")
+    run.add_argument("--address", help="join this Ray cluster (ray backend; default: start a local Ray)")
+    run.add_argument("--workers", type=positive_int, default=1, help="concurrent runs (ray backend)")
+    report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures")
+    report.add_argument("runs_dir", help="a study's results directory (holds study.json)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; errors are printed as one line (exit code 2)."""
+    quiet_tensorflow()
+    return run_cli(_main, argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "report":
+        from kerasopt.report import write_report
+
+        path = write_report(args.runs_dir)
+        print(f"wrote {path}")
+        return 0
+    from kerasopt.study import load, run_study
+    from kerasopt.study.runner import load_task
+
+    spec = load(args.study, supported_for=lambda task: load_task(task).supported)
+    run_study(spec, out_dir=args.out, backend=args.backend, address=args.address, workers=args.workers,
+              log=lambda line: print(line, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

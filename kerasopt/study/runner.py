@@ -1,0 +1,348 @@
+"""Running a study: resume, progress, local and Ray backends.
+
+Layout of ``out_dir`` (default ``runs/<study name>/``):
+
+- ``study.json``: the resolved study (written when it starts; a different study
+  is refused in the same directory);
+- ``plan.json``: every role of every run (phase, trial, seed, hparams, run id),
+  rewritten atomically after each phase;
+- ``<run_id>/``: one run record per run (`kerasopt.records`).
+
+A run whose ``summary.json`` exists is never executed again, so a study killed
+at any moment (Ctrl-C, SIGKILL) finishes on the next start without repeating or
+losing a completed run. A failed or diverged run is recorded by the task and
+the study goes on; a task's bad-input error (ValueError/OSError before the run
+starts) stops the study with that one line.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import importlib.util
+import inspect
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from kerasopt import records
+from kerasopt.cli import UsageError
+from kerasopt.study import expand
+from kerasopt.study.expand import PlannedRun
+from kerasopt.study.spec import StudySpec
+
+#: task name → (module, config class); imported only when a study of that task runs.
+TASK_MODULES = {"style": ("kerasopt.style", "StyleConfig"), "defects": ("kerasopt.defects", "DefectsConfig")}
+STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
+BACKENDS = ("local", "ray")
+BAD_INPUT = "bad_input"
+RAY_HINT = "--backend ray needs Ray: pip install 'kerasopt[ray]'"
+REPORT_ONLY_KEYS = ("targets",)  # study keys that change the report, not the runs
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task module seen through the interface a study needs."""
+
+    name: str
+    module: object
+    config_cls: type
+
+    @property
+    def target(self) -> dict:
+        """``{"metric": name, "mode": "min"|"max"}``: the selection metric."""
+        return dict(self.module.TARGET)
+
+    @property
+    def supported(self) -> list[str] | None:
+        """The optimizers the task supports (its ``SUPPORTED_OPTIMIZERS``), None = all."""
+        names = getattr(self.module, "SUPPORTED_OPTIMIZERS", None)
+        return list(names) if names is not None else None
+
+    def resolve(self, settings: dict) -> dict:
+        """Settings → the task's resolved settings, fully validated (ValueError on bad ones).
+
+        Runs the config's own ``validate()`` where it has one, so an optimizer
+        the task refuses (e.g. lbfgs for defects) stops the study before any run.
+        """
+        config = self.config_cls.from_dict(settings)
+        if callable(getattr(config, "validate", None)):
+            config.validate()
+        return config.to_dict()
+
+
+def load_task(name: str) -> Task:
+    """Import the task module ``name`` (``style`` or ``defects``)."""
+    if name not in TASK_MODULES:
+        raise ValueError(f"unknown task {name!r}. Valid: {', '.join(TASK_MODULES)}")
+    module_name, class_name = TASK_MODULES[name]
+    module = importlib.import_module(module_name)
+    return Task(name, module, getattr(module, class_name))
+
+
+def execute_run(task_name: str, settings: dict, run_dir: str) -> dict:
+    """Run one task run in this process and return its summary.
+
+    Returns ``{"status": "bad_input", "error": message}`` without a record
+    when the task rejects its input before starting, and the existing summary
+    when the run is already complete (it is never executed twice).
+    """
+    if records.is_complete(run_dir):
+        return records.read_summary(run_dir)
+    task = load_task(task_name)
+    try:
+        config = task.config_cls.from_dict(settings)
+        quiet = {"progress": False} if "progress" in inspect.signature(task.module.run).parameters else {}
+        summary = task.module.run(config, run_dir, **quiet)  # the study prints its own progress
+    except (ValueError, OSError) as exc:
+        return {"status": BAD_INPUT, "error": records.one_line_error(exc)}
+    except Exception as exc:  # a task bug: record the run as failed and go on with the study
+        return record_failure(run_dir, settings, exc)
+    return summary
+
+
+def default_out_dir(spec: StudySpec) -> Path:
+    return Path("runs") / spec.name
+
+
+def study_record(spec: StudySpec, task: Task) -> dict:
+    """The content of ``study.json``."""
+    return {"study": spec.to_dict(), "target": task.target, "source": spec.source,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
+    """Write ``study.json``, or check that the one there is this study.
+
+    Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only
+    they differ, ``study.json`` is updated and the results are kept.
+
+    Raises:
+        ValueError: ``out_dir`` holds a different study (names the first differing key).
+    """
+    path = out_dir / STUDY_FILE
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text())["study"]
+        except (ValueError, KeyError):
+            raise ValueError(f"{path}: not a study record; choose another --out") from None
+        mine = spec.to_dict()
+        differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
+        if any(key not in REPORT_ONLY_KEYS for key in differing):
+            key = next(key for key in differing if key not in REPORT_ONLY_KEYS)
+            raise ValueError(f"{path}: results of a different study (key {key!r} differs from "
+                             f"{spec.source}); choose another --out or another study name")
+        if not differing:
+            return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records.write_json_atomic(path, study_record(spec, task))
+
+
+def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun]) -> None:
+    records.write_json_atomic(out_dir / PLAN_FILE, {"study": spec.name, "runs": [r.to_dict() for r in runs]})
+
+
+def _unique(runs: Iterable[PlannedRun]) -> list[PlannedRun]:
+    """The first role of each run id, in order."""
+    first: dict[str, PlannedRun] = {}
+    for run in runs:
+        first.setdefault(run.run_id, run)
+    return list(first.values())
+
+
+class Progress:
+    """Progress over the whole study: runs done / total, elapsed, estimated remaining."""
+
+    def __init__(self, total: int, done: int, log: Callable[[str], None]):
+        self.total, self.done, self.log = total, done, log
+        self.executed = 0
+        self.start = time.perf_counter()
+
+    def finished(self, run: PlannedRun, summary: dict, metric: str) -> None:
+        self.done += 1
+        self.executed += 1
+        elapsed = time.perf_counter() - self.start
+        remaining = elapsed / self.executed * max(self.total - self.done, 0)
+        value = summary.get("metrics", {}).get(metric)
+        shown = f"{metric}={value:.4g}" if records.is_finite(value) else summary.get("error") or ""
+        self.log(f"[{self.done}/{self.total}] {run.optimizer:<10} {run.phase:<8} seed={run.seed} "
+                 f"{summary.get('status')} {shown} | elapsed {_clock(elapsed)} | remaining ~{_clock(remaining)}")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str = "local",
+              address: str | None = None, workers: int = 1, log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) a study.
+
+    Args:
+        spec: the validated study.
+        out_dir: results directory (default ``runs/<spec.name>``).
+        backend: ``"local"`` (runs one after another in this process) or
+            ``"ray"`` (each run a Ray task, ``workers`` at a time).
+        address: an existing Ray cluster to join (ray backend only); the
+            results directory must be on a file system every node sees.
+        workers: concurrent runs (ray backend).
+        log: receives one progress line per run.
+
+    Returns:
+        Counts ``{"total", "executed", "skipped", "completed", "diverged", "failed"}``.
+
+    Raises:
+        ValueError: a bad setting, a different study in ``out_dir``, or a
+            task's bad-input error; completed runs are left untouched.
+        UsageError: ``--backend ray`` without Ray installed, or bad backend options.
+    """
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}. Valid: {', '.join(BACKENDS)}")
+    if backend == "local" and (workers != 1 or address):
+        raise UsageError("--workers and --address need --backend ray (the local backend runs one run at a time)")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise UsageError(RAY_HINT)
+    task = load_task(spec.task)
+    if task.supported is not None:
+        unsupported = [name for name in spec.optimizers if name not in task.supported]
+        if unsupported:
+            raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
+                             f"Valid: {', '.join(task.supported)}")
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(spec)
+    try:
+        first = expand.first_phase(spec, task.resolve)
+    except ValueError as exc:
+        raise ValueError(f"{spec.source}: {exc}") from None
+    claim_out_dir(out_dir, spec, task)
+    write_plan(out_dir, spec, first)
+
+    metric, mode = task.target["metric"], task.target["mode"]
+    expected_final = expand.final_phase(spec, task.resolve, _any_setting(spec, first))
+    total = len(_unique(first + expected_final))
+    counts = {"total": total, "executed": 0, "skipped": 0}
+    progress = Progress(total, 0, log)
+    log(f"study {spec.name}: {total} runs ({spec.task}, {len(spec.optimizers)} optimizers, "
+        f"{spec.trials} trials each, seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
+    executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
+    try:
+        _run_phase(first, out_dir, task.name, executor, progress, counts, metric)
+        final = expand.final_phase(spec, task.resolve, _best_settings(spec, first, out_dir, mode, metric))
+        write_plan(out_dir, spec, first + final)
+        progress.total = counts["total"] = len(_unique(first + final))
+        first_ids = {r.run_id for r in first}
+        final_only = [r for r in final if r.run_id not in first_ids]
+        _run_phase(final_only, out_dir, task.name, executor, progress, counts, metric)
+    finally:
+        executor.close()
+    statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in _unique(first + final)
+                if records.is_complete(out_dir / r.run_id)]
+    counts.update({status: statuses.count(status) for status in records.STATUSES})
+    log(f"study {spec.name}: {counts['executed']} runs executed, {counts['skipped']} already complete; "
+        + ", ".join(f"{counts[s]} {s}" for s in records.STATUSES))
+    return counts
+
+
+def _any_setting(spec: StudySpec, first: list[PlannedRun]) -> dict:
+    """A stand-in selection (first trial) to count the final runs before tuning ends."""
+    best = {}
+    for optimizer in spec.optimizers:
+        trial = next((r for r in first if r.optimizer == optimizer and r.phase == "tune"), None)
+        best[optimizer] = (0, trial.hparams) if trial else (None, expand.untuned_setting(spec, optimizer))
+    return best
+
+
+def _best_settings(spec: StudySpec, first: list[PlannedRun], out_dir: Path, mode: str, metric: str) -> dict:
+    """Per optimizer, the selected ``(trial, hparams)``; untuned optimizers keep their fixed setting."""
+    best = {}
+    for optimizer in spec.optimizers:
+        tune = [r for r in first if r.optimizer == optimizer and r.phase == "tune"]
+        if not tune:
+            best[optimizer] = (None, expand.untuned_setting(spec, optimizer))
+            continue
+        outcomes = []
+        for run in tune:
+            summary = records.read_summary(out_dir / run.run_id) if records.is_complete(out_dir / run.run_id) else {}
+            outcomes.append((run.trial, run.hparams, summary.get("status"), summary.get("metrics", {}).get(metric)))
+        chosen = expand.select_best(outcomes, mode)
+        if chosen is not None:
+            best[optimizer] = chosen
+    return best
+
+
+def _run_phase(runs, out_dir, task_name, executor, progress, counts, metric) -> None:
+    pending = []
+    for run in _unique(runs):
+        if records.is_complete(out_dir / run.run_id):
+            counts["skipped"] += 1
+            progress.done += 1
+        else:
+            pending.append(run)
+    for run, summary in executor.map(task_name, [(run, str(out_dir / run.run_id)) for run in pending]):
+        if summary.get("status") == BAD_INPUT:
+            raise ValueError(f"run {run.run_id} ({run.optimizer}, {run.phase}): {summary['error']}")
+        counts["executed"] += 1
+        progress.finished(run, summary, metric)
+
+
+def _executor(backend: str, address: str | None, workers: int):
+    return LocalExecutor() if backend == "local" else RayExecutor(address, workers)
+
+
+class LocalExecutor:
+    """Runs one run after another in this process."""
+
+    def map(self, task_name: str, jobs: list[tuple[PlannedRun, str]]):
+        for run, run_dir in jobs:
+            yield run, execute_run(task_name, run.config, run_dir)
+
+    def close(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Each run is a Ray task (one GPU each where the cluster has GPUs), ``workers`` at a time.
+
+    Joins the cluster at ``address``, or starts a local Ray with ``workers`` CPUs.
+    """
+
+    def __init__(self, address: str | None, workers: int):
+        import ray
+
+        self.ray = ray
+        self.workers = workers
+        options = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
+        ray.init(**options, log_to_driver=False, configure_logging=False)
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        self.remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(execute_run)
+
+    def map(self, task_name: str, jobs: list[tuple[PlannedRun, str]]):
+        queue, pending = list(jobs), {}
+        while queue or pending:
+            while queue and len(pending) < self.workers:
+                run, run_dir = queue.pop(0)
+                pending[self.remote.remote(task_name, run.config, run_dir)] = (run, run_dir)
+            ready, _ = self.ray.wait(list(pending), num_returns=1)
+            run, run_dir = pending.pop(ready[0])
+            try:
+                summary = self.ray.get(ready[0])
+            except self.ray.exceptions.RayError as exc:  # the worker died: record it, go on
+                summary = record_failure(run_dir, run.config, exc, prefix="Ray worker lost: ")
+            yield run, summary
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+
+def record_failure(run_dir: str, settings: dict, exc: BaseException, prefix: str = "") -> dict:
+    """Record a run that raised (or whose Ray worker died) as failed, with ``error.log``.
+
+    A run that completed before the failure keeps its summary (never overwritten).
+    """
+    if records.is_complete(run_dir):
+        return records.read_summary(run_dir)
+    with records.RunRecord(run_dir, settings, seed=settings.get("seed")) as record:
+        (Path(run_dir) / records.ERROR_LOG).write_text("".join(traceback.format_exception(exc)))
+        return record.finish("failed", error=prefix + records.one_line_error(exc))

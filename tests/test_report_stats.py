@@ -1,0 +1,69 @@
+"""Report math against hand-computed cases: bootstrap CI, time-to-target, curve bands."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kerasopt.report.stats import band, bootstrap_ci, median_cost, reaches, time_to_target
+
+
+def test_bootstrap_ci_of_two_values_spans_both():
+    # resample means of [0, 1] are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4:
+    # the 2.5th percentile lies in the mass at 0, the 97.5th in the mass at 1
+    assert bootstrap_ci([0.0, 1.0]) == (0.5, 0.0, 1.0)
+
+
+def test_bootstrap_ci_binomial_case():
+    # resample mean of [0, 0, 0, 1] is K/4 with K ~ Binomial(4, 1/4):
+    # P(K=0) = 0.316 > 0.025, P(K<=2) = 0.949 < 0.975 < P(K<=3) = 0.996
+    assert bootstrap_ci([0, 0, 0, 1]) == (0.25, 0.0, 0.75)
+
+
+def test_bootstrap_ci_matches_normal_theory_for_a_large_sample():
+    data = np.random.default_rng(1).normal(10.0, 2.0, 400)
+    mean, low, high = bootstrap_ci(data)
+    half = 1.96 * data.std() / math.sqrt(data.size)
+    assert mean == pytest.approx(data.mean())
+    assert low == pytest.approx(mean - half, abs=0.1 * half) and high == pytest.approx(mean + half, abs=0.1 * half)
+
+
+def test_bootstrap_ci_degenerate_cases():
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+    assert bootstrap_ci([3.5]) == (3.5, 3.5, 3.5)
+    assert all(math.isnan(v) for v in bootstrap_ci([]))
+    assert bootstrap_ci([1.0, 4.0], seed=0) == bootstrap_ci([1.0, 4.0], seed=0)
+
+
+def history(losses, metric="loss"):
+    return [{"step": float(i), "evaluations": 2.0 * i, "seconds": 0.5 * i, metric: v} for i, v in enumerate(losses)]
+
+
+def test_time_to_target_is_the_first_row_that_reaches_it():
+    rows = history([10.0, 7.0, None, 4.0, 6.0, 2.0])
+    assert time_to_target(rows, "loss", 5.0, "min") == {"step": 3.0, "evaluations": 6.0, "seconds": 1.5}
+    assert time_to_target(rows, "loss", 7.0, "min") == {"step": 1.0, "evaluations": 2.0, "seconds": 0.5}
+    assert time_to_target(rows, "loss", 1.0, "min") == {"step": math.inf, "evaluations": math.inf,
+                                                       "seconds": math.inf}
+
+
+def test_time_to_target_for_a_metric_to_maximise():
+    rows = history([0.1, 0.3, float("nan"), 0.8], metric="val_dice")
+    assert time_to_target(rows, "val_dice", 0.3, "max")["step"] == 1.0
+    assert time_to_target(rows, "val_dice", 0.5, "max")["evaluations"] == 6.0
+    assert reaches(0.5, 0.5, "max") and not reaches(0.5, 0.4, "min")
+
+
+def test_median_cost_counts_unreached_seeds_as_infinite():
+    assert median_cost([4.0, 6.0, math.inf]) == 6.0
+    assert median_cost([4.0, math.inf, math.inf]) == math.inf
+    assert math.isnan(median_cost([]))
+
+
+def test_band_uses_the_overlap_of_the_curves():
+    grid, mean, low, high = band([([0, 10], [0, 10]), ([2, 8], [4, 16])], points=4)
+    np.testing.assert_allclose(grid, [2, 4, 6, 8])
+    np.testing.assert_allclose(low, [2, 4, 6, 8])  # y = x
+    np.testing.assert_allclose(high, [4, 8, 12, 16])  # y = 2x
+    np.testing.assert_allclose(mean, [3, 6, 9, 12])
+    assert band([([0, 1], [1, 1]), ([2, 3], [1, 1])]) is None

@@ -1,0 +1,62 @@
+"""Runner options that fail fast, before any run or Ray start."""
+
+import importlib.util
+
+import pytest
+
+from kerasopt.study.__main__ import main as study_main
+
+TINY = """
+name: tiny
+task: style
+base: {size: 32, iterations: 2}
+optimizers: [adam]
+search: {adam: {learning_rate: {log_uniform: [0.1, 100]}}}
+tuning: {trials: 2}
+seeds: [0]
+"""
+
+
+@pytest.fixture
+def study_file(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def test_ray_backend_without_ray_says_how_to_install_it(study_file, tmp_path, monkeypatch, capsys):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "ray" else real_find_spec(name, *args))
+    assert study_main(["run", str(study_file), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 2
+    assert "pip install 'kerasopt[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_workers_need_the_ray_backend(study_file, tmp_path, capsys):
+    assert study_main(["run", str(study_file), "--out", str(tmp_path / "out"), "--workers", "2"]) == 2
+    assert "--workers and --address need --backend ray" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_task_settings_are_validated_before_any_run(study_file, tmp_path, capsys):
+    study_file.write_text(TINY.replace("size: 32", "sise: 32"))
+    assert study_main(["run", str(study_file), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {study_file}: base: unknown style setting(s) sise") and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_record_failure_writes_a_failed_record_but_never_overwrites_a_completed_one(tmp_path):
+    from kerasopt import records
+    from kerasopt.study.runner import record_failure
+
+    summary = record_failure(str(tmp_path / "a"), {"seed": 3}, RuntimeError("worker died\nmore"), prefix="Ray: ")
+    assert summary["status"] == "failed" and summary["error"] == "Ray: RuntimeError: worker died"
+    assert records.read_config(tmp_path / "a")["seed"] == 3
+    assert "RuntimeError: worker died" in (tmp_path / "a" / records.ERROR_LOG).read_text()
+    with records.RunRecord(tmp_path / "b", {"seed": 0}) as record:
+        record.finish("completed", {"loss": 1.0})
+    before = (tmp_path / "b" / records.SUMMARY).read_bytes()
+    assert record_failure(str(tmp_path / "b"), {"seed": 0}, RuntimeError("late"))["status"] == "completed"
+    assert (tmp_path / "b" / records.SUMMARY).read_bytes() == before
