@@ -1,0 +1,221 @@
+"""One defect-segmentation run: data → U-Net → ``model.fit`` → test metrics → run record.
+
+`run` validates everything that can be wrong with the input (settings, data
+folder, every image/mask pair) BEFORE the run directory is written, raising
+ValueError/FileNotFoundError. Training then happens inside a
+`kerasopt.records.RunRecord`: a non-finite loss stops training
+(``TerminateOnNaN``) and is recorded as ``diverged``; any other exception is
+recorded as ``failed``.
+
+History (``history.csv``), one row per epoch: ``step`` (optimizer steps so
+far), ``evaluations`` (gradient evaluations so far: one per step),
+``seconds`` (training seconds so far, excluding validation and the first
+step's tracing/compilation, which goes to ``trace_seconds``), ``loss``,
+``dice`` (training, on augmented batches, pooled at 0.5), ``val_loss``,
+``val_dice``, ``epoch``.
+
+Artifacts: ``best.keras`` (the model of the best ``val_dice`` epoch, via
+``ModelCheckpoint``), ``tensorboard/`` logs (when the ``tensorboard`` package
+is installed), ``overlays.png``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasopt import optimizers
+from kerasopt.defects import synth
+from kerasopt.defects.config import DefectsConfig
+from kerasopt.defects.data import Splits, load_splits, make_dataset
+from kerasopt.defects.losses import dice_focal_loss
+from kerasopt.defects.metrics import PooledDice, evaluate_predictions, pixel_metrics
+from kerasopt.defects.model import build_unet
+from kerasopt.records import RunRecord, one_line_error
+from kerasopt.seeding import set_seed
+
+CHECKPOINT = "best.keras"
+
+
+def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = False) -> dict:
+    """Train one optimizer on the defect data and write its run record into ``run_dir``.
+
+    Args:
+        config: a `DefectsConfig` (or a dict for `DefectsConfig.from_dict`).
+        run_dir: run directory (created).
+        progress: print one line per epoch.
+
+    Returns:
+        The summary dict (``status`` completed|diverged|failed, ``metrics`` with
+        ``val_dice`` (best epoch), ``test_dice``, ``test_iou``, ``test_precision``,
+        ``test_recall``, ``image_ap``, ``image_auroc`` and more).
+
+    Raises:
+        ValueError, FileNotFoundError: bad settings or data, before anything is written.
+    """
+    config = DefectsConfig.from_dict(config) if isinstance(config, dict) else config
+    config.validate()
+    prepare_data(config)
+    splits = load_splits(config.data, config.split_seed, config.val_fraction, config.test_fraction)
+    settings = {**config.to_dict(), "task": "defects",
+                "resolved_hparams": optimizers.resolve_hparams(config.optimizer, **config.hparams),
+                "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")}}
+    with RunRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic) as record:
+        return _train_and_evaluate(config, splits, record, progress)
+    return record.summary
+
+
+def prepare_data(config: DefectsConfig) -> None:
+    """Generate the synthetic data set into ``config.data`` if asked and not yet complete."""
+    if config.synthetic and not (Path(config.data) / synth.MANIFEST).is_file():
+        synth.generate(config.data, config.synthetic_n, config.synthetic_size, config.synthetic_seed)
+
+
+def build_model(config: DefectsConfig) -> keras.Model:
+    """The compiled U-Net of ``config`` (seed it first for identical initial weights)."""
+    previous_policy = keras.mixed_precision.global_policy()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_unet(config.backbone, config.size, config.encoder_weights)
+        if config.mixed_precision:  # losses and metrics in float32
+            model = keras.Model(model.input, keras.layers.Activation("linear", dtype="float32")(model.output))
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    model.compile(optimizer=optimizers.make(config.optimizer, **config.hparams),
+                  loss=dice_focal_loss(config.dice_weight, config.focal_weight),
+                  metrics=[PooledDice(name="dice")], jit_compile=bool(config.jit))
+    return model
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes one history row per epoch and times training without validation and tracing.
+
+    The first training step (tracing + compilation + one step) minus the median
+    of the other steps of the first epoch is ``trace_seconds``; a non-finite
+    batch loss sets ``diverged``.
+    """
+
+    def __init__(self, record: RunRecord, progress: bool = False):
+        super().__init__()
+        self.record, self.progress = record, progress
+        self.trace_seconds = 0.0
+        self.train_seconds = 0.0
+        self.diverged = None
+        self._first_epoch_steps: list[float] = []
+        self._epoch, self._epoch_start, self._batch_start, self._train_end = 0, 0.0, 0.0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._epoch_start, self._train_end = epoch, time.perf_counter(), None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch == 0:
+            self._first_epoch_steps.append(time.perf_counter() - self._batch_start)
+        loss = (logs or {}).get("loss")
+        if self.diverged is None and loss is not None and not math.isfinite(float(loss)):
+            self.diverged = f"non-finite loss {float(loss)} at step {int(self.model.optimizer.iterations)}"
+
+    def on_test_begin(self, logs=None):
+        self._train_end = self._train_end or time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = (self._train_end or time.perf_counter()) - self._epoch_start
+        if epoch == 0 and self._first_epoch_steps:
+            rest = self._first_epoch_steps[1:]
+            self.trace_seconds = max(0.0, self._first_epoch_steps[0] - (float(np.median(rest)) if rest else 0.0))
+            seconds -= self.trace_seconds
+        self.train_seconds += seconds
+        step = int(self.model.optimizer.iterations)
+        row = {"step": step, "evaluations": step, "seconds": self.train_seconds, "loss": logs.get("loss"),
+               "dice": logs.get("dice"), "val_loss": logs.get("val_loss"), "val_dice": logs.get("val_dice"),
+               "epoch": epoch + 1}
+        self.record.log(row)
+        if self.progress:
+            print(f"  epoch {epoch + 1}: loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
+                  f"val_dice {row['val_dice']:.4f} ({self.train_seconds:.0f} s)", flush=True)
+
+
+def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: RunRecord, progress: bool) -> dict:
+    keras.backend.clear_session()
+    set_seed(config.seed, config.deterministic)
+    train_data = make_dataset(splits.train, config.size, config.batch_size, training=config.augment,
+                              seed=config.seed)
+    val_data = make_dataset(splits.val, config.size, config.batch_size)
+    test_data = make_dataset(splits.test, config.size, config.batch_size)
+    strategy = tf.distribute.MirroredStrategy() if config.strategy == "mirrored" else tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build_model(config)
+    recorder = EpochRecorder(record, progress)
+    checkpoint = record.artifacts / CHECKPOINT
+    callbacks = [recorder, keras.callbacks.TerminateOnNaN(),
+                 keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
+                                                 save_best_only=True)]
+    if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
+        callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
+                                                     profile_batch=0))
+    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks,
+                        shuffle=False, verbose=0)  # the training dataset shuffles itself (seeded)
+    val_dices = [d for d in history.history.get("val_dice", []) if d is not None and math.isfinite(d)]
+    steps = int(model.optimizer.iterations)
+    progress_metrics = {"epochs": len(history.history.get("loss", [])), "steps": steps, "evaluations": steps,
+                        "train_seconds": recorder.train_seconds}
+    if recorder.diverged:
+        return record.finish("diverged", {**progress_metrics, "val_dice": max(val_dices, default=None)},
+                             error=recorder.diverged, trace_seconds=recorder.trace_seconds)
+    if checkpoint.is_file():
+        model.load_weights(str(checkpoint))
+    val_probabilities, val_masks = predict(model, val_data)
+    test_probabilities, test_masks = predict(model, test_data)
+    metrics = {**progress_metrics, "val_dice": pixel_metrics(val_probabilities, val_masks)["dice"],
+               "best_epoch": int(np.argmax(history.history["val_dice"])) + 1,
+               **evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_masks)}
+    try:
+        save_overlays(test_data, test_probabilities, record.artifacts / "overlays.png", config.overlays)
+    except (OSError, ValueError) as exc:  # a plot must not lose the run
+        metrics["overlays_error"] = one_line_error(exc)
+    return record.finish("completed", metrics, trace_seconds=recorder.trace_seconds)
+
+
+def predict(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities float32 (N, H, W, 1) in [0, 1] and masks float32 (N, H, W, 1) in {0, 1}."""
+    probabilities, masks = [], []
+    for images, batch_masks in dataset:
+        probabilities.append(np.asarray(model(images, training=False), np.float32))
+        masks.append(batch_masks.numpy())
+    return np.concatenate(probabilities), np.concatenate(masks)
+
+
+def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Path, count: int = 4,
+                  threshold: float = 0.5) -> None:
+    """Rows of (image, true mask, predicted mask) for up to ``count`` test images, defective first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if count == 0:
+        return
+    images, masks = (np.concatenate(parts) for parts in zip(*[(x.numpy(), y.numpy()) for x, y in dataset]))
+    defective = masks.reshape(len(masks), -1).max(axis=1) > 0
+    order = np.concatenate([np.flatnonzero(defective), np.flatnonzero(~defective)])[:count]
+    figure, axes = plt.subplots(len(order), 3, figsize=(7.5, 2.5 * len(order)), squeeze=False)
+    for row, index in zip(axes, order):
+        predicted = probabilities[index, ..., 0] >= threshold
+        for ax, picture, title in zip(row, (images[index], masks[index, ..., 0], predicted),
+                                      ("image", "true mask", f"predicted (p >= {threshold})")):
+            ax.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=1)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

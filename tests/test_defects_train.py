@@ -1,0 +1,127 @@
+"""End-to-end: one epoch on tiny plain-folder and MVTec-layout data; divergence; the CLI."""
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+
+from kerasopt import optimizers
+from kerasopt.cli import run_cli
+from kerasopt.defects import TARGET, DefectsConfig, run
+from kerasopt.defects.synth import generate
+from kerasopt.records import read_config, read_history, read_summary
+
+TINY = {"backbone": "vgg16", "size": 32, "epochs": 1, "batch_size": 4, "overlays": 2}  # vgg16 traces fastest
+METRICS = ("val_dice", "test_dice", "test_iou", "test_precision", "test_recall", "image_ap", "image_auroc")
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plain")
+    generate(root, n=16, size=32, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cli_out(plain, tmp_path_factory):
+    """One epoch of ``--optimizer sgd,adam`` where sgd's registry rate is absurd (1e12): sgd diverges, adam still runs."""
+    from kerasopt.defects.__main__ import main
+
+    out = tmp_path_factory.mktemp("cli")
+    original = optimizers.REGISTRY["sgd"]
+    optimizers.REGISTRY["sgd"] = dataclasses.replace(original, defaults={"learning_rate": 1e12})
+    try:
+        code = run_cli(main, ["--optimizer", "sgd,adam", "--data", str(plain), "--out", str(out),
+                              "--backbone", "vgg16", "--size", "32", "--epochs", "1", "--batch-size", "4"])
+    finally:
+        optimizers.REGISTRY["sgd"] = original
+    return code, out
+
+
+def test_plain_folder_run_completes_with_record_metrics_and_artifacts(cli_out):
+    code, out = cli_out
+    assert code == 0
+    summary = read_summary(out / "adam")
+    assert summary["status"] == "completed"
+    assert all(summary["metrics"][name] is not None for name in METRICS)
+    assert 0 <= summary["metrics"]["test_dice"] <= 1 and summary["trace_seconds"] > 0
+    history = read_history(out / "adam")
+    assert [row["epoch"] for row in history] == [1]
+    assert list(history[0])[:4] == ["step", "evaluations", "seconds", "loss"]
+    assert {"val_loss", TARGET["metric"]} <= set(history[0])
+    assert history[0]["step"] == history[0]["evaluations"] == 3  # 10 train images, batch 4
+    assert 0 < history[0]["seconds"] < summary["wall_seconds"] - summary["trace_seconds"]
+    best = max(row["val_dice"] for row in history)
+    assert summary["metrics"]["val_dice"] == pytest.approx(best, abs=1e-6)  # the restored checkpoint's Dice
+    for name in ("best.keras", "overlays.png"):
+        assert (out / "adam" / "artifacts" / name).is_file()
+    assert read_config(out / "adam")["settings"]["resolved_hparams"]["learning_rate"] == 0.001
+
+
+def test_nan_loss_is_recorded_as_diverged_and_the_next_optimizer_still_runs(cli_out):
+    _, out = cli_out
+    summary = read_summary(out / "sgd")
+    assert summary["status"] == "diverged" and "non-finite loss" in summary["error"]
+    assert read_summary(out / "adam")["status"] == "completed"
+
+
+def test_comparison_files_name_every_optimizer(cli_out):
+    _, out = cli_out
+    table = (out / "comparison.md").read_text()
+    assert "| sgd | diverged |" in table and "| adam | completed |" in table
+    assert (out / "curves.png").stat().st_size > 1000
+
+
+def test_mvtec_layout_trains_one_epoch(plain, tmp_path):
+    """An MVTec-style category built from the synthetic images: good ones in train/good and test/good."""
+    import json
+
+    manifest = json.loads((plain / "manifest.json").read_text())
+    for stem, record in manifest["images"].items():
+        if record["mask_fraction"] == 0:
+            folder = tmp_path / ("train/good" if stem < "filter_00010" else "test/good")
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(plain / "images" / f"{stem}.png", folder / f"{stem}.png")
+        else:
+            for sub, name in (("test/hole", f"{stem}.png"), ("ground_truth/hole", f"{stem}_mask.png")):
+                (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+            shutil.copy(plain / "images" / f"{stem}.png", tmp_path / "test/hole" / f"{stem}.png")
+            shutil.copy(plain / "masks" / f"{stem}.png", tmp_path / "ground_truth/hole" / f"{stem}_mask.png")
+    summary = run(DefectsConfig(optimizer="sgd", data=str(tmp_path), **TINY), tmp_path / "run")
+    assert summary["status"] == "completed", summary["error"]
+    assert read_config(tmp_path / "run")["settings"]["data_layout"] == "mvtec"
+    assert len(read_history(tmp_path / "run")) == 1
+
+
+def test_same_seed_gives_identical_initial_weights_for_every_optimizer():
+    from kerasopt.defects.train import build_model
+    from kerasopt.seeding import set_seed
+
+    def initial(optimizer, seed):
+        set_seed(seed)
+        return build_model(DefectsConfig(optimizer=optimizer, **TINY)).get_weights()
+
+    adam, sgd, other = initial("adam", 1), initial("sgd", 1), initial("adam", 2)
+    assert all(np.array_equal(a, b) for a, b in zip(adam, sgd))
+    assert not all(np.array_equal(a, b) for a, b in zip(adam, other))
+
+
+def test_run_refuses_bad_data_before_writing_anything(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        run(DefectsConfig(data=str(tmp_path / "missing"), **TINY), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_synthetic_option_generates_missing_data(tmp_path, monkeypatch):
+    from kerasopt.defects import train
+
+    generated = []
+    monkeypatch.setattr(train.synth, "generate", lambda *args: generated.append(args))
+    train.prepare_data(DefectsConfig(data=str(tmp_path / "d"), synthetic=True, synthetic_n=8, synthetic_size=64))
+    assert generated == [(str(tmp_path / "d"), 8, 64, 0)]
+    generated.clear()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "manifest.json").write_text("{}")
+    train.prepare_data(DefectsConfig(data=str(tmp_path / "d"), synthetic=True))
+    assert generated == []
