@@ -226,3 +226,10 @@ def test_cli_all_means_every_optimizer_except_lbfgs():
 
     assert selected_optimizers("all") == [n for n in optimizers.available() if n != "lbfgs"]
     assert "rprop" in selected_optimizers("all")
+    assert selected_optimizers("sgd,adam") == ["sgd", "adam"]
+
+
+def test_the_study_sees_the_supported_optimizers():
+    import kerasopt.defects
+
+    assert "lbfgs" not in kerasopt.defects.SUPPORTED_OPTIMIZERS and "adam" in kerasopt.defects.SUPPORTED_OPTIMIZERS

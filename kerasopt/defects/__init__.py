@@ -4,6 +4,7 @@ Public API:
 
 - `DefectsConfig`: every setting of one run (``from_dict`` / ``to_dict``).
 - `run(config, run_dir) -> dict`: one optimizer run, written as a run record.
+- `SUPPORTED_OPTIMIZERS`: registry names this task trains (all but lbfgs).
 - `TARGET`: the metric a study optimises (``val_dice``, maximised).
 - `kerasopt.defects.synth.generate(out_dir, n, size, seed, ...)`: synthetic data.
 
@@ -12,7 +13,16 @@ Importing this package does not import TensorFlow; `run` does on first use.
 
 from kerasopt.defects.config import TARGET, DefectsConfig
 
-__all__ = ["DefectsConfig", "TARGET", "run"]
+__all__ = ["DefectsConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "run"]
+
+
+def __getattr__(name):
+    """``SUPPORTED_OPTIMIZERS``: every registry optimizer but lbfgs (loaded on first use)."""
+    if name == "SUPPORTED_OPTIMIZERS":
+        from kerasopt.defects.config import supported_optimizers
+
+        return supported_optimizers()
+    raise AttributeError(f"module 'kerasopt.defects' has no attribute {name!r}")
 
 
 def run(config, run_dir, progress=False):

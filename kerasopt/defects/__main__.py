@@ -41,13 +41,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def selected_optimizers(text: str) -> list[str]:
-    """Names from ``--optimizer``; ``all`` leaves out full-batch drivers (lbfgs)."""
-    from kerasopt import optimizers
+    """Names from ``--optimizer``; ``all`` means the optimizers this task supports (not lbfgs)."""
+    from kerasopt.defects.config import supported_optimizers
 
-    names = parse_optimizer_list(text)
     if text.strip().lower() == "all":
-        names = [name for name in names if not optimizers.is_full_batch_driver(name)]
-    return names
+        return supported_optimizers()
+    return parse_optimizer_list(text)
 
 
 def main(argv=None) -> int:

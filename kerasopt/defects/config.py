@@ -15,6 +15,13 @@ TARGET = {"metric": "val_dice", "mode": "max"}
 STRATEGIES = ("default", "mirrored")
 
 
+def supported_optimizers() -> list[str]:
+    """Registry names this task trains with ``model.fit``: all but full-batch drivers (lbfgs)."""
+    from kerasopt import optimizers
+
+    return [name for name in optimizers.available() if not optimizers.is_full_batch_driver(name)]
+
+
 @dataclass
 class DefectsConfig:
     """Settings of one run (defaults = ``make train-defects``).
