@@ -61,3 +61,9 @@ def test_study_notebook_runs_a_study_and_shows_its_report(tmp_path):
     notebook = execute("optimizer_study.ipynb", f'OUT = "{tmp_path}"')
     assert (tmp_path / "report.md").is_file()
     assert image_outputs(notebook) >= 4  # curves vs step/evaluations/seconds, LR sensitivity, image grid
+
+
+def test_defect_notebook_trains_and_shows_curves_and_overlays(tmp_path):
+    notebook = execute("defect_detection.ipynb", f'OUT = "{tmp_path / "out"}"\nSYNTH_DIR = "{tmp_path / "data"}"')
+    assert (tmp_path / "out" / "comparison.md").is_file()
+    assert image_outputs(notebook) >= 4  # samples, curves, one overlay per optimizer

@@ -57,8 +57,7 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
     quiet_tensorflow()
     args = parse_args(argv)
-    from kerasopt.defects import run
-    from kerasopt.defects.compare import write_comparison
+    from kerasopt.defects import compare
     from kerasopt.defects.config import DefectsConfig
     from kerasopt.defects.data import load_splits
 
@@ -71,17 +70,9 @@ def _main(argv=None) -> int:
     splits = load_splits(args.data)
     print(f"data {args.data} ({splits.layout}): " + ", ".join(f"{n} {len(splits[n])}" for n in ("train", "val", "test")))
     out = Path(args.out or Path("runs") / "defects" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    run_dirs = {}
-    for config in configs:
-        print(f"[{config.optimizer}] {config.backbone} {config.size}px, {config.epochs} epochs, batch {config.batch_size}",
-              flush=True)
-        run_dirs[config.optimizer] = out / config.optimizer
-        summary = run(config, run_dirs[config.optimizer], progress=True)
-        print(f"[{config.optimizer}] {summary['status']}" + (f": {summary['error']}" if summary["error"] else ""),
-              flush=True)
-        markdown, curves = write_comparison(run_dirs, out)
+    run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
     print_table(run_dirs)
-    print(f"runs and comparison in {out} ({markdown.name}, {curves.name})")
+    print(f"runs and comparison in {out} (comparison.md, curves.png)")
     return 0
 
 

@@ -219,3 +219,30 @@ def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Pat
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
+
+
+def compare(configs: list[DefectsConfig], out_dir: str | Path, log=print, progress: bool = True) -> dict[str, Path]:
+    """Train several optimizers from identical initial weights and data order and compare them.
+
+    Args:
+        configs: one validated `DefectsConfig` per optimizer (same data and seed).
+        out_dir: each run goes to ``out_dir/<optimizer>``; ``comparison.md`` and
+            ``curves.png`` are rewritten after every run, so an interrupted comparison
+            keeps its finished runs.
+        log: called with one status line before and after each run.
+        progress: show Keras' per-epoch progress.
+
+    Returns:
+        ``{optimizer: run_dir}`` in the order of ``configs``.
+    """
+    from kerasopt.defects.compare import write_comparison
+
+    out_dir = Path(out_dir)
+    run_dirs = {}
+    for config in configs:
+        log(f"[{config.optimizer}] {config.backbone} {config.size}px, {config.epochs} epochs, batch {config.batch_size}")
+        run_dirs[config.optimizer] = out_dir / config.optimizer
+        summary = run(config, run_dirs[config.optimizer], progress=progress)
+        log(f"[{config.optimizer}] {summary['status']}" + (f": {summary['error']}" if summary["error"] else ""))
+        write_comparison(run_dirs, out_dir)
+    return run_dirs
