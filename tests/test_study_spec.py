@@ -113,3 +113,14 @@ def test_cli_prints_one_line_and_exits_2_without_touching_results(tmp_path, caps
 def test_cli_missing_study_file(tmp_path, capsys):
     assert study_main(["run", str(tmp_path / "nope.yaml")]) == 2
     assert "study file not found" in capsys.readouterr().err
+
+
+def test_all_for_defects_leaves_out_lbfgs(tmp_path):
+    from kerasopt.study.runner import load_task
+
+    text = VALID.replace("task: style", "task: defects").replace("optimizers: [adam, sgd, lbfgs]", "optimizers: all")
+    for old, new in [('base: {size: 32, iterations: "5"}', "base: {size: 32}"), ("  lbfgs: {}\n", ""),
+                     ("    momentum: 0.5\n", "")]:
+        text = text.replace(old, new)
+    spec = study_spec.load(write(tmp_path, text), supported_for=lambda task: load_task(task).supported)
+    assert "lbfgs" not in spec.optimizers and {"adam", "sgd", "rprop", "muon"} <= set(spec.optimizers)
