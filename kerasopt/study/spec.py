@@ -37,6 +37,8 @@ from typing import Any, Callable
 
 import yaml
 
+from kerasopt.config import number_or_text
+
 TASKS = ("style", "defects")
 SAMPLERS = ("quasirandom", "grid")
 OTHERS = "others"
@@ -158,24 +160,12 @@ def load(path: str | Path, supported_for: Callable[[str], list[str] | None] | No
     return StudySpec.from_dict(data, source=str(path), supported_for=supported_for)
 
 
-def _number(text: Any) -> Any:
-    """Coerce numeric strings (PyYAML reads ``1e-3`` as a string) to int/float."""
-    if isinstance(text, bool) or not isinstance(text, str):
-        return text
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def _coerce(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _coerce(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_coerce(v) for v in value]
-    return _number(value)
+    return number_or_text(value)
 
 
 class _Parser:
@@ -199,7 +189,7 @@ class _Parser:
         return value
 
     def integer(self, value: Any, key: str, minimum: int) -> int:
-        value = _number(value)
+        value = number_or_text(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(key, f"expected an integer >= {minimum}. Received: {value!r}")
         return value

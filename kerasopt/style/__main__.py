@@ -14,18 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kerasopt.cli import UsageError, parse_optimizer_list, positive_float, positive_int, quiet_tensorflow, run_cli
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a float >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+from kerasopt.cli import (UsageError, non_negative_float, parse_optimizer_list, positive_float, positive_int,
+                          quiet_tensorflow, run_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

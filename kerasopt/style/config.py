@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from kerasopt import optimizers
+from kerasopt.config import number_or_text
 from kerasopt.style.features import DEFAULT_NETWORK, NETWORKS
 from kerasopt.style.images import BUNDLED, PATTERN
 
@@ -145,7 +146,7 @@ class StyleConfig:
             if name in values:
                 values[name] = _to_float(name, values[name])
         if values.get("hparams") is not None and isinstance(values["hparams"], dict):
-            values["hparams"] = {key: _number_or_same(value) for key, value in values["hparams"].items()}
+            values["hparams"] = {key: number_or_text(value) for key, value in values["hparams"].items()}
         elif "hparams" in values and values["hparams"] is None:
             values["hparams"] = {}
         return cls(**values)
@@ -190,15 +191,3 @@ def _to_float(name, value) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number. Received: {name}={value!r}") from None
-
-
-def _number_or_same(value):
-    """``"10"`` -> 10, ``"1e-3"`` -> 0.001; anything else unchanged."""
-    if not isinstance(value, str):
-        return value
-    for convert in (int, float):
-        try:
-            return convert(value)
-        except ValueError:
-            pass
-    return value
