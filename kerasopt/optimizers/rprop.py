@@ -12,7 +12,9 @@ effective gradient ``g_prev`` and step size ``delta``:
     g_prev <- g_eff
 
 ``delta`` starts at ``learning_rate`` (the initial step, in the units of the
-variable). Only gradient *signs* are used, so Rprop is meant for full-batch
+variable) on the optimizer's first step (``iterations == 0``). A step size that
+later shrinks to 0 (possible only with ``min_step=0``) stays 0: the element is
+frozen, as in torch, rather than restarted at ``learning_rate``. Only gradient *signs* are used, so Rprop is meant for full-batch
 problems (e.g. the style-transfer image); with noisy mini-batch gradients the
 sign flips are random and the steps shrink towards ``min_step``.
 
@@ -28,6 +30,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="kerasopt")
 class Rprop(keras.optimizers.Optimizer):
     """Sign-based resilient step-size optimizer (iRprop-, as in torch).
 
@@ -67,7 +70,7 @@ class Rprop(keras.optimizers.Optimizer):
         self.max_step = float(max_step)
 
     def build(self, var_list):
-        """Create the slots ``prev_gradient`` and ``step_size`` (0 = not yet started)."""
+        """Create the slots ``prev_gradient`` and ``step_size`` (set on the first step)."""
         if self.built:
             return
         super().build(var_list)
@@ -82,8 +85,10 @@ class Rprop(keras.optimizers.Optimizer):
         prev = self._prev_gradients[index]
         step = self._step_sizes[index]
         initial = ops.cast(learning_rate, dtype)
-        # A zero step size marks a slot that has not stepped yet: start at the learning rate.
-        step_now = ops.where(ops.greater(step, 0), step, initial * ops.ones_like(step))
+        # The first step starts at the learning rate; the iteration count (not a zero step size, which
+        # min_step=0 can reach by underflow) tells whether the optimizer has stepped before.
+        first = ops.equal(self.iterations, 0)
+        step_now = ops.where(first, initial * ops.ones_like(step), step)
         agreement = ops.sign(ops.multiply(gradient, prev))
         factor = ops.where(
             ops.greater(agreement, 0),
