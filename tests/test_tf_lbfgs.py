@@ -1,0 +1,154 @@
+"""The on-device L-BFGS: convergence, bounds, agreement with scipy, budgets, divergence, callback."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.optimize
+import tensorflow as tf
+
+from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
+from kerasopt.optimizers.tf_lbfgs import TFLBFGS
+
+
+def rosenbrock(x):
+    return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
+
+
+def counted(loss_fn, counter):
+    """``loss_fn`` that also counts its executions in ``counter`` (an int64 tf.Variable)."""
+    def wrapped():
+        counter.assign_add(1)
+        return loss_fn()
+    return wrapped
+
+
+def test_rosenbrock_from_the_classic_start():
+    x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
+    result = TFLBFGS(max_iterations=200).minimize(lambda: rosenbrock(x), [x])
+    assert isinstance(result, LBFGSResult)
+    assert result.loss < 1e-6 and rosenbrock(x).numpy() == pytest.approx(result.loss)
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-3)
+    assert result.evaluations >= result.iterations > 10
+    assert result.status == "completed"
+
+
+def quadratic(a, b):
+    a, b = tf.constant(a), tf.constant(b)
+    return lambda x: 0.5 * tf.tensordot(x, tf.linalg.matvec(a, x), 1) - tf.tensordot(b, x, 1)
+
+
+def spd_matrix(n, low, high, seed):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    return q @ np.diag(np.linspace(low, high, n)) @ q.T, rng.normal(size=n)
+
+
+def test_box_constrained_quadratic_reaches_the_minimizer_on_the_bound_without_leaving_the_box():
+    a, b = spd_matrix(8, 0.5, 5.0, seed=1)
+    b = 4.0 * b  # the unconstrained minimizer lies far outside [0, 1]^8
+    loss = quadratic(a, b)
+    x = tf.Variable(np.full(8, 0.5))
+    lowest, highest = tf.Variable(np.inf, dtype=tf.float64), tf.Variable(-np.inf, dtype=tf.float64)
+
+    def watched():  # every point the optimizer evaluates
+        lowest.assign(tf.minimum(lowest, tf.reduce_min(x)))
+        highest.assign(tf.maximum(highest, tf.reduce_max(x)))
+        return loss(x)
+
+    result = TFLBFGS(max_iterations=100, bounds=(0.0, 1.0), gtol=1e-12, ftol=0.0).minimize(watched, [x])
+    reference = scipy.optimize.minimize(lambda v: (0.5 * v @ a @ v - b @ v, a @ v - b), np.full(8, 0.5),
+                                        jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * 8,
+                                        options={"ftol": 0, "gtol": 1e-12, "maxiter": 1000})
+    solution = reference.x
+    assert np.sum((solution == 0.0) | (solution == 1.0)) >= 2  # the test is about active bounds
+    np.testing.assert_allclose(x.numpy(), solution, atol=1e-5)
+    assert lowest.numpy() >= 0.0 and highest.numpy() <= 1.0
+    gradient = a @ x.numpy() - b  # KKT: zero on free components, pointing outward at bounds
+    free = (x.numpy() > 0.0) & (x.numpy() < 1.0)
+    assert np.all(np.abs(gradient[free]) < 1e-5)
+    assert np.all(gradient[x.numpy() == 0.0] >= -1e-9) and np.all(gradient[x.numpy() == 1.0] <= 1e-9)
+    assert result.status == "completed"
+
+
+def test_first_iterations_match_scipy_on_an_unbounded_convex_quadratic():
+    a, b = spd_matrix(6, 0.5, 3.0, seed=0)
+    loss = quadratic(a, b)
+
+    def trajectory(driver):
+        x = tf.Variable(np.zeros(6))
+        rows = []
+        driver.minimize(lambda: loss(x), [x], callback=lambda it, ev, sec, value: rows.append((it, ev, value)))
+        return rows
+
+    ours = trajectory(TFLBFGS(max_iterations=3, history_size=3))
+    scipys = trajectory(LBFGS(max_iterations=3, history_size=3))
+    assert [row[:2] for row in ours] == [row[:2] for row in scipys]
+    assert len(ours) == 3
+    np.testing.assert_allclose([row[2] for row in ours], [row[2] for row in scipys], rtol=1e-6)
+
+
+def test_evaluation_budget_is_never_exceeded():
+    calls = tf.Variable(0, dtype=tf.int64)
+    for budget in range(1, 16):
+        x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
+        calls.assign(0)
+        seen = []
+        result = TFLBFGS(max_evaluations=budget).minimize(
+            counted(lambda: rosenbrock(x), calls), [x], callback=lambda it, ev, sec, loss: seen.append((ev, loss)))
+        assert result.evaluations == calls.numpy() <= budget
+        assert all(ev <= budget for ev, _ in seen)
+        assert rosenbrock(x).numpy() == pytest.approx(result.loss)
+        if seen:
+            assert seen[-1][1] == pytest.approx(result.loss)
+        assert result.evaluations >= budget - 1  # the budget is used (a last trial may be left)
+
+
+def test_non_finite_loss_is_reported_as_diverged_and_keeps_the_best_point():
+    x = tf.Variable([2.0], dtype=tf.float64)
+
+    def loss():  # finite at the start, NaN once x leaves [1, 3]
+        value = tf.reduce_sum(tf.square(x - 10.0))
+        return tf.where(tf.reduce_all(tf.abs(x - 2.0) <= 1.0), value, tf.constant(np.nan, tf.float64))
+
+    result = TFLBFGS(max_iterations=10).minimize(loss, [x])
+    assert result.status == "diverged" and "non-finite" in result.message
+    assert np.isfinite(result.loss) and result.loss < 64.0
+    assert 1.0 <= x.numpy()[0] <= 3.0
+    assert loss().numpy() == pytest.approx(result.loss)
+
+
+def test_callback_can_stop_early_and_sees_growing_counts():
+    x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
+    seen = []
+
+    def callback(iteration, evaluations, seconds, loss):
+        seen.append((iteration, evaluations, seconds, loss))
+        return iteration >= 3
+
+    result = TFLBFGS(max_iterations=50).minimize(lambda: rosenbrock(x), [x], callback=callback)
+    assert result.iterations == 3 and result.message == "stopped by callback"
+    assert [row[0] for row in seen] == [1, 2, 3]
+    assert all(b[1] > a[1] and b[2] >= a[2] and b[3] < a[3] for a, b in zip(seen, seen[1:]))
+
+
+def test_float32_keras_variables_and_several_variables():
+    a = keras.Variable(np.full((2, 3), 0.5, "float32"))
+    b = tf.Variable([0.5])
+    result = TFLBFGS(max_iterations=20, bounds=(0.0, 1.0)).minimize(
+        lambda: tf.reduce_sum(tf.square(a.value - 3.0)) + tf.reduce_sum(tf.square(b + 3.0)), [a, b])
+    np.testing.assert_allclose(a.numpy(), 1.0)
+    np.testing.assert_allclose(b.numpy(), 0.0)
+    assert a.numpy().dtype == np.float32 and result.loss == pytest.approx(6 * 4.0 + 9.0, rel=1e-6)
+
+
+def test_get_config_round_trips():
+    driver = TFLBFGS(max_evaluations=30, history_size=5, bounds=(0.0, 255.0), jit_compile=True)
+    assert TFLBFGS(**driver.get_config()).get_config() == driver.get_config()
+
+
+@pytest.mark.parametrize("kwargs", [{"max_iterations": 0}, {"max_evaluations": 2.5}, {"history_size": 0},
+                                    {"bounds": (0.0,)}, {"bounds": (1.0, 0.0)}, {"c1": 0.9, "c2": 0.1},
+                                    {"gtol": -1.0}])
+def test_invalid_settings_are_rejected(kwargs):
+    with pytest.raises(ValueError, match="Received"):
+        TFLBFGS(**kwargs)
