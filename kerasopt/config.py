@@ -1,20 +1,181 @@
-"""Settings read from YAML, JSON or the command line: shared value coercion."""
+"""Settings read from YAML, JSON or the command line: one coercion and one validation for every task.
+
+`TaskConfig` is the base of every task's run settings (`StyleConfig`,
+`DefectsConfig`, `FastStyleConfig`): ``from_dict`` coerces each value from its
+field's declared type (``"10"`` -> 10 for an ``int`` field, 10.0 for a ``float``
+one, ``"true"`` -> True for a ``bool`` one, hyperparameter strings through
+`number_or_text`), rejects unknown keys, and `validate` runs the checks every
+task shares (optimizer name and hyperparameters, seed range, which defaults the
+optimizer starts from) before the task's own `check`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import math
+import types
+import typing
+from typing import Any, ClassVar
+
+SEED_MAX = 2**32 - 1
+HPARAM_DEFAULTS = ("task", "library")
 
 
 def number_or_text(value: Any) -> Any:
-    """A numeric string as int or float (PyYAML reads ``1e-3`` as a string); anything else unchanged.
+    """A numeric or boolean string as int, float or bool (PyYAML reads ``1e-3`` as a string); else unchanged.
 
-    ``"10"`` -> 10, ``"1e-3"`` -> 0.001, ``"adam"`` -> ``"adam"``, ``True`` -> ``True``.
+    ``"10"`` -> 10, ``"1e-3"`` -> 0.001, ``"true"`` -> True, ``"adam"`` -> ``"adam"``, ``True`` -> ``True``.
     """
     if not isinstance(value, str):
         return value
+    if value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
     for kind in (int, float):
         try:
             return kind(value)
         except ValueError:
             pass
     return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ValueError
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError
+    return int(number)
+
+
+def _real(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _plain_type(annotation) -> tuple[type, bool]:
+    """``int | None`` -> (int, True); ``dict`` -> (dict, False)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in args if a is not type(None)]
+        return (kinds[0] if len(kinds) == 1 else str), type(None) in args
+    return (typing.get_origin(annotation) or annotation), False
+
+
+def coerce(name: str, value: Any, annotation) -> Any:
+    """``value`` converted to the field type ``annotation``; ValueError naming ``name``."""
+    kind, optional = _plain_type(annotation)
+    if value is None and optional:
+        return None
+    converters = {bool: _boolean, int: _integer, float: _real, str: str}
+    try:
+        if kind is dict:
+            if not isinstance(value, dict):
+                raise ValueError
+            return {str(k): number_or_text(v) for k, v in value.items()}
+        if value is None:
+            raise ValueError
+        return converters.get(kind, lambda v: v)(value)
+    except (TypeError, ValueError, OverflowError):
+        what = {dict: "a mapping", int: "an integer", float: "a number", bool: "true or false"}.get(kind, "text")
+        raise ValueError(f"{name} must be {what}. Received: {name}={value!r}") from None
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """Base of the run settings of every task.
+
+    Subclasses are dataclasses whose first fields are ``optimizer``, ``hparams``,
+    ``seed`` and ``hparam_defaults`` (declared here) and that implement `check`
+    and, where the task has its own default table, `task_hparams`.
+
+    Attributes:
+        optimizer: registry name (``kerasopt.optimizers.available()``).
+        hparams: optimizer hyperparameter overrides as Keras spells them.
+        seed: int in [0, 2**32 - 1].
+        hparam_defaults: what ``hparams`` override: ``"task"`` (kerasopt's
+            per-task table, `task_hparams`) or ``"library"`` (the optimizer exactly
+            as Keras, or our Rprop/L-BFGS constructors, build it).
+    """
+
+    KIND: ClassVar[str] = "task"  # used in error messages ("unknown style setting")
+
+    optimizer: str = "adam"
+    hparams: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    hparam_defaults: str = "task"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TaskConfig":
+        """Build from a plain mapping (YAML/JSON/CLI), coercing each value to its field's type, and validate.
+
+        Raises:
+            ValueError: an unknown key (named, with the valid ones) or an invalid value.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"{cls.KIND} settings must be a mapping. Received: {values!r}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"unknown {cls.KIND} setting(s) {', '.join(unknown)}. Valid: {', '.join(sorted(fields))}")
+        values = dict(values)
+        if values.get("hparams", {}) is None:
+            values["hparams"] = {}
+        return cls(**{name: coerce(name, value, hints[name]) for name, value in values.items()})
+
+    def __post_init__(self):
+        self.validate()
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict of every setting (``from_dict(to_dict())`` round-trips)."""
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "TaskConfig":
+        """The shared checks, then the task's `check`; ValueError naming the setting ("Received: x=...")."""
+        from kerasopt import optimizers
+
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):  # values set in code are coerced like parsed ones
+            value = coerce(field.name, getattr(self, field.name), hints[field.name])
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{field.name} must be a finite number. Received: {field.name}={value!r}")
+            setattr(self, field.name, value)
+        self.optimizer = optimizers.spec(self.optimizer).name
+        if not isinstance(self.hparams, dict):
+            raise ValueError(f"hparams must be a mapping. Received: hparams={self.hparams!r}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"seed must be in [0, 2**32 - 1]. Received: seed={self.seed}")
+        if self.hparam_defaults not in HPARAM_DEFAULTS:
+            raise ValueError(f"hparam_defaults must be one of {', '.join(HPARAM_DEFAULTS)}. "
+                             f"Received: hparam_defaults={self.hparam_defaults!r}")
+        self.check()
+        optimizers.resolve_hparams(self.optimizer, **self.optimizer_hparams())
+        return self
+
+    def check(self) -> None:
+        """Task-specific checks (override); raise ValueError naming the setting."""
+
+    def task_hparams(self) -> dict:
+        """kerasopt's per-task defaults of ``self.optimizer`` (override; default: the registry's)."""
+        from kerasopt import optimizers
+
+        return dict(optimizers.spec(self.optimizer).defaults)
+
+    def optimizer_hparams(self) -> dict:
+        """What ``optimizers.make`` receives: the chosen defaults overridden by ``hparams``."""
+        from kerasopt import optimizers
+
+        base = self.task_hparams() if self.hparam_defaults == "task" else optimizers.library_hparams(self.optimizer)
+        return {**base, **self.hparams}

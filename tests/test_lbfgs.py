@@ -74,3 +74,17 @@ def test_keras_variables_are_supported():
     result = LBFGS(max_iterations=100).minimize(lambda: rosenbrock(x.value), [x])
     assert result.loss < 1e-4
     assert x.numpy().dtype == np.float32
+
+
+@pytest.mark.parametrize("budget", list(range(1, 16)))
+def test_evaluation_budget_is_never_exceeded_and_the_accepted_iterate_is_returned(budget):
+    """scipy checks maxfun only between iterations; the driver stops inside a line search instead
+    and returns the last accepted iterate, whose loss is the last one the callback saw."""
+    x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
+    seen = []
+    result = LBFGS(max_evaluations=budget).minimize(
+        lambda: rosenbrock(x), [x], callback=lambda it, ev, s, loss: seen.append((it, ev, loss)))
+    assert result.evaluations <= budget and all(ev <= budget for _, ev, _ in seen)
+    expected = seen[-1][2] if seen else float(rosenbrock(tf.constant([-1.2, 1.0], tf.float64)))
+    assert result.loss == pytest.approx(expected) == pytest.approx(float(rosenbrock(x)))
+    assert result.iterations == len(seen)

@@ -1,6 +1,7 @@
 """The report on synthetic run records (kerasopt.records.RunRecord), without TensorFlow."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -10,13 +11,14 @@ import pandas as pd
 import pytest
 
 from kerasopt.records import RunRecord, write_json_atomic
-from kerasopt.report import bootstrap_ci, write_report
+from kerasopt.report import write_report
 from kerasopt.study.__main__ import main as study_main
 
-SPEC = {"name": "synthetic", "task": "style", "base": {"size": 32}, "optimizers": ["adam", "lbfgs"],
-        "search": {"adam": {"learning_rate": {"log_uniform": [0.01, 1.0]}}, "lbfgs": {}},
-        "tuning": {"trials": 2, "sampler": "quasirandom", "seed": 0}, "defaults_arm": True,
-        "seeds": [0, 1, 2], "targets": [5.0, 1.0]}
+SPEC = {"name": "synthetic", "task": "style", "base": {"size": 32}, "optimizers": ["adam", "lbfgs", "sgd"],
+        "search": {"adam": {"learning_rate": {"log_uniform": [0.01, 1.0]}}, "lbfgs": {},
+                   "sgd": {"learning_rate": {"log_uniform": [0.01, 1.0]}}},
+        "tuning": {"trials": 2, "sampler": "quasirandom", "seed": 0}, "defaults_arms": ["task_defaults"],
+        "defaults_seeds": [1, 2, 3], "seeds": [1, 2, 3], "targets": [5.0, 1.0]}
 
 
 def write_run(root, run_id, final_loss, status="completed", steps=10):
@@ -25,8 +27,8 @@ def write_run(root, run_id, final_loss, status="completed", steps=10):
         for step in range(steps + 1):
             loss = 10.0 - (10.0 - final_loss) * step / steps
             record.log({"step": step, "evaluations": 2 * step, "seconds": 0.5 * step, "loss": loss})
-        plt.imsave(record.artifacts / "result.png", np.full((4, 4, 3), final_loss / 10.0))
-        record.finish(status, {"loss": final_loss if status == "completed" else float("inf")})
+        plt.imsave(record.artifacts / "result.png", np.full((4, 4, 3), min(final_loss / 10.0, 1.0)))
+        record.finish(status, {"loss": final_loss})
 
 
 def role(run_id, optimizer, phase, trial, seed, hparams):
@@ -40,37 +42,61 @@ def study_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("report") / "synthetic"
     root.mkdir()
     write_json_atomic(root / "study.json", {"study": SPEC, "target": {"metric": "loss", "mode": "min"},
-                                            "source": "experiments/synthetic.yaml"})
+                                            "source": "experiments/synthetic.yaml",
+                                            "warnings": ["seeds change nothing here: a reason"]})
     plan = [role("t0", "adam", "tune", 0, 0, {"learning_rate": 0.05}),
             role("t1", "adam", "tune", 1, 0, {"learning_rate": 0.5}),
-            role("t1", "adam", "final", 1, 0, {"learning_rate": 0.5}),
             role("f1", "adam", "final", 1, 1, {"learning_rate": 0.5}),
-            role("f2", "adam", "final", 1, 2, {"learning_rate": 0.5})]
-    plan += [role(f"ad{s}", "adam", "defaults", None, s, {}) for s in range(3)]
-    plan += [role(f"ld{s}", "lbfgs", phase, None, s, {}) for phase in ("defaults", "final") for s in range(3)]
+            role("f2", "adam", "final", 1, 2, {"learning_rate": 0.5}),
+            role("f3", "adam", "final", 1, 3, {"learning_rate": 0.5}),
+            role("s0", "sgd", "tune", 0, 0, {"learning_rate": 0.05}),
+            role("s1", "sgd", "tune", 1, 0, {"learning_rate": 0.5}),
+            role("g1", "sgd", "final", 1, 1, {"learning_rate": 0.5}),
+            role("g2", "sgd", "final", 1, 2, {"learning_rate": 0.5}),
+            role("g3", "sgd", "final", 1, 3, {"learning_rate": 0.5})]
+    plan += [role(f"ad{s}", "adam", "task_defaults", None, s, {}) for s in (1, 2, 3)]
+    plan += [role(f"ld{s}", "lbfgs", phase, None, s, {}) for phase in ("task_defaults", "final") for s in (1, 2, 3)]
     write_json_atomic(root / "plan.json", {"study": "synthetic", "runs": plan})
-    for run_id, loss in {"t0": 9.0, "t1": 1.0, "f1": 2.0, "f2": 3.0, "ad0": 6.0, "ad1": 7.0,
-                         "ld0": 4.0, "ld1": 4.0}.items():
+    losses = {"t0": 9.0, "t1": 1.0, "f1": 1.0, "f2": 2.0, "f3": 3.0, "ad1": 6.0, "ad2": 7.0,
+              "ld1": 4.0, "ld2": 4.5, "s0": 8.0, "s1": 2.0, "g1": 3.0, "ld3": 5.0}
+    for run_id, loss in losses.items():
         write_run(root, run_id, loss)
-    write_run(root, "ad2", 0.0, status="diverged")
+    write_run(root, "ad3", 4000.0, status="diverged")  # a diverged run keeps its last finite loss
+    write_run(root, "g2", 0.5, status="diverged")
+    write_run(root, "g3", 0.5, status="failed")
     write_report(root)
-    return root  # ld2 never ran: the study is incomplete
+    return root
 
 
-def test_report_tables_hold_seed_means_with_bootstrap_intervals(study_dir):
+def test_report_tables_hold_t_intervals_over_completed_runs_only(study_dir):
     path = study_dir / "report.md"
     summary = pd.read_csv(study_dir / "summary.csv")
     adam = summary[(summary.optimizer == "adam") & (summary.arm == "tuned")].iloc[0]
-    assert (adam["mean"], adam["ci_low"], adam["ci_high"]) == pytest.approx(bootstrap_ci([1.0, 2.0, 3.0]))
-    assert adam["setting"] == "learning_rate=0.5" and adam["n_ok"] == 3 and adam["trial"] == 1
-    defaults = summary[(summary.optimizer == "adam") & (summary.arm == "defaults")].iloc[0]
-    assert defaults["mean"] == pytest.approx(6.5) and (defaults["n_ok"], defaults["n"]) == (2, 3)
-    assert "diverged:1" in defaults["statuses"]
-    lbfgs = summary[(summary.optimizer == "lbfgs") & (summary.arm == "tuned")].iloc[0]
-    assert (lbfgs["mean"], lbfgs["n_ok"], lbfgs["n"]) == (4.0, 2, 3) and "incomplete:1" in lbfgs["statuses"]
+    # mean 2, s = 1, t_{0.975, 2} = 4.3027: half width 4.3027 / sqrt(3) = 2.4841
+    assert (adam["loss"], adam["loss_low"], adam["loss_high"]) == pytest.approx((2.0, -0.4841, 4.4841), abs=1e-4)
+    assert adam["setting"] == "learning_rate=0.5" and adam["completed"] == 3 and adam["trial"] == 1
+    assert adam["seeds"] == "1 2 3"
+    defaults = summary[(summary.optimizer == "adam") & (summary.arm == "task_defaults")].iloc[0]
+    # the diverged 4000 is counted, never averaged
+    assert defaults["loss"] == pytest.approx(6.5) and (defaults["completed"], defaults["diverged"]) == (2, 1)
+    sgd = summary[(summary.optimizer == "sgd") & (summary.arm == "tuned")].iloc[0]
+    assert (sgd["completed"], sgd["diverged"], sgd["failed"]) == (1, 1, 1) and sgd["loss"] == 3.0
+    assert math.isnan(sgd["loss_low"])  # one completed run: no interval
     text = path.read_text()
-    assert "| adam | learning_rate=0.5 | 2 [" in text and "loss mean [95% CI]" in text
-    assert "**The study is incomplete**" in text and "Tuning budget: 2 trials" in text
+    assert "tuned loss mean [95% CI]" in text and "| 1 | adam | learning_rate=0.5 | 2 [-0.4841, 4.484] | 3/0/0 |" in text
+    assert "Tuning budget: 2 trials" in text and "> **Note:** seeds change nothing here" in text
+
+
+def test_mostly_failed_optimizers_rank_last_and_pairs_are_compared_by_seed(study_dir):
+    main = pd.read_csv(study_dir / "main_table.csv")
+    # sgd's single completed run (3.0) is no better than lbfgs's mean, but 2 of its 3 runs did not complete
+    assert list(main["optimizer"]) == ["adam", "lbfgs", "sgd"]
+    lbfgs = main[main.optimizer == "lbfgs"].iloc[0]
+    # per-seed differences lbfgs - adam: 4-1, 4.5-2, 5-3 = 3, 2.5, 2: mean 2.5, s = 0.5
+    half = 4.302653 * 0.5 / math.sqrt(3)
+    assert lbfgs["paired diff. to best [95% CI]"] == f"2.5 [{2.5 - half:.4g}, {2.5 + half:.4g}] (n=3)"
+    assert lbfgs["worse than best?"] == "yes"
+    assert main[main.optimizer == "adam"].iloc[0]["paired diff. to best [95% CI]"] == "best"
 
 
 def test_time_to_target_table_uses_medians_over_seeds(study_dir):
@@ -78,6 +104,8 @@ def test_time_to_target_table_uses_medians_over_seeds(study_dir):
     tuned = table[(table.optimizer == "adam") & (table.arm == "tuned")].set_index("target")
     # loss 10 - (10 - v) s / 10 <= 5 first at s = 6, 7, 8 for v = 1, 2, 3: median 7
     assert tuned.loc[5.0, "reached"] == "3/3"
+    sgd = table[(table.optimizer == "sgd") & (table.arm == "tuned")].set_index("target")
+    assert sgd.loc[5.0, "reached"] == "1/1"  # only completed runs count
     assert (tuned.loc[5.0, "median step"], tuned.loc[5.0, "median evaluations"],
             tuned.loc[5.0, "median seconds"]) == (7.0, 14.0, 3.5)
     assert tuned.loc[1.0, "reached"] == "1/3" and np.isinf(tuned.loc[1.0, "median step"])
@@ -105,6 +133,34 @@ def test_report_does_not_import_tensorflow(study_dir):
 def test_report_lists_the_protocol(study_dir):
     text = (study_dir / "report.md").read_text()
     assert '- `adam`: `{"learning_rate": {"log_uniform": [0.01, 1.0]}}`' in text
-    assert "seeds [0, 1, 2]" in text and "experiments/synthetic.yaml" in text
+    assert "tuning seed 0; final (held-out) seeds [1, 2, 3]; defaults-arm seeds [1, 2, 3]" in text
+    assert "experiments/synthetic.yaml" in text
     roles = json.loads((study_dir / "plan.json").read_text())["runs"]
     assert len(pd.read_csv(study_dir / "runs.csv")) == len(roles)
+
+
+def test_unreadable_run_files_are_named_and_left_out(study_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(study_dir, copy)
+    (copy / "f1" / "summary.json").write_text("{not json")
+    (copy / "f2" / "summary.json").write_text("[1, 2]")
+    plan = json.loads((copy / "plan.json").read_text())
+    plan["runs"].append({"run_id": "x"})  # missing keys
+    write_json_atomic(copy / "plan.json", plan)
+    write_report(copy)
+    text = (copy / "report.md").read_text()
+    assert "Unreadable run files" in text and "f1/summary.json: JSONDecodeError" in text
+    assert "f2/summary.json: not a run summary" in text and "1 entries without the keys" in text
+    adam = pd.read_csv(copy / "summary.csv").query("optimizer == 'adam' and arm == 'tuned'").iloc[0]
+    assert adam["loss"] == 3.0 and adam["incomplete"] == 2
+
+
+@pytest.mark.parametrize("content, message", [("[1]", "study.json: expected a JSON object"),
+                                              ('{"study": [], "target": {}}', "study.json: not a study record")])
+def test_broken_study_json_is_one_line(tmp_path, capsys, content, message):
+    (tmp_path / "study.json").write_text(content)
+    assert study_main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kerasopt.report.stats import band, bootstrap_ci, median_cost, reaches, time_to_target
+from kerasopt.report.stats import band, bootstrap_ci, mean_interval, median_cost, paired_difference, reaches, \
+    t_interval, time_to_target, worse_than_best
 
 
 def test_bootstrap_ci_of_two_values_spans_both():
@@ -67,3 +68,34 @@ def test_band_uses_the_overlap_of_the_curves():
     np.testing.assert_allclose(high, [4, 8, 12, 16])  # y = 2x
     np.testing.assert_allclose(mean, [3, 6, 9, 12])
     assert band([([0, 1], [1, 1]), ([2, 3], [1, 1])]) is None
+
+
+def test_t_interval_hand_computed():
+    # mean 2, s = 1, n = 3: half width t_{0.975, 2} * 1 / sqrt(3) = 4.302653 / 1.732051
+    mean, low, high = t_interval([1.0, 2.0, 3.0])
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - 2.484138, 2.0 + 2.484138), abs=1e-5)
+    assert t_interval([]) == pytest.approx((math.nan,) * 3, nan_ok=True)
+    single = t_interval([4.0])
+    assert single[0] == 4.0 and math.isnan(single[1]) and math.isnan(single[2])
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_interval_of_the_mean_covers_95_percent_with_few_seeds(n):
+    """Simulate many small studies from a known distribution: the interval must contain the true mean
+    in 93-97% of them (the old percentile bootstrap gave 0.50, 0.75, 0.85 at n = 2, 3, 5)."""
+    rng = np.random.default_rng(n)
+    studies = rng.normal(10.0, 3.0, size=(4000, n))
+    covered = [low <= 10.0 <= high for low, high in (mean_interval(s)[1:] for s in studies)]
+    assert 0.93 <= np.mean(covered) <= 0.97
+    bootstrap = [bootstrap_ci(s, n_resamples=400)[1] <= 10.0 <= bootstrap_ci(s, n_resamples=400)[2]
+                 for s in studies[:300]]
+    assert np.mean(bootstrap) < 0.9  # why the bootstrap is not used at this n
+
+
+def test_paired_difference_uses_shared_seeds_only():
+    mean, low, high, pairs = paired_difference({1: 4.0, 2: 4.5, 3: 5.0, 9: 100.0}, {1: 1.0, 2: 2.0, 3: 3.0})
+    assert pairs == 3 and mean == pytest.approx(2.5)
+    half = 4.302653 * 0.5 / math.sqrt(3)
+    assert (low, high) == pytest.approx((2.5 - half, 2.5 + half), abs=1e-5)
+    assert worse_than_best(low, high, "min") == "yes" and worse_than_best(low, high, "max") == "better"
+    assert worse_than_best(-1.0, 2.0, "min") == "no" and worse_than_best(math.nan, math.nan, "min") == "?"

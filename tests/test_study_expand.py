@@ -13,7 +13,8 @@ LR = Dimension("log_uniform", (1e-3, 1e1))
 def make_spec(**changes):
     fields = dict(name="demo", task="style", base={"size": 32}, optimizers=("adam", "lbfgs"),
                   spaces={"adam": {"learning_rate": LR}, "lbfgs": {}}, trials=3, sampler="quasirandom",
-                  tuning_seed=0, defaults_arm=True, seeds=(0, 1, 2), targets=())
+                  tuning_seed=0, defaults_arms=("task_defaults", "library_defaults"), defaults_seeds=(1, 2),
+                  seeds=(1, 2, 3), targets=())
     fields.update(changes)
     return StudySpec(**fields)
 
@@ -72,17 +73,22 @@ def test_phases_share_runs_with_identical_settings():
     spec = make_spec()
     first = expand.first_phase(spec, identity)
     tune = [r for r in first if r.phase == "tune"]
-    defaults = [r for r in first if r.phase == "defaults"]
+    task_defaults = [r for r in first if r.phase == "task_defaults"]
+    library = [r for r in first if r.phase == "library_defaults"]
     assert [r.optimizer for r in tune] == ["adam"] * 3 and all(r.seed == 0 for r in tune)
-    assert len(defaults) == 6 and all(r.hparams == {} for r in defaults)
+    assert len(task_defaults) == 4 and all(r.hparams == {} and r.config["hparam_defaults"] == "task"
+                                           for r in task_defaults)
+    assert len(library) == 4 and all(r.config["hparam_defaults"] == "library" for r in library)
     final = expand.final_phase(spec, identity, {"adam": (tune[1].trial, tune[1].hparams),
                                                 "lbfgs": (None, expand.untuned_setting(spec, "lbfgs"))})
-    assert len(final) == 6
+    assert len(final) == 6 and {r.seed for r in final} == {1, 2, 3}
     first_ids = {r.run_id for r in first}
-    # adam's rerun with the tuning seed is the tuning run itself; lbfgs (nothing to tune) reuses its defaults arm
-    assert [r.run_id in first_ids for r in final] == [True, False, False, True, True, True]
-    assert final[0].run_id == tune[1].run_id and final[0].trial == 1
-    assert final[1].config == {"size": 32, "optimizer": "adam", "hparams": tune[1].hparams, "seed": 1}
+    # held-out seeds: no final run is a tuning run; lbfgs (nothing to tune) reuses its task-defaults runs
+    assert not {r.run_id for r in final} & {r.run_id for r in tune}
+    assert [r.run_id in first_ids for r in final] == [False, False, False, True, True, False]
+    assert final[0].trial == 1
+    assert final[0].config == {"size": 32, "optimizer": "adam", "hparams": tune[1].hparams, "seed": 1,
+                               "hparam_defaults": "task"}
 
 
 def test_resolver_errors_name_the_base_setting():

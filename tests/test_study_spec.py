@@ -1,8 +1,10 @@
 """Study files: parsing, coercion, and one-line errors naming file and key."""
 
+import dataclasses
 import textwrap
 
 import pytest
+import yaml
 
 from kerasopt.study import spec as study_spec
 from kerasopt.study.__main__ import main as study_main
@@ -10,7 +12,7 @@ from kerasopt.study.__main__ import main as study_main
 VALID = """
 name: demo
 task: style
-base: {size: 32, iterations: "5"}
+base: {size: 32, evaluations: "5"}
 optimizers: [adam, sgd, lbfgs]
 search:
   adam:
@@ -35,14 +37,15 @@ def write(tmp_path, text, name="study.yaml"):
 def test_valid_study_is_parsed_with_numbers_coerced(tmp_path):
     spec = study_spec.load(write(tmp_path, VALID))
     assert spec.name == "demo" and spec.task == "style"
-    assert spec.base == {"size": 32, "iterations": 5}
+    assert spec.base == {"size": 32, "evaluations": 5, "iterations": None}
     assert spec.optimizers == ("adam", "sgd", "lbfgs")
     assert spec.spaces["adam"]["learning_rate"] == study_spec.Dimension("log_uniform", (0.01, 100.0))
     assert spec.spaces["sgd"]["learning_rate"] == study_spec.Dimension("log_uniform", (1e-5, 0.1))
     assert spec.spaces["sgd"]["momentum"] == study_spec.Dimension("fixed", (0.5,))
     assert spec.spaces["lbfgs"] == {}
     assert (spec.trials, spec.sampler, spec.tuning_seed) == (4, "quasirandom", 3)
-    assert spec.defaults_arm is True and spec.seeds == (0, 1) and spec.targets == (1e5, 3e4)
+    assert spec.defaults_arms == ("task_defaults",) and spec.defaults_seeds == (0, 1)
+    assert spec.seeds == (0, 1) and spec.targets == (1e5, 3e4)
     assert study_spec.StudySpec.from_dict(_reparse(spec.to_dict()), source="x") == spec
 
 
@@ -53,9 +56,87 @@ def _reparse(data):
 
 
 def test_all_means_the_optimizers_the_task_supports(tmp_path):
+    from kerasopt import tasks
+
+    style = tasks.get("style")
+    fake = lambda name: dataclasses.replace(style, supported=("sgd", "adam"))  # noqa: E731
     text = VALID.replace("optimizers: [adam, sgd, lbfgs]", "optimizers: all").replace("  lbfgs: {}\n", "")
-    spec = study_spec.load(write(tmp_path, text), supported_for=lambda task: ["sgd", "adam"])
+    spec = study_spec.StudySpec.from_dict(yaml.safe_load(textwrap.dedent(text)), get_task=fake)
     assert spec.optimizers == ("sgd", "adam")
+
+
+def test_style_all_leaves_out_muon_with_a_reason_but_muon_can_be_named(tmp_path):
+    from kerasopt import tasks
+
+    text = VALID.replace("optimizers: [adam, sgd, lbfgs]", "optimizers: all").replace("    momentum: 0.5\n", "")
+    spec = study_spec.load(write(tmp_path, text))
+    assert "muon" not in spec.optimizers and "lbfgs" in spec.optimizers
+    assert "muon" in tasks.get("style").excluded and tasks.get("style").excluded["muon"]
+    named = study_spec.load(write(tmp_path, VALID.replace("[adam, sgd, lbfgs]", "[adam, muon, lbfgs]")))
+    assert named.optimizers == ("adam", "muon", "lbfgs")
+
+
+def test_final_seeds_must_be_held_out_from_tuning(tmp_path):
+    with pytest.raises(ValueError, match=r"study.yaml: seeds: the final seeds must be held out: tuning.seed 3"):
+        study_spec.load(write(tmp_path, VALID.replace("seeds: [0, 1]", "seeds: [1, 3]")))
+
+
+def test_full_batch_studies_budget_in_evaluations(tmp_path):
+    with pytest.raises(ValueError, match="base.iterations: task 'style' is full-batch"):
+        study_spec.load(write(tmp_path, VALID.replace('evaluations: "5"', "iterations: 5")))
+    with pytest.raises(ValueError, match="base.evaluations: missing"):
+        study_spec.load(write(tmp_path, VALID.replace('size: 32, evaluations: "5"', "size: 32")))
+
+
+def test_ranges_around_the_task_default_follow_the_image_size(tmp_path):
+    from kerasopt.style.config import default_learning_rate
+
+    text = VALID.replace("learning_rate: {log_uniform: [1e-2, 1e+2]}",
+                         "learning_rate: {log_uniform_around_default: [1.0e-2, 1.0e+2]}")
+    text = text.replace('learning_rate: {log_uniform: ["1e-5", 1e-1]}',
+                        "learning_rate: {log_uniform_around_default: [0.1, 10]}")
+    for size in (32, 512):
+        spec = study_spec.load(write(tmp_path, text.replace("size: 32", f"size: {size}")))
+        sgd = default_learning_rate("sgd", size)  # scales with the pixel count
+        assert spec.spaces["sgd"]["learning_rate"].values == pytest.approx((0.1 * sgd, 10 * sgd))
+        adam = spec.spaces["adam"]["learning_rate"]
+        assert adam.values == pytest.approx((1e-2 * default_learning_rate("adam", size), 1e2 * 10.0))
+        assert adam.at(0.5) == pytest.approx(default_learning_rate("adam", size))  # centred on the default
+    with pytest.raises(ValueError, match="search.adam.epsilon: 'adam' has no positive task default"):
+        study_spec.load(write(tmp_path, VALID.replace("    beta_1: {uniform: [0.8, 0.99]}",
+                                                      "    epsilon: {log_uniform_around_default: [0.5, 2]}")))
+
+
+def test_init_content_with_several_seeds_warns(tmp_path):
+    spec = study_spec.load(write(tmp_path, VALID))
+    assert spec.warnings and "seeds change nothing" in spec.warnings[0]
+    noise = study_spec.load(write(tmp_path, VALID.replace("size: 32,", "size: 32, init: noise,")))
+    assert noise.warnings == ()
+
+
+def test_defaults_arms_and_their_seeds(tmp_path):
+    text = VALID.replace("seeds: [0, 1]", "seeds: [0, 1]\ndefaults_arms: [library_defaults, task_defaults]\n"
+                                          "defaults_seeds: [7]")
+    spec = study_spec.load(write(tmp_path, text))
+    assert spec.defaults_arms == ("library_defaults", "task_defaults") and spec.defaults_seeds == (7,)
+    with pytest.raises(ValueError, match="defaults_arms: expected a list of distinct names"):
+        study_spec.load(write(tmp_path, VALID.replace("seeds: [0, 1]", "seeds: [0, 1]\ndefaults_arms: [paper]")))
+
+
+def test_alias_bombs_and_bad_text_are_one_line_errors(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" \
+           "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    with pytest.raises(ValueError, match=r"study.yaml: malformed YAML \(line 2, column \d+\): aliases"):
+        study_spec.load(write(tmp_path, bomb))
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"name: demo\ntask: \xff\xfe\n")
+    with pytest.raises(ValueError, match=r"binary.yaml: not UTF-8 text \(byte 17, line 2\)"):
+        study_spec.load(path)
+
+
+def test_shipped_studies_load_by_name():
+    spec = study_spec.load("style_smoke")
+    assert spec.name == "style_smoke"
 
 
 def test_dimension_maps_quantiles_onto_its_range():
@@ -119,7 +200,7 @@ def test_all_for_defects_leaves_out_lbfgs(tmp_path):
     from kerasopt.study.runner import load_task
 
     text = VALID.replace("task: style", "task: defects").replace("optimizers: [adam, sgd, lbfgs]", "optimizers: all")
-    for old, new in [('base: {size: 32, iterations: "5"}', "base: {size: 32}"), ("  lbfgs: {}\n", ""),
+    for old, new in [('base: {size: 32, evaluations: "5"}', "base: {size: 32}"), ("  lbfgs: {}\n", ""),
                      ("    momentum: 0.5\n", "")]:
         text = text.replace(old, new)
     spec = study_spec.load(write(tmp_path, text), supported_for=lambda task: load_task(task).supported)

@@ -49,11 +49,34 @@ def test_every_first_order_optimizer_has_a_pixel_learning_rate():
 
 
 def test_optimizer_hparams_use_the_table_unless_overridden():
-    assert StyleConfig(optimizer="adam").optimizer_hparams() == {"learning_rate": PIXEL_LEARNING_RATES["adam"]}
+    adam = StyleConfig(optimizer="adam").optimizer_hparams()
+    assert adam == {**optimizers.spec("adam").defaults, "learning_rate": PIXEL_LEARNING_RATES["adam"]}
     assert StyleConfig(optimizer="adam", size=32).optimizer_hparams()["learning_rate"] == PIXEL_LEARNING_RATES["adam"]
     assert StyleConfig(optimizer="adam", hparams={"learning_rate": 2.0}).optimizer_hparams()["learning_rate"] == 2.0
     lbfgs = StyleConfig(optimizer="lbfgs", iterations=5, evaluations=9).optimizer_hparams()
-    assert lbfgs == {"max_iterations": 5, "max_evaluations": 9, "bounds": (0.0, 255.0)}
+    assert lbfgs == {"history_size": 10, "max_iterations": 5, "max_evaluations": 9, "bounds": (0.0, 255.0)}
+
+
+def test_library_defaults_are_the_optimizer_as_keras_builds_it():
+    assert StyleConfig(optimizer="adam", hparam_defaults="library").optimizer_hparams() == {}
+    assert StyleConfig(optimizer="nesterov", hparam_defaults="library").optimizer_hparams() == \
+        {"momentum": 0.9, "nesterov": True}
+    assert StyleConfig(optimizer="adam", hparam_defaults="library",
+                       hparams={"learning_rate": 3.0}).optimizer_hparams() == {"learning_rate": 3.0}
+    with pytest.raises(ValueError, match="hparam_defaults"):
+        StyleConfig(optimizer="adam", hparam_defaults="paper")
+
+
+def test_coercion_follows_the_field_type():
+    config = StyleConfig.from_dict({"optimizer": "adam", "size": "10", "style_weight": "10",
+                                    "hparams": {"amsgrad": "true"}})
+    assert config.size == 10 and type(config.size) is int
+    assert config.style_weight == 10.0 and type(config.style_weight) is float
+    assert config.hparams == {"amsgrad": True}
+    with pytest.raises(ValueError, match="seed"):
+        StyleConfig(optimizer="adam", seed=2**32)
+    with pytest.raises(ValueError, match="tv_weight"):
+        StyleConfig.from_dict({"tv_weight": "inf"})
 
 
 def test_gradient_scaled_defaults_follow_the_pixel_count():

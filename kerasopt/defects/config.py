@@ -1,18 +1,20 @@
 """`DefectsConfig`: every setting of one defect-segmentation run.
 
-This module does not import TensorFlow: `DefectsConfig.from_dict` only checks
-names and types; `DefectsConfig.validate` (called by `run` and the CLI) also
-checks the optimizer, its hyperparameters and the backbone.
+Coercion and the shared checks come from `kerasopt.config.TaskConfig`; `check`
+adds the defect-specific ones (sizes, backbone, encoder weights), so building a
+config validates it completely (this imports TensorFlow, for the backbone list).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
+
+from kerasopt.config import TaskConfig
 
 TARGET = {"metric": "val_dice", "mode": "max"}
 STRATEGIES = ("default", "mirrored")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def supported_optimizers() -> list[str]:
@@ -23,7 +25,7 @@ def supported_optimizers() -> list[str]:
 
 
 @dataclass
-class DefectsConfig:
+class DefectsConfig(TaskConfig):
     """Settings of one run (defaults = ``make train-defects``).
 
     Attributes:
@@ -43,16 +45,20 @@ class DefectsConfig:
         augment: random flips and 90° rotations of training batches.
         split_seed, val_fraction, test_fraction: the split of data sets without
             a manifest (fixed across optimizer seeds on purpose).
-        mixed_precision: Keras "mixed_float16" policy (for GPUs).
+        precision: Keras dtype policy, one of PRECISIONS: "float32", "mixed_float16" (GPUs),
+            "mixed_bfloat16" (CPUs with AVX512-BF16, TPUs, Ampere+ GPUs); the output layer stays float32.
         jit: XLA compilation (``jit_compile``; slower on CPU).
         strategy: "default" or "mirrored" (one run on all visible GPUs).
         deterministic: TF op determinism (slower; bit-identical reruns).
         overlays: number of test images drawn in ``overlays.png``.
+        bn_recalibration: before every validation and the test evaluation, recompute the
+            BatchNorm moving mean/variance as exact averages over ``bn_batches`` training batches
+            (no augmentation, no weight update) with the current weights.
+        bn_batches: number of training batches of that pass (>= 1).
     """
 
-    optimizer: str = "adam"
-    hparams: dict = field(default_factory=dict)
-    seed: int = 0
+    KIND: ClassVar[str] = "defects"
+
     data: str = "data/synthetic"
     synthetic: bool = False
     synthetic_n: int = 400
@@ -69,111 +75,38 @@ class DefectsConfig:
     split_seed: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
-    mixed_precision: bool = False
+    precision: str = "float32"
     jit: bool = False
     strategy: str = "default"
     deterministic: bool = False
     overlays: int = 4
+    bn_recalibration: bool = True
+    bn_batches: int = 16
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "DefectsConfig":
-        """Build from a plain dict (e.g. YAML); coerce numbers and booleans given as strings.
+    def check(self) -> None:
+        """Defect-specific checks; ValueError naming the setting."""
+        from kerasopt import optimizers
+        from kerasopt.defects.model import check_backbone, check_encoder_weights
 
-        Raises:
-            ValueError: an unknown key (named, with the valid ones) or a value of the wrong type.
-        """
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown defects setting(s) {', '.join(map(repr, unknown))}. "
-                             f"Valid: {', '.join(fields)}")
-        defaults = cls()
-        coerced = {name: _coerce(name, value, type(getattr(defaults, name)), fields[name].type)
-                   for name, value in values.items()}
-        config = cls(**coerced)
-        config.check_ranges()
-        return config
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain JSON-able dict; ``from_dict(to_dict())`` round-trips."""
-        return dataclasses.asdict(self)
-
-    def check_ranges(self) -> None:
-        """Cheap checks without TensorFlow; ValueError naming the setting."""
-        positive = ("synthetic_n", "synthetic_size", "size", "epochs", "batch_size")
+        positive = ("synthetic_n", "synthetic_size", "size", "epochs", "batch_size", "bn_batches")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1. Received: {name}={getattr(self, name)}")
         for name in ("seed", "synthetic_seed", "split_seed", "overlays"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative. Received: {name}={getattr(self, name)}")
+        if self.seed > 2**32 - 1:
+            raise ValueError(f"seed must be at most 2**32 - 1 (TensorFlow's seed range). Received: seed={self.seed}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.size % 32:
             raise ValueError(f"size must be a multiple of 32 (U-Net). Received: size={self.size}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if not isinstance(self.hparams, dict):
-            raise ValueError(f"hparams must be a mapping. Received: hparams={self.hparams!r}")
-
-    def validate(self) -> "DefectsConfig":
-        """All checks, including optimizer, hyperparameters and backbone (imports TensorFlow)."""
-        from kerasopt import optimizers
-        from kerasopt.defects.model import check_backbone, check_encoder_weights
-
-        self.check_ranges()
-        self.optimizer = optimizers.spec(self.optimizer).name
         if optimizers.is_full_batch_driver(self.optimizer):
             raise ValueError(f"optimizer {self.optimizer!r} is a full-batch driver without apply_gradients; the "
                              "defects workload trains mini-batch U-Nets with model.fit and does not support it "
                              "(use it in the style workload)")
-        self.hparams = {k: _number_or_text(v) for k, v in self.hparams.items()}
-        optimizers.resolve_hparams(self.optimizer, **self.hparams)
         check_backbone(self.backbone)
         check_encoder_weights(self.encoder_weights)
-        return self
 
-
-def _coerce(name: str, value, kind: type, annotation: str):
-    """Convert ``value`` to the type of the default (``kind``); ValueError naming ``name``."""
-    if value is None and "None" in str(annotation):
-        return None
-    try:
-        if kind is bool:
-            return _boolean(value)
-        if kind is int:
-            number = float(value)
-            if number != int(number):
-                raise ValueError
-            return int(number)
-        if kind is float:
-            return float(value)
-        if kind is dict:
-            if not isinstance(value, dict):
-                raise ValueError
-            return {str(k): _number_or_text(v) for k, v in value.items()}
-        return str(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"setting {name!r} must be {'a mapping' if kind is dict else kind.__name__}. "
-                         f"Received: {name}={value!r}") from None
-
-
-def _boolean(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    raise ValueError
-
-
-def _number_or_text(value):
-    """Hyperparameter values: numeric strings (YAML "1e-3") become floats, "true"/"false" booleans."""
-    if isinstance(value, str):
-        if value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value

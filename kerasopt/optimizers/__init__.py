@@ -10,6 +10,7 @@ full-batch `LBFGS` driver with ``minimize(loss_fn, variables)``.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 
 import keras
@@ -18,7 +19,8 @@ from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
 from kerasopt.optimizers.rprop import Rprop
 
 __all__ = ["LBFGS", "LBFGSResult", "Rprop", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
-           "defaults_table", "defaults_markdown", "is_full_batch_driver"]
+           "defaults_table", "defaults_markdown", "is_full_batch_driver", "check_hparams",
+           "resolve_hparams", "library_hparams", "build"]
 
 KERAS = "Keras 3 default"
 PAPER_ERA = "paper-era default (Keras 2 / original paper)"
@@ -35,7 +37,12 @@ class OptimizerSpec:
         defaults: hyperparameters passed unless overridden, as Keras spells them.
         sources: for each default, where it comes from (`KERAS`, `PAPER_ERA`, `OURS`).
         reference: the paper that introduced the method.
-        full_batch: True for methods meant for deterministic full-batch problems.
+        kind: ``"keras"`` (a `keras.optimizers.Optimizer`: ``apply_gradients``, ``model.fit``)
+            or ``"driver"`` (a full-batch driver with ``minimize(loss_fn, variables)``, which
+            needs the loss at trial points and cannot train mini-batches).
+        variant: the hyperparameters that make the entry the method it names (``momentum=0.9``
+            for ``momentum``, ``amsgrad=True`` for ``amsgrad``); the library-defaults arm
+            (`library_hparams`) passes only these.
     """
 
     name: str
@@ -43,7 +50,8 @@ class OptimizerSpec:
     defaults: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
     reference: str = ""
-    full_batch: bool = False
+    kind: str = "keras"
+    variant: dict = field(default_factory=dict)
 
     def accepted_hparams(self) -> set[str]:
         """Names ``make`` accepts for this optimizer (constructor + Keras base arguments)."""
@@ -61,9 +69,10 @@ def _init_params(cls) -> list[str]:
             if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
 
 
-def _entry(name, cls, reference, defaults, sources=None, full_batch=False):
+def _entry(name, cls, reference, defaults, sources=None, variant=(), kind="keras"):
     sources = {key: (sources or {}).get(key, KERAS) for key in defaults}
-    return OptimizerSpec(name, cls, dict(defaults), sources, reference, full_batch)
+    return OptimizerSpec(name, cls, dict(defaults), sources, reference, kind,
+                         {key: defaults[key] for key in variant})
 
 
 _O = keras.optimizers
@@ -72,10 +81,10 @@ REGISTRY: dict[str, OptimizerSpec] = {
     for spec_ in [
         _entry("sgd", _O.SGD, "Robbins & Monro 1951", {"learning_rate": 0.01}),
         _entry("momentum", _O.SGD, "Polyak 1964; Sutskever et al. 2013",
-               {"learning_rate": 0.01, "momentum": 0.9}, {"momentum": PAPER_ERA}),
+               {"learning_rate": 0.01, "momentum": 0.9}, {"momentum": PAPER_ERA}, variant=("momentum",)),
         _entry("nesterov", _O.SGD, "Nesterov 1983; Sutskever et al. 2013",
                {"learning_rate": 0.01, "momentum": 0.9, "nesterov": True},
-               {"momentum": PAPER_ERA, "nesterov": PAPER_ERA}),
+               {"momentum": PAPER_ERA, "nesterov": PAPER_ERA}, variant=("momentum", "nesterov")),
         _entry("adagrad", _O.Adagrad, "Duchi et al. 2011",
                {"learning_rate": 0.01, "initial_accumulator_value": 0.1}, {"learning_rate": PAPER_ERA}),
         _entry("adadelta", _O.Adadelta, "Zeiler 2012",
@@ -85,7 +94,7 @@ REGISTRY: dict[str, OptimizerSpec] = {
         _entry("adam", _O.Adam, "Kingma & Ba 2015", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999}),
         _entry("amsgrad", _O.Adam, "Reddi et al. 2018",
                {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "amsgrad": True},
-               {"amsgrad": PAPER_ERA}),
+               {"amsgrad": PAPER_ERA}, variant=("amsgrad",)),
         _entry("adamax", _O.Adamax, "Kingma & Ba 2015 (sec. 7)",
                {"learning_rate": 0.002, "beta_1": 0.9, "beta_2": 0.999}, {"learning_rate": PAPER_ERA}),
         _entry("nadam", _O.Nadam, "Dozat 2016",
@@ -106,10 +115,10 @@ REGISTRY: dict[str, OptimizerSpec] = {
         _entry("rprop", Rprop, "Riedmiller & Braun 1993; iRprop- of Igel & Huesken 2000 (as torch)",
                {"learning_rate": 0.01, "eta_plus": 1.2, "eta_minus": 0.5, "min_step": 1e-6, "max_step": 50.0},
                {"learning_rate": PAPER_ERA, "eta_plus": PAPER_ERA, "eta_minus": PAPER_ERA,
-                "min_step": PAPER_ERA, "max_step": PAPER_ERA}, full_batch=True),
+                "min_step": PAPER_ERA, "max_step": PAPER_ERA}),
         _entry("lbfgs", LBFGS, "Liu & Nocedal 1989; scipy L-BFGS-B (Byrd et al. 1995)",
                {"max_iterations": 100, "history_size": 10},
-               {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, full_batch=True),
+               {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, kind="driver"),
     ]
 }
 
@@ -129,42 +138,59 @@ def spec(name: str) -> OptimizerSpec:
 
 def is_full_batch_driver(name: str) -> bool:
     """True when ``make(name)`` returns a driver with ``minimize`` (not a Keras optimizer)."""
-    return spec(name).cls is LBFGS
+    return spec(name).kind == "driver"
 
 
-def resolve_hparams(name: str, **hparams) -> dict:
-    """Defaults of ``name`` updated by ``hparams``, validated.
+def check_hparams(name: str, hparams: dict) -> dict:
+    """``hparams`` validated for ``name`` (no defaults added); the learning rate as a float.
 
     Raises:
         ValueError: unknown name, a hyperparameter the optimizer does not accept,
-            or a learning rate that is not a positive number.
+            or a learning rate that is not a finite positive number.
     """
     entry = spec(name)
     unknown = sorted(set(hparams) - entry.accepted_hparams())
     if unknown:
         raise ValueError(f"Optimizer {entry.name!r} has no hyperparameter {', '.join(map(repr, unknown))}. "
                          f"Valid: {', '.join(sorted(entry.accepted_hparams()))}")
-    resolved = {**entry.defaults, **hparams}
-    if "learning_rate" in resolved:
-        rate = resolved["learning_rate"]
+    checked = dict(hparams)
+    if "learning_rate" in checked:
+        rate = checked["learning_rate"]
         try:
             rate = float(rate)  # YAML may read 1e-3 as a string
         except (TypeError, ValueError):
             raise ValueError(f"learning_rate of {entry.name!r} must be a number. Received: learning_rate={rate!r}")
-        if not rate > 0:
-            raise ValueError(f"learning_rate of {entry.name!r} must be positive. Received: learning_rate={rate}")
-        resolved["learning_rate"] = rate
-    return resolved
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"learning_rate of {entry.name!r} must be a finite positive number. "
+                             f"Received: learning_rate={rate}")
+        checked["learning_rate"] = rate
+    return checked
+
+
+def resolve_hparams(name: str, **hparams) -> dict:
+    """The registry defaults of ``name`` updated by ``hparams``, validated (see `check_hparams`)."""
+    return check_hparams(name, {**spec(name).defaults, **hparams})
+
+
+def library_hparams(name: str) -> dict:
+    """The library-defaults setting of ``name``: only its `OptimizerSpec.variant` keys, so the
+    optimizer is built exactly as Keras (or our Rprop/L-BFGS constructors) would build it."""
+    return dict(spec(name).variant)
+
+
+def build(name: str, hparams: dict):
+    """Build optimizer ``name`` with exactly ``hparams`` (validated; no registry defaults added)."""
+    entry = spec(name)
+    return entry.cls(**check_hparams(entry.name, hparams))
 
 
 def make(name: str, **hparams):
     """Build optimizer ``name`` with its registry defaults overridden by ``hparams``.
 
     Returns:
-        A `keras.optimizers.Optimizer`, or an `LBFGS` driver for ``"lbfgs"``.
+        A `keras.optimizers.Optimizer`, or a full-batch driver (``minimize``) for ``"lbfgs"``.
     """
-    entry = spec(name)
-    return entry.cls(**resolve_hparams(entry.name, **hparams))
+    return build(name, resolve_hparams(name, **hparams))
 
 
 def defaults_table() -> list[dict]:

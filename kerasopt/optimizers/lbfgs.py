@@ -8,9 +8,10 @@ memory (``history_size`` correction pairs) lives for the whole budget.
 
 Accounting: an *evaluation* is one loss-and-gradient computation (line-search
 trials included); an *iteration* is one accepted L-BFGS step. Hence
-evaluations >= iterations. scipy checks ``max_evaluations`` only between
-iterations, so the final count can exceed it by the evaluations of one line
-search.
+evaluations >= iterations. scipy checks its own ``maxfun`` only between
+iterations, so a line search could overshoot it; this driver instead refuses
+the evaluation that would exceed ``max_evaluations`` and returns the last
+ACCEPTED iterate, so a run never uses, or is scored at, more than its budget.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class LBFGSResult:
 
 
 class _Diverged(Exception):
+    pass
+
+
+class _BudgetReached(Exception):
     pass
 
 
@@ -159,21 +164,27 @@ class LBFGS:
         concrete = value_and_gradient.get_concrete_function(tf.TensorSpec([x0.size], dtype))
         trace_seconds = time.perf_counter() - trace_start
 
-        state = {"evaluations": 0, "iterations": 0, "last_finite": (np.inf, x0)}
+        state = {"evaluations": 0, "iterations": 0, "last_finite": (np.inf, x0), "accepted": None,
+                 "start_loss": np.inf}
         start = time.perf_counter()
 
         def fun(x):
+            if self.max_evaluations is not None and state["evaluations"] >= self.max_evaluations:
+                raise _BudgetReached
             loss, grad = concrete(tf.constant(x, dtype=dtype))
             state["evaluations"] += 1
             loss, grad = float(loss), grad.numpy()
             if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
                 raise _Diverged(f"non-finite loss or gradient at evaluation {state['evaluations']}")
+            if state["evaluations"] == 1:
+                state["start_loss"] = loss
             if loss < state["last_finite"][0]:
                 state["last_finite"] = (loss, x.copy())
             return loss, grad
 
         def on_iteration(intermediate_result):
             state["iterations"] += 1
+            state["accepted"] = (float(intermediate_result.fun), np.array(intermediate_result.x))
             if callback is not None and callback(
                 state["iterations"], state["evaluations"], time.perf_counter() - start, float(intermediate_result.fun)
             ):
@@ -188,6 +199,9 @@ class LBFGS:
             final_x, final_loss, message = result.x, float(result.fun), str(result.message)
             if state["last_finite"][0] < final_loss:  # scipy may return the last line-search trial
                 final_loss, final_x = state["last_finite"]
+        except _BudgetReached:
+            message = f"evaluation budget of {self.max_evaluations} reached inside a line search"
+            final_loss, final_x = state["accepted"] or (state["start_loss"], x0)
         except _Diverged as exc:
             status, message = "diverged", str(exc)
             final_loss, final_x = state["last_finite"]
@@ -200,6 +214,8 @@ class LBFGS:
 
     @staticmethod
     def _assign(variables, flat, sizes, shapes):
+        """Write the flat float64 vector ``flat`` back into ``variables``."""
         offsets = np.cumsum([0] + sizes)
         for variable, lo, hi, shape in zip(variables, offsets[:-1], offsets[1:], shapes):
             variable.assign(flat[lo:hi].reshape(shape).astype(np.asarray(variable.numpy()).dtype))
+

@@ -1,8 +1,14 @@
-"""Reading a study's results directory into pandas tables (files only; no TensorFlow)."""
+"""Reading a study's results directory into pandas tables (files only; no TensorFlow).
+
+Unreadable run files never stop a report: `load_runs` names each one in
+``Runs.unreadable``, leaves it out and returns the rest.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -10,32 +16,45 @@ import pandas as pd
 from kerasopt import records
 
 STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
+_ROLE_KEYS = ("run_id", "optimizer", "phase", "trial", "seed", "hparams")
+#: phase names of studies written before the two defaults arms existed
+_LEGACY_PHASES = {"defaults": "task_defaults"}
 
 
 def load_study(runs_dir: str | Path) -> dict:
-    """``study.json`` of ``runs_dir``: ``{"study": spec dict, "target": {...}, ...}``.
+    """``study.json`` of ``runs_dir``: ``{"study": spec dict, "target": {...}, "task": {...}, ...}``.
 
     Raises:
         FileNotFoundError: ``runs_dir`` or its study.json is missing.
-        ValueError: study.json or plan.json is unreadable.
+        ValueError: study.json is unreadable or not a study record (one line naming the file).
     """
     runs_dir = Path(runs_dir)
     path = runs_dir / STUDY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; give the results directory of a study "
                                 f"(python -m kerasopt.study run writes it)")
-    return _read_json(path, ("study", "target"))
+    data = _read_json(path, ("study", "target"))
+    if not isinstance(data["study"], dict) or not isinstance(data["target"], dict):
+        raise ValueError(f"{path}: not a study record ('study' and 'target' must be mappings)")
+    return data
 
 
 def _read_json(path: Path, keys: tuple) -> dict:
     try:
         data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({records.one_line_error(exc)})") from None
     missing = [key for key in keys if not isinstance(data, dict) or key not in data]
     if missing:
-        raise ValueError(f"{path}: key {missing[0]!r} missing")
+        raise ValueError(f"{path}: key {missing[0]!r} missing" if isinstance(data, dict)
+                         else f"{path}: expected a JSON object, found {type(data).__name__}")
     return data
+
+
+def headline_metrics(study: dict) -> list[str]:
+    """The metrics the report answers with (the task's headline; older studies: the target metric)."""
+    task = study.get("task") if isinstance(study.get("task"), dict) else {}
+    return list(task.get("headline") or [study["target"]["metric"]])
 
 
 def format_setting(hparams: dict) -> str:
@@ -45,37 +64,84 @@ def format_setting(hparams: dict) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hparams.items()))
 
 
-def load_runs(runs_dir: str | Path, metric: str) -> pd.DataFrame:
+@dataclass
+class Runs:
+    """The rows of `load_runs` and the run files that could not be read."""
+
+    frame: pd.DataFrame
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _summary(run_dir: Path, unreadable: list[str]) -> dict:
+    if not records.is_complete(run_dir):
+        return {}
+    path = run_dir / records.SUMMARY
+    try:
+        summary = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
+        unreadable.append(f"{path}: {records.one_line_error(exc)}")
+        return {}
+    if not isinstance(summary, dict) or not isinstance(summary.get("metrics", {}), dict):
+        unreadable.append(f"{path}: not a run summary (expected a JSON object with 'metrics')")
+        return {}
+    return summary
+
+
+def _plan(runs_dir: Path, unreadable: list[str]) -> list[dict]:
+    path = runs_dir / PLAN_FILE
+    if not path.is_file():
+        return []
+    try:
+        plan = _read_json(path, ("runs",))["runs"]
+    except ValueError as exc:
+        unreadable.append(str(exc))
+        return []
+    roles = [role for role in plan if isinstance(role, dict) and all(key in role for key in _ROLE_KEYS)]
+    if len(roles) != len(plan):
+        unreadable.append(f"{path}: {len(plan) - len(roles)} entries without the keys {', '.join(_ROLE_KEYS)}")
+    return roles
+
+
+def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = None) -> Runs:
     """One row per role of a run in ``plan.json``, joined with its summary.
 
-    Columns: run_id, optimizer, phase, trial, seed, hparams (dict), setting
-    (text), learning_rate (NaN when not set by the study), complete, status,
-    metric (the summary's ``metrics[metric]``, NaN when missing or not finite),
-    wall_seconds, error.
+    Columns: run_id, optimizer, phase, trial, seed, hparams (dict), setting (text),
+    learning_rate (NaN when not set by the study), complete, status, metric (the
+    selection metric ``metric``), one column per ``headline`` metric, wall_seconds,
+    error. Metric values are those of COMPLETED runs only (NaN for diverged,
+    failed, incomplete or non-finite), so no diverged run enters a mean.
     """
     runs_dir = Path(runs_dir)
-    plan = _read_json(runs_dir / PLAN_FILE, ("runs",))["runs"] if (runs_dir / PLAN_FILE).is_file() else []
+    unreadable: list[str] = []
+    headline = [m for m in (headline or []) if m != metric]
     rows = []
-    for role in plan:
-        run_dir = runs_dir / role["run_id"]
-        summary = records.read_summary(run_dir) if records.is_complete(run_dir) else {}
-        value = summary.get("metrics", {}).get(metric)
+    for role in _plan(runs_dir, unreadable):
+        summary = _summary(runs_dir / str(role["run_id"]), unreadable)
+        values = summary.get("metrics", {}) if summary.get("status") == "completed" else {}
+        hparams = role["hparams"] if isinstance(role["hparams"], dict) else {}
         rows.append({
-            "run_id": role["run_id"], "optimizer": role["optimizer"], "phase": role["phase"],
-            "trial": role["trial"], "seed": role["seed"], "hparams": role["hparams"],
-            "setting": format_setting(role["hparams"]),
-            "learning_rate": float(role["hparams"].get("learning_rate", "nan")),
-            "complete": bool(summary), "status": summary.get("status"),
-            "metric": float(value) if records.is_finite(value) else float("nan"),
+            "run_id": role["run_id"], "optimizer": role["optimizer"],
+            "phase": _LEGACY_PHASES.get(role["phase"], role["phase"]), "trial": role["trial"], "seed": role["seed"],
+            "hparams": hparams, "setting": format_setting(hparams),
+            "learning_rate": _float(hparams.get("learning_rate")),
+            "complete": bool(summary), "status": summary.get("status"), "metric": _float(values.get(metric)),
+            **{name: _float(values.get(name)) for name in headline},
             "wall_seconds": summary.get("wall_seconds"), "error": summary.get("error")})
     columns = ["run_id", "optimizer", "phase", "trial", "seed", "hparams", "setting", "learning_rate",
-               "complete", "status", "metric", "wall_seconds", "error"]
-    return pd.DataFrame(rows, columns=columns)
+               "complete", "status", "metric", *headline, "wall_seconds", "error"]
+    return Runs(pd.DataFrame(rows, columns=columns), unreadable)
+
+
+def _float(value) -> float:
+    return float(value) if records.is_finite(value) else math.nan
 
 
 def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:
-    """The history rows of one run (`kerasopt.records.read_history`)."""
-    return records.read_history(Path(runs_dir) / run_id)
+    """The history rows of one run (`kerasopt.records.read_history`); [] when unreadable."""
+    try:
+        return records.read_history(Path(runs_dir) / run_id)
+    except (OSError, ValueError):
+        return []
 
 
 def result_image(runs_dir: str | Path, run_id: str) -> Path | None:

@@ -30,10 +30,11 @@ def _save(fig, path: Path) -> Path:
 
 
 def lr_sensitivity(tune: pd.DataFrame, metric: str, log_metric: bool, path: Path) -> Path | None:
-    """Final metric vs learning rate per optimizer (tuning runs); failed/diverged runs as ×.
+    """Final metric vs learning rate per optimizer (tuning runs); diverged runs as ×, failed as ▽,
+    both drawn at the top of the axis (they have no final metric).
 
     Args:
-        tune: `load_runs` rows of the tune phase.
+        tune: `load_runs` rows of the tune phase (``metric`` is NaN unless completed).
         metric: the metric's name (axis label).
         log_metric: log scale for the metric axis.
         path: PNG to write.
@@ -53,13 +54,15 @@ def lr_sensitivity(tune: pd.DataFrame, metric: str, log_metric: bool, path: Path
         rows = tune[tune["optimizer"] == name].sort_values("learning_rate")
         good = rows[rows["metric"].notna()]
         ax.plot(good["learning_rate"], good["metric"], "o-", color=colors[name], label=name)
-        bad = rows[rows["metric"].isna()]
-        ax.plot(bad["learning_rate"], [ceiling] * len(bad), "x", color=colors[name], markersize=9)
+        for status, marker in (("diverged", "x"), ("failed", "v")):
+            bad = rows[rows["status"] == status]
+            ax.plot(bad["learning_rate"], [ceiling] * len(bad), marker, color=colors[name], markersize=9,
+                    linestyle="none")
     ax.set_xscale("log")
     if log_metric and (ok["metric"] > 0).all() and not ok.empty:
         ax.set_yscale("log")
     ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"final {metric} (× = failed or diverged)")
+    ax.set_ylabel(f"final {metric} (× diverged, ▽ failed)")
     ax.set_title("Learning-rate sensitivity (tuning trials)")
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)

@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Fair optimizer comparison studies and their reports.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run or resume a study (completed runs are skipped)")
-    run.add_argument("study", help="study file (YAML), e.g. experiments/style_smoke.yaml")
+    run.add_argument("study", help="study file (YAML) or the name of a shipped study, e.g. style_smoke")
     run.add_argument("--out", help="results directory (default: runs/<study name>)")
     run.add_argument("--backend", choices=("local", "ray"), default="local")
     run.add_argument("--address", help="join this Ray cluster (ray backend; default: start a local Ray)")
@@ -39,9 +39,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"wrote {path}")
         return 0
     from kerasopt.study import load, run_study
-    from kerasopt.study.runner import load_task
 
-    spec = load(args.study, supported_for=lambda task: load_task(task).supported)
+    spec = load(args.study)
     run_study(spec, out_dir=args.out, backend=args.backend, address=args.address, workers=args.workers,
               log=lambda line: print(line, flush=True))
     return 0

@@ -4,12 +4,16 @@ Phases:
 
 1. ``tune``: per optimizer, ``spec.trials`` settings from its search space
    (scrambled Halton points or a full grid), each run once with ``spec.tuning_seed``;
-   ``defaults``: per optimizer, the task's defaults (``hparams={}``) with every seed.
-2. ``final``: per optimizer, the best tuning setting (`select_best`) with every seed.
+   ``task_defaults`` / ``library_defaults``: per optimizer, no overrides on top of
+   kerasopt's per-task table or of the library's own constructor defaults, with
+   every seed of ``spec.defaults_seeds``.
+2. ``final``: per optimizer, the best tuning setting (`select_best`) with every
+   held-out seed of ``spec.seeds`` (never the tuning seed, so the selected trial
+   does not enter the tuned mean).
 
 A run's id is a hash of its task and resolved task settings, so the same
-settings are the same run: a final rerun with the tuning seed *is* the tuning
-run, and an optimizer without a searched dimension reuses the defaults arm.
+settings are the same run: an optimizer without a searched dimension reuses
+its task-defaults runs as its final runs.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from typing import Callable
 
 from scipy.stats import qmc
 
-from kerasopt.study.spec import Dimension, StudySpec
+from kerasopt.study.spec import DEFAULTS_ARMS, Dimension, StudySpec
 
-PHASES = ("tune", "defaults", "final")
+PHASES = ("tune", *DEFAULTS_ARMS, "final")
 Resolver = Callable[[dict], dict]
 
 
@@ -36,8 +40,8 @@ class PlannedRun:
     Attributes:
         run_id: hash of the task and the resolved settings (the directory name).
         optimizer: registry name.
-        phase: ``"tune"``, ``"defaults"`` or ``"final"``.
-        trial: tuning trial index (tune; final: the trial selected), None for defaults.
+        phase: one of `PHASES`.
+        trial: tuning trial index (tune; final: the trial selected), None for the defaults arms.
         seed: the run's seed.
         hparams: the optimizer overrides of this run ({} = the task's defaults).
         config: the resolved task settings (``Config.from_dict(...).to_dict()``).
@@ -107,21 +111,22 @@ def _grid_columns(dims: list[Dimension], trials: int) -> list[list]:
     return columns
 
 
-def run_settings(spec: StudySpec, optimizer: str, hparams: dict, seed: int) -> dict:
-    """The task settings of one run: the study's base + optimizer, hparams and seed."""
-    return {**spec.base, "optimizer": optimizer, "hparams": dict(hparams), "seed": seed}
+def run_settings(spec: StudySpec, optimizer: str, hparams: dict, seed: int, hparam_defaults: str = "task") -> dict:
+    """The task settings of one run: the study's base + optimizer, hparams, seed and which defaults they override."""
+    return {**spec.base, "optimizer": optimizer, "hparams": dict(hparams), "seed": seed,
+            "hparam_defaults": hparam_defaults}
 
 
 def _planned(spec, resolve, optimizer, phase, trial, seed, hparams) -> PlannedRun:
     try:
-        config = resolve(run_settings(spec, optimizer, hparams, seed))
+        config = resolve(run_settings(spec, optimizer, hparams, seed, DEFAULTS_ARMS.get(phase, "task")))
     except ValueError as exc:
         raise ValueError(f"base: {str(exc).splitlines()[0]} (optimizer {optimizer!r})") from None
     return PlannedRun(run_id(spec.task, config), optimizer, phase, trial, seed, dict(hparams), config)
 
 
 def first_phase(spec: StudySpec, resolve: Resolver) -> list[PlannedRun]:
-    """Tuning trials (tuning seed) and the defaults arm (every seed) of every optimizer.
+    """Tuning trials (tuning seed) and the defaults arms (every defaults seed) of every optimizer.
 
     Args:
         spec: the study.
@@ -136,8 +141,8 @@ def first_phase(spec: StudySpec, resolve: Resolver) -> list[PlannedRun]:
     for optimizer in spec.optimizers:
         settings = trial_settings(spec.spaces[optimizer], spec.trials, spec.sampler, spec.tuning_seed)
         runs += [_planned(spec, resolve, optimizer, "tune", i, spec.tuning_seed, hp) for i, hp in enumerate(settings)]
-        if spec.defaults_arm:
-            runs += [_planned(spec, resolve, optimizer, "defaults", None, seed, {}) for seed in spec.seeds]
+        for arm in spec.defaults_arms:
+            runs += [_planned(spec, resolve, optimizer, arm, None, seed, {}) for seed in spec.defaults_seeds]
     return runs
 
 

@@ -18,9 +18,7 @@ starts) stops the study with that one line.
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import importlib.util
-import inspect
 import json
 import time
 import traceback
@@ -28,59 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from kerasopt import records
+from kerasopt import records, tasks
 from kerasopt.cli import UsageError
 from kerasopt.study import expand
 from kerasopt.study.expand import PlannedRun
 from kerasopt.study.spec import StudySpec
+from kerasopt.tasks import Task
 
-#: task name → (module, config class); imported only when a study of that task runs.
-TASK_MODULES = {"style": ("kerasopt.style", "StyleConfig"), "defects": ("kerasopt.defects", "DefectsConfig")}
 STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
 BACKENDS = ("local", "ray")
 BAD_INPUT = "bad_input"
 RAY_HINT = "--backend ray needs Ray: pip install 'kerasopt[ray]'"
 REPORT_ONLY_KEYS = ("targets",)  # study keys that change the report, not the runs
-
-
-@dataclass(frozen=True)
-class Task:
-    """A task module seen through the interface a study needs."""
-
-    name: str
-    module: object
-    config_cls: type
-
-    @property
-    def target(self) -> dict:
-        """``{"metric": name, "mode": "min"|"max"}``: the selection metric."""
-        return dict(self.module.TARGET)
-
-    @property
-    def supported(self) -> list[str] | None:
-        """The optimizers the task supports (its ``SUPPORTED_OPTIMIZERS``), None = all."""
-        names = getattr(self.module, "SUPPORTED_OPTIMIZERS", None)
-        return list(names) if names is not None else None
-
-    def resolve(self, settings: dict) -> dict:
-        """Settings → the task's resolved settings, fully validated (ValueError on bad ones).
-
-        Runs the config's own ``validate()`` where it has one, so an optimizer
-        the task refuses (e.g. lbfgs for defects) stops the study before any run.
-        """
-        config = self.config_cls.from_dict(settings)
-        if callable(getattr(config, "validate", None)):
-            config.validate()
-        return config.to_dict()
-
-
-def load_task(name: str) -> Task:
-    """Import the task module ``name`` (``style`` or ``defects``)."""
-    if name not in TASK_MODULES:
-        raise ValueError(f"unknown task {name!r}. Valid: {', '.join(TASK_MODULES)}")
-    module_name, class_name = TASK_MODULES[name]
-    module = importlib.import_module(module_name)
-    return Task(name, module, getattr(module, class_name))
 
 
 def execute_run(task_name: str, settings: dict, run_dir: str) -> dict:
@@ -92,11 +49,10 @@ def execute_run(task_name: str, settings: dict, run_dir: str) -> dict:
     """
     if records.is_complete(run_dir):
         return records.read_summary(run_dir)
-    task = load_task(task_name)
+    task = tasks.get(task_name)
     try:
         config = task.config_cls.from_dict(settings)
-        quiet = {"progress": False} if "progress" in inspect.signature(task.module.run).parameters else {}
-        summary = task.module.run(config, run_dir, **quiet)  # the study prints its own progress
+        summary = task.run(config, run_dir, progress=False)  # the study prints its own progress
     except (ValueError, OSError) as exc:
         return {"status": BAD_INPUT, "error": records.one_line_error(exc)}
     except Exception as exc:  # a task bug: record the run as failed and go on with the study
@@ -109,8 +65,9 @@ def default_out_dir(spec: StudySpec) -> Path:
 
 
 def study_record(spec: StudySpec, task: Task) -> dict:
-    """The content of ``study.json``."""
-    return {"study": spec.to_dict(), "target": task.target, "source": spec.source,
+    """The content of ``study.json``: the study, the task's declaration, load-time warnings."""
+    return {"study": spec.to_dict(), "target": task.target, "task": task.describe(), "source": spec.source,
+            "warnings": list(spec.warnings),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -205,12 +162,11 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         raise UsageError("--workers and --address need --backend ray (the local backend runs one run at a time)")
     if backend == "ray" and importlib.util.find_spec("ray") is None:
         raise UsageError(RAY_HINT)
-    task = load_task(spec.task)
-    if task.supported is not None:
-        unsupported = [name for name in spec.optimizers if name not in task.supported]
-        if unsupported:
-            raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
-                             f"Valid: {', '.join(task.supported)}")
+    task = tasks.get(spec.task)
+    unsupported = [name for name in spec.optimizers if name not in (*task.supported, *task.excluded)]
+    if unsupported:
+        raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
+                         f"Valid: {', '.join(task.supported)}")
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(spec)
     try:
         first = expand.first_phase(spec, task.resolve)
@@ -225,7 +181,10 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     counts = {"total": total, "executed": 0, "skipped": 0}
     progress = Progress(total, 0, log)
     log(f"study {spec.name}: {total} runs ({spec.task}, {len(spec.optimizers)} optimizers, "
-        f"{spec.trials} trials each, seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
+        f"{spec.trials} trials each with seed {spec.tuning_seed}, final seeds {list(spec.seeds)}) "
+        f"→ {out_dir} [{backend}]")
+    for warning in spec.warnings:
+        log(f"warning: {warning}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
     try:
         _run_phase(first, out_dir, task.name, executor, progress, counts, metric)
@@ -302,8 +261,17 @@ class LocalExecutor:
         pass
 
 
+def gpus_per_run(cluster_gpus: float, workers: int) -> float:
+    """GPUs one run reserves: a whole GPU where there are enough, else an equal share
+    (``workers`` runs on 1 GPU get 1/workers each), 0 without GPUs."""
+    if cluster_gpus <= 0:
+        return 0
+    return 1 if cluster_gpus >= workers else round(cluster_gpus / workers, 4)
+
+
 class RayExecutor:
-    """Each run is a Ray task (one GPU each where the cluster has GPUs), ``workers`` at a time.
+    """Each run is a Ray task, ``workers`` at a time; with GPUs each run gets a whole GPU,
+    or a share of one when workers outnumber GPUs (`gpus_per_run`).
 
     Joins the cluster at ``address``, or starts a local Ray with ``workers`` CPUs.
     """
@@ -315,7 +283,7 @@ class RayExecutor:
         self.workers = workers
         options = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
         ray.init(**options, log_to_driver=False, configure_logging=False)
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        gpus = gpus_per_run(ray.cluster_resources().get("GPU", 0), workers)
         self.remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(execute_run)
 
     def map(self, task_name: str, jobs: list[tuple[PlannedRun, str]]):

@@ -1,31 +1,37 @@
 """Study files: YAML → `StudySpec`, validated before any run starts.
 
 A study compares optimizers fairly (DeepOBS, Choi et al. 2019, AlgoPerf): every
-optimizer gets the same number of tuning trials over its own search space, a
-library-defaults arm is run too, and the best setting is rerun with several
-seeds. Schema (every key except ``name``, ``task``, ``optimizers``, ``search``
-and ``seeds`` optional)::
+optimizer gets the same number of tuning trials over its own search space, the
+best setting is rerun with held-out seeds (never the tuning seed), and default
+arms show what an untuned user gets. Schema (every key except ``name``,
+``task``, ``optimizers``, ``search`` and ``seeds`` optional)::
 
     name: style_smoke                  # results under runs/<name>/
-    task: style                        # style | defects
-    base: {size: 32, iterations: 5}    # task settings shared by every run
-    optimizers: [sgd, adam, lbfgs]     # or: all
+    task: style                        # a name in kerasopt.tasks.TASKS
+    base: {size: 32, evaluations: 30}  # task settings shared by every run
+    optimizers: [sgd, adam, lbfgs]     # or: all (the task's supported optimizers)
     search:                            # one search space per optimizer
       adam:                            #   hyperparameter: dimension
-        learning_rate: {log_uniform: [1.0e-2, 1.0e+2]}
+        learning_rate: {log_uniform_around_default: [1.0e-2, 1.0e+2]}
         beta_1: {uniform: [0.8, 0.99]}
       lbfgs: {history_size: {choice: [5, 10, 20]}}   # {} = no tuning (defaults only)
       others:                          # every optimizer not listed above
         learning_rate: {log_uniform: [1.0e-3, 1.0e+1]}
     tuning: {trials: 8, sampler: quasirandom, seed: 0}   # sampler: quasirandom | grid
-    defaults_arm: true                 # also run the library defaults with every seed
-    seeds: [0, 1, 2]                   # seeds of the final reruns (and the defaults arm)
-    targets: [1.0e+5, 3.0e+4]          # values of the task's target metric
+    defaults_arms: [task_defaults, library_defaults]    # default: [task_defaults]; [] = none
+    defaults_seeds: [1, 2, 3]          # seeds of the defaults arms (default: seeds)
+    seeds: [1, 2, 3, 4, 5]             # held-out seeds of the final reruns (not the tuning seed)
+    targets: [1.0e+5, 3.0e+4]          # values of the task's headline metric
 
 A dimension is ``{log_uniform: [low, high]}``, ``{uniform: [low, high]}``,
-``{choice: [a, b, ...]}`` or a plain number (fixed). Unknown keys, an unknown
-optimizer, an empty range or an empty space for an optimizer that has a
-learning rate raise a one-line `ValueError` naming the file and the key.
+``{choice: [a, b, ...]}``, ``{log_uniform_around_default: [low_factor, high_factor]}``
+(a log-uniform range from ``low_factor`` to ``high_factor`` times the task's
+default for that optimizer at the study's base settings, e.g. at its image size)
+or a plain number (fixed). A full-batch task (``Task.budget_key``) must be
+budgeted in loss-and-gradient evaluations. Unknown keys, an unknown optimizer,
+an empty range, overlapping tuning and final seeds, YAML aliases or an empty
+space for an optimizer that has a learning rate raise a one-line `ValueError`
+naming the file and the key.
 """
 
 from __future__ import annotations
@@ -39,14 +45,16 @@ import yaml
 
 from kerasopt.config import number_or_text
 
-TASKS = ("style", "defects")
 SAMPLERS = ("quasirandom", "grid")
 OTHERS = "others"
-RUN_OWNED_KEYS = ("optimizer", "hparams", "seed")
-_TOP_KEYS = ("name", "task", "base", "optimizers", "search", "tuning", "defaults_arm", "seeds", "targets")
+RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
+DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
+_TOP_KEYS = ("name", "task", "base", "optimizers", "search", "tuning", "defaults_arms", "defaults_seeds", "seeds",
+             "targets")
 _REQUIRED = ("name", "task", "optimizers", "search", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed")
-_KINDS = ("log_uniform", "uniform", "choice")
+AROUND_DEFAULT = "log_uniform_around_default"
+_KINDS = ("log_uniform", "uniform", "choice", AROUND_DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class Dimension:
 
     kind: str
     values: tuple
+    around_default: tuple | None = field(default=None, compare=False)
 
     @property
     def searched(self) -> bool:
@@ -81,6 +90,13 @@ class Dimension:
     def to_dict(self):
         return self.values[0] if self.kind == "fixed" else {self.kind: list(self.values)}
 
+    def describe(self) -> str:
+        """The dimension as a report shows it (relative ranges with their factors)."""
+        text = str(self.to_dict())
+        if self.around_default:
+            text += f" (= {self.around_default[0]:g}x to {self.around_default[1]:g}x the task default)"
+        return text
+
 
 @dataclass(frozen=True)
 class StudySpec:
@@ -88,17 +104,19 @@ class StudySpec:
 
     Attributes:
         name: study name (directory under ``runs/``).
-        task: ``"style"`` or ``"defects"``.
+        task: a task name (`kerasopt.tasks.names`).
         base: task settings shared by every run.
         optimizers: registry names, in order.
         spaces: per optimizer, hyperparameter → `Dimension` (may be empty).
         trials: tuning trials per optimizer (the same budget for all).
         sampler: ``"quasirandom"`` (scrambled Halton) or ``"grid"``.
         tuning_seed: seed of the tuning runs (and of the quasi-random sequence).
-        defaults_arm: whether the library defaults run with every seed.
-        seeds: seeds of the final reruns.
-        targets: target values of the task's metric for time-to-target.
+        defaults_arms: the default arms run (``task_defaults``, ``library_defaults``).
+        defaults_seeds: seeds of the defaults arms.
+        seeds: held-out seeds of the final reruns (disjoint from ``tuning_seed``).
+        targets: target values of the task's headline metric for time-to-target.
         source: the YAML file read (not part of the study's identity).
+        warnings: notes for the reader found at load time (e.g. seeds that change nothing).
     """
 
     name: str
@@ -109,10 +127,12 @@ class StudySpec:
     trials: int
     sampler: str
     tuning_seed: int
-    defaults_arm: bool
+    defaults_arms: tuple
+    defaults_seeds: tuple
     seeds: tuple
     targets: tuple
     source: str = field(default="", compare=False)
+    warnings: tuple = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
         """The study's identity as plain JSON data (``source`` excluded)."""
@@ -120,44 +140,70 @@ class StudySpec:
             "name": self.name, "task": self.task, "base": dict(self.base), "optimizers": list(self.optimizers),
             "search": {opt: {k: d.to_dict() for k, d in space.items()} for opt, space in self.spaces.items()},
             "tuning": {"trials": self.trials, "sampler": self.sampler, "seed": self.tuning_seed},
-            "defaults_arm": self.defaults_arm, "seeds": list(self.seeds), "targets": list(self.targets),
+            "defaults_arms": list(self.defaults_arms), "defaults_seeds": list(self.defaults_seeds),
+            "seeds": list(self.seeds), "targets": list(self.targets),
         }
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<study>",
-                  supported_for: Callable[[str], list[str] | None] | None = None) -> "StudySpec":
+                  get_task: Callable[[str], Any] | None = None) -> "StudySpec":
         """Validate ``data`` (a parsed study file); see the module docstring for the schema.
 
         Args:
             data: the parsed YAML mapping.
             source: file name used in error messages.
-            supported_for: task name → the optimizers it supports (what ``all``
-                means; None = the whole registry). Default: the whole registry.
+            get_task: task name -> `kerasopt.tasks.Task` (default `kerasopt.tasks.get`).
 
         Raises:
             ValueError: one line, ``"<source>: <key>: <problem>"``.
         """
-        return _Parser(source, supported_for).study(data)
+        return _Parser(source, get_task).study(data)
 
 
-def load(path: str | Path, supported_for: Callable[[str], list[str] | None] | None = None) -> StudySpec:
-    """Read and validate a study file (``yaml.safe_load``); ``supported_for`` as in `StudySpec.from_dict`.
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a study never needs them, and nested aliases can expand exponentially."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a study file",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def resolve_path(study: str | Path) -> Path:
+    """A study file path, or the name of a study shipped with kerasopt (``style_smoke``)."""
+    path = Path(study)
+    if path.is_file() or path.suffix in (".yaml", ".yml") or "/" in str(study):
+        return path
+    shipped = Path(__file__).resolve().parent.parent / "experiments" / f"{study}.yaml"
+    return shipped if shipped.is_file() else path
+
+
+def load(path: str | Path, get_task: Callable[[str], Any] | None = None) -> StudySpec:
+    """Read and validate a study file or shipped study name (see `resolve_path`).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: malformed YAML or an invalid study, naming the file and key.
+        ValueError: unreadable text, malformed YAML or an invalid study, naming the file (and line or key).
     """
-    path = Path(path)
+    path = resolve_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"study file not found: {path}")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}, line {line})") from None
+    try:
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ValueError(f"{path}: malformed YAML{where}: {problem}") from None
-    return StudySpec.from_dict(data, source=str(path), supported_for=supported_for)
+    return StudySpec.from_dict(data, source=str(path), get_task=get_task)
 
 
 def _coerce(value: Any) -> Any:
@@ -171,9 +217,11 @@ def _coerce(value: Any) -> Any:
 class _Parser:
     """Turns a parsed YAML mapping into a `StudySpec`; errors name file and key."""
 
-    def __init__(self, source: str, supported_for: Callable[[str], list[str] | None] | None):
+    def __init__(self, source: str, get_task: Callable[[str], Any] | None):
+        from kerasopt import tasks
+
         self.source = source
-        self.supported_for = supported_for or (lambda task: None)
+        self.get_task = get_task or tasks.get
 
     def error(self, key: str, problem: str) -> ValueError:
         return ValueError(f"{self.source}: {key}: {problem}")
@@ -202,37 +250,63 @@ class _Parser:
         name = str(data["name"]).strip()
         if not name or "/" in name or name.startswith("."):
             raise self.error("name", f"expected a directory name. Received: {data['name']!r}")
-        task = data["task"]
-        if task not in TASKS:
-            raise self.error("task", f"unknown task. Valid: {', '.join(TASKS)}. Received: {task!r}")
-        optimizers = self.optimizers(data["optimizers"], self.supported_for(task))
+        try:
+            task = self.get_task(data["task"])
+        except ValueError as exc:
+            raise self.error("task", f"{exc}") from None
+        base = self.base(data.get("base") or {}, task)
+        optimizers = self.optimizers(data["optimizers"], task)
         tuning = self.mapping(data.get("tuning") or {}, "tuning", _TUNING_KEYS)
         sampler = tuning.get("sampler", "quasirandom")
         if sampler not in SAMPLERS:
             raise self.error("tuning.sampler", f"unknown sampler. Valid: {', '.join(SAMPLERS)}. Received: {sampler!r}")
-        defaults_arm = data.get("defaults_arm", True)
-        if not isinstance(defaults_arm, bool):
-            raise self.error("defaults_arm", f"expected true or false. Received: {defaults_arm!r}")
+        tuning_seed = self.integer(tuning.get("seed", 0), "tuning.seed", 0)
+        seeds = self.seeds(data["seeds"], "seeds")
+        if tuning_seed in seeds:
+            raise self.error("seeds", f"the final seeds must be held out: tuning.seed {tuning_seed} is among them "
+                                      f"(the winning trial would enter the tuned mean). Received: {list(seeds)}")
+        arms = self.defaults_arms(data.get("defaults_arms", ["task_defaults"]))
+        defaults_seeds = self.seeds(data["defaults_seeds"], "defaults_seeds") if "defaults_seeds" in data else seeds
+        warnings = ()
+        reason = task.seeds_matter(base)
+        if reason and (len(seeds) > 1 or len(defaults_seeds) > 1):
+            warnings = (f"seeds change nothing here: {reason}; the runs of different seeds are identical, "
+                        "so their interval has no meaning",)
         return StudySpec(
-            name=name, task=task, base=self.base(data.get("base") or {}), optimizers=tuple(optimizers),
-            spaces=self.spaces(data["search"], optimizers),
+            name=name, task=task.name, base=base, optimizers=tuple(optimizers),
+            spaces=self.spaces(data["search"], optimizers, task, base),
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
-            tuning_seed=self.integer(tuning.get("seed", 0), "tuning.seed", 0), defaults_arm=defaults_arm,
-            seeds=self.seeds(data["seeds"]), targets=self.targets(data.get("targets") or []), source=self.source)
+            tuning_seed=tuning_seed, defaults_arms=arms, defaults_seeds=defaults_seeds,
+            seeds=seeds, targets=self.targets(data.get("targets") or []), source=self.source, warnings=warnings)
 
-    def base(self, value: Any) -> dict:
+    def base(self, value: Any, task) -> dict:
         base = _coerce(self.mapping(value, "base"))
         for key in RUN_OWNED_KEYS:
             if key in base:
                 raise self.error(f"base.{key}", "set by the study (use optimizers/search/seeds), not in base")
+        if task.budget_key == "evaluations":
+            if base.get("iterations") is not None:
+                raise self.error("base.iterations", f"task {task.name!r} is full-batch: budget it in "
+                                                    "evaluations (an iteration of L-BFGS costs several), "
+                                                    "not iterations")
+            if base.get("evaluations") is None:
+                raise self.error("base.evaluations", f"missing: task {task.name!r} is budgeted in "
+                                                     "loss-and-gradient evaluations")
+            base["iterations"] = None
         return base
 
-    def optimizers(self, value: Any, supported: list[str] | None) -> list[str]:
-        from kerasopt import optimizers as registry
+    def defaults_arms(self, value: Any) -> tuple:
+        if not isinstance(value, list) or any(arm not in DEFAULTS_ARMS for arm in value) \
+                or len(set(value)) != len(value):
+            raise self.error("defaults_arms", f"expected a list of distinct names from "
+                                              f"{', '.join(DEFAULTS_ARMS)}. Received: {value!r}")
+        return tuple(value)
 
-        valid = supported if supported is not None else registry.available()
+    def optimizers(self, value: Any, task) -> list[str]:
+        valid = list(task.supported)
         if value == "all":
-            return list(valid)
+            return valid
+        valid += list(task.excluded)  # left out of 'all' only; can be named
         if not isinstance(value, list) or not value:
             raise self.error("optimizers", f"expected a list of names or 'all'. Received: {value!r}")
         names = [str(v).strip().lower() for v in value]
@@ -244,7 +318,7 @@ class _Parser:
             raise self.error("optimizers", f"duplicate names. Received: {names}")
         return names
 
-    def spaces(self, value: Any, optimizers: list[str]) -> dict:
+    def spaces(self, value: Any, optimizers: list[str], task, base: dict) -> dict:
         from kerasopt import optimizers as registry
 
         search = self.mapping(value, "search", tuple(optimizers) + (OTHERS,))
@@ -256,6 +330,7 @@ class _Parser:
                                                    "{} means defaults only for optimizers without a learning rate)")
             raw = search[name] if name in search else search[OTHERS]
             space = {hp: self.dimension(dim, f"{key}.{hp}") for hp, dim in self.mapping(raw or {}, key).items()}
+            space = {hp: self.around_default(dim, f"{key}.{hp}", task, base, name, hp) for hp, dim in space.items()}
             has_rate = "learning_rate" in registry.spec(name).defaults
             if has_rate and not any(d.searched for d in space.values()):
                 raise self.error(key, f"empty search space for {name!r} (it has a learning rate to tune)")
@@ -287,16 +362,29 @@ class _Parser:
         low, high = (float(v) for v in values)
         if not low < high:
             raise self.error(f"{key}.{kind}", f"empty search space: low must be below high. Received: {values}")
-        if kind == "log_uniform" and low <= 0:
+        if kind in ("log_uniform", AROUND_DEFAULT) and low <= 0:
             raise self.error(f"{key}.{kind}", f"log_uniform needs low > 0. Received: {values}")
         return Dimension(kind, (low, high))
 
-    def seeds(self, value: Any) -> tuple:
+    def around_default(self, dim: Dimension, key: str, task, base: dict, optimizer: str, hparam: str) -> Dimension:
+        """A ``log_uniform_around_default`` dimension made absolute with the task's default at ``base``."""
+        if dim.kind != AROUND_DEFAULT:
+            return dim
+        try:
+            default = task.task_hparams({**base, "optimizer": optimizer}).get(hparam)
+        except ValueError as exc:
+            raise self.error("base", f"{str(exc).splitlines()[0]} (optimizer {optimizer!r})") from None
+        if not isinstance(default, (int, float)) or isinstance(default, bool) or not default > 0:
+            raise self.error(key, f"{optimizer!r} has no positive task default for {hparam!r} to search around")
+        low, high = dim.values
+        return Dimension("log_uniform", (float(f"{default * low:.6g}"), float(f"{default * high:.6g}")), (low, high))
+
+    def seeds(self, value: Any, key: str) -> tuple:
         if not isinstance(value, list) or not value:
-            raise self.error("seeds", f"expected a non-empty list of integers. Received: {value!r}")
-        seeds = [self.integer(v, f"seeds[{i}]", 0) for i, v in enumerate(value)]
+            raise self.error(key, f"expected a non-empty list of integers. Received: {value!r}")
+        seeds = [self.integer(v, f"{key}[{i}]", 0) for i, v in enumerate(value)]
         if len(set(seeds)) != len(seeds):
-            raise self.error("seeds", f"duplicate seeds. Received: {seeds}")
+            raise self.error(key, f"duplicate seeds. Received: {seeds}")
         return tuple(seeds)
 
     def targets(self, value: Any) -> tuple:

@@ -9,12 +9,11 @@ our per-optimizer defaults for this problem, found by
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from kerasopt import optimizers
-from kerasopt.config import number_or_text
+from kerasopt.config import TaskConfig
 from kerasopt.style.features import DEFAULT_NETWORK, NETWORKS
 from kerasopt.style.images import BUNDLED, PATTERN
 
@@ -39,25 +38,25 @@ default rate is multiplied by ``(size / REFERENCE_SIZE) ** 2``. The other optimi
 normalise the gradient and keep the table's rate at every size."""
 
 _LBFGS_BUDGET_KEYS = ("max_iterations", "max_evaluations", "bounds")
-_INT_FIELDS = ("seed", "size", "iterations", "evaluations", "snapshot_every")
-_FLOAT_FIELDS = ("content_weight", "style_weight", "tv_weight")
 
 
 @dataclass
-class StyleConfig:
+class StyleConfig(TaskConfig):
     """All settings of one Gatys style-transfer run.
 
     Attributes:
         optimizer: registry name (``kerasopt.optimizers.available()``).
         hparams: optimizer hyperparameter overrides as Keras spells them; a missing
-            ``learning_rate`` means `PIXEL_LEARNING_RATES`.
-        seed: non-negative int (noise init, TF seeds).
+            ``learning_rate`` means `PIXEL_LEARNING_RATES` (with ``hparam_defaults="task"``).
+        seed: int in [0, 2**32 - 1] (noise init, TF seeds).
+        hparam_defaults: ``"task"`` (the pixel-scale table) or ``"library"`` (Keras' own defaults).
         content: ``tubingen`` (bundled), ``starry-night``, ``pattern`` or an image path.
         style: ``starry-night`` (bundled), ``pattern`` (generated), ``tubingen`` or a path.
         size: long side of the images in px (content and style are resized to it).
         iterations: budget in optimizer iterations (None: no iteration limit).
         evaluations: budget in loss-and-gradient evaluations (None: no limit). At
-            least one budget must be set. A first-order step is one evaluation.
+            least one budget must be set. A first-order step is one evaluation; the
+            run is scored at its last accepted iterate within the evaluation budget.
         init: ``content`` (start from the content photo) or ``noise`` (uniform [0, 255]).
         network: feature network (``vgg16-hed`` offline default, ``vgg19``, ``vgg16``).
         weights: optional weights file for the network.
@@ -67,9 +66,9 @@ class StyleConfig:
             iterations (0: never).
     """
 
+    KIND: ClassVar[str] = "style"
+
     optimizer: str = "lbfgs"
-    hparams: dict = field(default_factory=dict)
-    seed: int = 0
     content: str = "tubingen"
     style: str = "starry-night"
     size: int = 256
@@ -83,29 +82,14 @@ class StyleConfig:
     tv_weight: float = 0.001
     snapshot_every: int = 0
 
-    def __post_init__(self):
-        self.validate()
-
-    def validate(self) -> None:
-        """Check every value; ValueError naming the setting ("Received: x=...")."""
-        self.optimizer = optimizers.spec(self.optimizer).name
-        if not isinstance(self.hparams, dict):
-            raise ValueError(f"hparams must be a mapping. Received: hparams={self.hparams!r}")
+    def check(self) -> None:
+        """Style-specific checks; ValueError naming the setting ("Received: x=...")."""
         if optimizers.is_full_batch_driver(self.optimizer):
             clashing = sorted(set(self.hparams) & set(_LBFGS_BUDGET_KEYS))
             if clashing:
                 raise ValueError(f"set the lbfgs budget with iterations/evaluations, not hparams {clashing}")
-        optimizers.resolve_hparams(self.optimizer, **self.hparams)
-        for name in _INT_FIELDS:
-            value = getattr(self, name)
-            if value is None and name in ("iterations", "evaluations"):
-                continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an integer. Received: {name}={value!r}")
         if self.size < 1:
             raise ValueError(f"size must be a positive number of px. Received: size={self.size}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be non-negative. Received: seed={self.seed}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0. Received: snapshot_every={self.snapshot_every}")
         if self.iterations is None and self.evaluations is None:
@@ -114,54 +98,33 @@ class StyleConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1. Received: {name}={value}")
-        for name in _FLOAT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={getattr(self, name)!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}. Received: init={self.init!r}")
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}. Received: network={self.network!r}")
         for name in ("content", "style"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+            if not getattr(self, name):
                 raise ValueError(f"{name} must be an image path or one of {', '.join([*BUNDLED, PATTERN])}. "
                                  f"Received: {name}={getattr(self, name)!r}")
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "StyleConfig":
-        """Build from a plain mapping (JSON/YAML); numbers given as strings are coerced.
-
-        Raises:
-            ValueError: an unknown key (named) or an invalid value.
-        """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown style setting(s) {', '.join(unknown)}. Valid: {', '.join(sorted(known))}")
-        values = dict(values)
-        for name in _INT_FIELDS:
-            if name in values and values[name] is not None:
-                values[name] = _to_int(name, values[name])
-        for name in _FLOAT_FIELDS:
-            if name in values:
-                values[name] = _to_float(name, values[name])
-        if values.get("hparams") is not None and isinstance(values["hparams"], dict):
-            values["hparams"] = {key: number_or_text(value) for key, value in values["hparams"].items()}
-        elif "hparams" in values and values["hparams"] is None:
-            values["hparams"] = {}
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict of every setting (``from_dict(to_dict())`` round-trips)."""
-        return dataclasses.asdict(self)
+    def task_hparams(self) -> dict:
+        """The pixel-scale defaults: `PIXEL_LEARNING_RATES` scaled to ``size`` (registry defaults otherwise)."""
+        defaults = super().task_hparams()
+        if "learning_rate" in defaults:
+            defaults["learning_rate"] = default_learning_rate(self.optimizer, self.size)
+        return defaults
 
     def optimizer_hparams(self) -> dict:
-        """Overrides passed to ``optimizers.make``: pixel-scale learning rate < ``hparams``;
-        for ``lbfgs`` the budget and the pixel bounds."""
+        """Passed to ``optimizers.build``: the chosen defaults < ``hparams``; for a full-batch
+        driver also its budget and the pixel bounds."""
+        hparams = super().optimizer_hparams()
         if optimizers.is_full_batch_driver(self.optimizer):
-            return {**self.hparams, "max_iterations": self.iterations, "max_evaluations": self.evaluations,
-                    "bounds": PIXEL_BOUNDS}
-        return {"learning_rate": default_learning_rate(self.optimizer, self.size), **self.hparams}
+            hparams |= {"max_iterations": self.iterations, "max_evaluations": self.evaluations,
+                        "bounds": PIXEL_BOUNDS}
+        return hparams
 
 
 def default_learning_rate(optimizer: str, size: int) -> float:
@@ -170,24 +133,3 @@ def default_learning_rate(optimizer: str, size: int) -> float:
     if optimizer in GRADIENT_SCALED:
         rate *= (size / REFERENCE_SIZE) ** 2
     return float(f"{rate:.4g}")
-
-
-def _to_int(name, value) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer. Received: {name}={value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer. Received: {name}={value!r}") from None
-    if not number.is_integer():
-        raise ValueError(f"{name} must be an integer. Received: {name}={value!r}")
-    return int(number)
-
-
-def _to_float(name, value) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number. Received: {name}={value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number. Received: {name}={value!r}") from None

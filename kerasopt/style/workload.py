@@ -109,7 +109,7 @@ def run(config: StyleConfig, run_dir, progress: bool = True) -> dict:
     """
     config.validate()
     problem = prepare(config)
-    hparams = optimizers.resolve_hparams(config.optimizer, **config.optimizer_hparams())
+    hparams = optimizers.check_hparams(config.optimizer, config.optimizer_hparams())
     settings = {**config.to_dict(), "resolved_hparams": hparams, **problem.describe()}
     set_seed(config.seed)
     with RunRecord(run_dir, settings, seed=config.seed) as record:
@@ -145,7 +145,7 @@ def _optimize(config, hparams, objective, image, record, progress) -> tuple[loop
         if config.snapshot_every and iteration % config.snapshot_every == 0:
             images.save_image(image.numpy()[0], record.artifacts / f"snapshot_{iteration:05d}.png")
 
-    optimizer = optimizers.make(config.optimizer, **hparams)
+    optimizer = optimizers.build(config.optimizer, hparams)
     try:
         if optimizers.is_full_batch_driver(config.optimizer):
             result = loop.run_lbfgs(objective, image, optimizer, on_row, on_iterate)

@@ -1,0 +1,112 @@
+"""The task interface: what a study needs to know about a workload, declared once per task.
+
+A `Task` names its config class (a `kerasopt.config.TaskConfig`), its ``run``
+function, the metric a study selects on (validation), the metrics it reports as
+the answer (test metrics where the task has a test split), which optimizers it
+supports, and how its budget is counted. `TASKS` is an explicit table; `get`
+builds a task on first use, so importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Task:
+    """One workload as a study sees it (in the spirit of AlgoPerf's ``Workload``).
+
+    Attributes:
+        name: task name used in study files (``task: style``).
+        config_cls: the `TaskConfig` subclass of one run's settings.
+        run: ``run(config, run_dir, progress=False) -> summary dict`` (writes a run record).
+        target: ``{"metric", "mode"}``: the metric tuning selects on (``"min"``/``"max"``).
+        headline: the metrics the report answers with, first = main; same direction as
+            ``target``. Defects: test metrics of the validation-chosen checkpoint.
+        supported: the optimizers this task can run (what ``optimizers: all`` means).
+        excluded: optimizers left out of ``all`` with a one-line reason each.
+        budget_key: the setting a study must budget with (``"evaluations"`` for
+            full-batch tasks, so L-BFGS's line search cannot buy extra gradients).
+        seeds_matter: settings -> None, or why several seeds give the same run
+            (e.g. style from the content image is deterministic).
+    """
+
+    name: str
+    config_cls: type
+    run: Callable
+    target: dict
+    headline: tuple
+    supported: tuple
+    excluded: dict = field(default_factory=dict)
+    budget_key: str | None = None
+    seeds_matter: Callable[[dict], str | None] = lambda settings: None
+
+    def resolve(self, settings: dict) -> dict:
+        """Settings -> the resolved, fully validated settings (ValueError on bad ones)."""
+        return self.config_cls.from_dict(settings).to_dict()
+
+    def task_hparams(self, settings: dict) -> dict:
+        """kerasopt's default hyperparameters of ``settings["optimizer"]`` for these settings."""
+        return self.config_cls.from_dict(settings).task_hparams()
+
+    def describe(self) -> dict:
+        """What ``study.json`` records about the task."""
+        return {"name": self.name, "target": dict(self.target), "headline": list(self.headline),
+                "budget_key": self.budget_key, "excluded": dict(self.excluded)}
+
+
+def _keras_optimizers() -> list[str]:
+    from kerasopt import optimizers
+
+    return [name for name in optimizers.available() if not optimizers.is_full_batch_driver(name)]
+
+
+def _style() -> Task:
+    from kerasopt import optimizers
+    from kerasopt.optimizers.muon import PIXEL_PROBLEM_REASON
+    from kerasopt.style.config import StyleConfig
+    from kerasopt.style.workload import run
+
+    def deterministic(settings: dict) -> str | None:
+        if settings.get("init", StyleConfig.init) == "content":
+            return "init: content starts every seed from the same image and the loss is deterministic"
+        return None
+
+    excluded = {"muon": PIXEL_PROBLEM_REASON}
+    return Task("style", StyleConfig, run, {"metric": "loss", "mode": "min"}, ("loss",),
+                tuple(name for name in optimizers.available() if name not in excluded), excluded,
+                budget_key="evaluations", seeds_matter=deterministic)
+
+
+def _defects() -> Task:
+    from kerasopt.defects.config import DefectsConfig
+    from kerasopt.defects.train import run
+
+    headline = ("test_dice", "test_dice_at_best", "test_iou", "test_precision", "test_recall")
+    return Task("defects", DefectsConfig, run, {"metric": "val_dice", "mode": "max"}, headline,
+                tuple(_keras_optimizers()))
+
+
+def _faststyle() -> Task:
+    from kerasopt.faststyle import FastStyleConfig, TARGET, run
+
+    return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(_keras_optimizers()))
+
+
+TASKS: dict[str, Callable[[], Task]] = {"style": _style, "defects": _defects, "faststyle": _faststyle}
+_BUILT: dict[str, Task] = {}
+
+
+def names() -> list[str]:
+    """The task names study files may use."""
+    return list(TASKS)
+
+
+def get(name: str) -> Task:
+    """The `Task` called ``name``; ValueError listing the valid names."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}. Valid: {', '.join(TASKS)}")
+    if name not in _BUILT:
+        _BUILT[name] = TASKS[name]()
+    return _BUILT[name]
