@@ -47,6 +47,7 @@ def test_console_script_lists_the_registry():
                              "optimizers"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "adadelta" in result.stdout and "paper-era" in result.stdout
+    assert result.stderr == ""  # no TensorFlow start-up lines (oneDNN, CUDA, absl)
     bad = subprocess.run([sys.executable, "-c", "import sys; from kerasopt.cli import main; sys.exit(main())",
                           "nonsense"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "usage: kerasopt" in bad.stderr
+    assert bad.returncode == 2 and "usage: kerasopt" in bad.stderr and "unknown command 'nonsense'" in bad.stderr

@@ -1,5 +1,6 @@
 """Image decoding (every colour type converted), resizing, the generated pattern, one-line errors."""
 
+import os
 from pathlib import Path
 
 import cv2
@@ -119,3 +120,28 @@ def test_pattern_is_colourful_and_seamless():
 def test_save_image_to_unwritable_place_is_one_line_oserror(tmp_path, rgb):
     with pytest.raises(OSError, match="cannot write image .*missing_dir"):
         images.save_image(rgb, tmp_path / "missing_dir" / "x.png")
+
+
+def test_resized_shape_is_what_load_image_returns():
+    for size in (33, 64, 100):
+        expected = images.image_shape("tubingen", size, "content image")
+        assert images.load_image("tubingen", size, "content image").shape[:2] == expected
+        assert max(expected) == size
+    assert images.image_shape("pattern", 40, "style image") == (40, 40)
+    assert images.resized_shape(768, 1024, 100) == (75, 100)
+
+
+def test_memory_estimate_grows_with_the_pixels_and_refuses_what_cannot_fit():
+    small, large = images.estimate_run_bytes(100, 100), images.estimate_run_bytes(1000, 1000)
+    assert small < large and large - small == 990_000 * images.BYTES_PER_PIXEL
+    needed = images.check_memory("tubingen", "starry-night", 512, available=2**40)
+    assert needed == images.estimate_run_bytes(384, 512)  # the larger image (Tübingen is 4:3, the painting 8:5)
+    with pytest.raises(ValueError, match=r"^--size 2000 needs about 10.2 GiB of memory \(2000x2000 px: image, "
+                                         r"vgg19 activations and gradients\) but only 1.0 GiB is available"):
+        images.check_memory("pattern", "pattern", 2000, "vgg19", available=2**30)
+
+
+def test_available_memory_is_positive_and_below_the_physical_ram():
+    available = images.available_memory_bytes()
+    assert available is not None  # Linux: /proc/meminfo
+    assert 0 < available <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -3,19 +3,19 @@
 Each optimizer's run record goes to ``OUT/<optimizer>/`` (result image:
 ``OUT/<optimizer>/artifacts/result.png``); with several optimizers, all start
 from the identical image and ``OUT`` also gets comparison.png, curves.png and
-comparison.md. Default ``OUT``: ``runs/style/<YYYYmmdd-HHMMSS>``.
+comparison.md. Default ``OUT``: ``runs/style/<YYYYmmdd-HHMMSS>``. An existing
+non-empty ``OUT`` is refused unless ``--overwrite`` is given (then it is emptied
+first), so one directory never mixes two runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import sys
-import tempfile
-from pathlib import Path
 
-from kerasopt.cli import (UsageError, non_negative_float, parse_optimizer_list, positive_float, positive_int,
-                          quiet_tensorflow, run_cli)
+from kerasopt.cli import (ArgumentParser, UsageError, default_output_dir, non_negative_float, non_negative_int,
+                          parse_optimizer_list, positive_float, positive_int, prepare_output_dir, quiet_tensorflow,
+                          run_cli, seed_type)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     from kerasopt.style.features import NETWORKS
 
     d = StyleConfig()
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m kerasopt.style",
         description="Gatys style transfer: optimize the pixels of an image under one or more optimizers.")
     parser.add_argument("--optimizer", default="lbfgs", help="registry name, comma list, or 'all' (default: %(default)s)")
@@ -47,9 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weight of the style loss (default: %(default)s)")
     parser.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight,
                         help="weight of the total-variation loss (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
-    parser.add_argument("--out", default=None, help="output directory (default runs/style/<timestamp>)")
-    parser.add_argument("--snapshot-every", type=int, default=0, metavar="K",
+    parser.add_argument("--seed", type=seed_type, default=d.seed,
+                        help="random seed, 0 to 2**32-1 (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="output directory; must be new or empty unless --overwrite (default: runs/style/<timestamp>)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="empty an existing --out before running, deleting the earlier run (default: refuse)")
+    parser.add_argument("--snapshot-every", type=non_negative_int, default=0, metavar="K",
                         help="save a snapshot every K iterations (default: 0 = none)")
     return parser
 
@@ -72,27 +76,17 @@ def configs_from_args(args) -> list:
     ) for name in names]
 
 
-def writable_directory(path: str | None) -> Path:
-    """Create ``path`` (default runs/style/<timestamp>) and check that files can be written there."""
-    out = Path(path) if path else Path("runs") / "style" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise OSError(f"cannot write output directory {out}: {exc.strerror or exc}") from None
-    return out
-
-
 def stylize(argv=None) -> int:
     """Parse ``argv``, run every requested optimizer, write and print the comparison."""
     args = build_parser().parse_args(argv)
     configs = configs_from_args(args)
     from kerasopt.style.compare import markdown_table, summary_rows
+    from kerasopt.style.images import check_memory
     from kerasopt.style.workload import compare, prepare
 
+    check_memory(configs[0].content, configs[0].style, configs[0].size, configs[0].network)
     prepare(configs[0])  # bad images or weights fail here, before any output
-    out = writable_directory(args.out)
+    out = prepare_output_dir(args.out or default_output_dir("style"), overwrite=args.overwrite)
     run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
     print(markdown_table(summary_rows(run_dirs)), end="")
     if len(run_dirs) > 1:
