@@ -1,0 +1,141 @@
+"""``python -m kerasopt.faststyle train|stylize``: fast style-transfer networks under each optimizer.
+
+``train`` writes one run record per optimizer into ``OUT/<optimizer>/``
+(network: ``artifacts/model.keras``, stylized validation photos:
+``artifacts/grid.png``); with several optimizers, ``OUT`` also gets
+comparison.md and curves.png. Every optimizer starts from the same initial
+weights and sees the same batches. ``stylize`` applies a trained network to
+images and prints the images/second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+from pathlib import Path
+
+from kerasopt.cli import (non_negative_float, parse_optimizer_list, positive_float, positive_int,
+                          quiet_tensorflow, run_cli)
+
+PROG = "python -m kerasopt.faststyle"
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: ...)`` except for options whose default is None (their help says what happens)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kerasopt.faststyle.config import NETWORKS, FastStyleConfig
+
+    d = FastStyleConfig()
+    formatter = _Formatter
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=formatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,stylize}")
+    train = commands.add_parser("train", formatter_class=formatter,
+                                help="train a transformation network per optimizer",
+                                description="Train Johnson et al.'s transformation network under each optimizer.")
+    train.add_argument("--optimizer", default=d.optimizer,
+                       help="registry name, comma list, or 'all' (every optimizer except lbfgs)")
+    train.add_argument("--style", default=d.style, help="'starry-night' (bundled), 'pattern' (generated) or a path")
+    train.add_argument("--size", type=positive_int, default=d.size, help="training crop side in px (multiple of 4)")
+    train.add_argument("--steps", type=positive_int, default=d.steps, help="optimizer steps (mini-batches)")
+    train.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="photos per step")
+    train.add_argument("--data", default=None,
+                       help="photo folder (recursive jpg/png, e.g. COCO train2014); (default: the offline corpus)")
+    train.add_argument("--seed", type=int, default=d.seed, help="random seed (weights and crops)")
+    train.add_argument("--lr", type=positive_float, default=None,
+                       help="learning rate of every optimizer (default: the registry's per optimizer)")
+    train.add_argument("--width", type=positive_float, default=d.width, help="channel multiplier of the network")
+    train.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="validation every K steps")
+    train.add_argument("--content-weight", type=non_negative_float, default=d.content_weight,
+                       help="weight of the content loss")
+    train.add_argument("--style-weight", type=non_negative_float, default=d.style_weight,
+                       help="weight of the style loss")
+    train.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight,
+                       help="weight of the total-variation loss")
+    train.add_argument("--network", choices=NETWORKS, default=d.network, help="feature network of the loss")
+    train.add_argument("--out", default=None, help="output folder (default: runs/faststyle/<timestamp>)")
+    stylize = commands.add_parser("stylize", formatter_class=formatter, help="stylize images with a trained network",
+                                  description="Stylize images with a trained network and print images/second.")
+    stylize.add_argument("--model", required=True, help="RUN/artifacts/model.keras written by 'train'")
+    stylize.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders")
+    stylize.add_argument("--size", type=positive_int, default=None,
+                         help="resize each image to this long side in px first (default: keep its size)")
+    stylize.add_argument("--out", required=True, help="output folder")
+    return parser
+
+
+def selected_optimizers(text: str) -> list[str]:
+    """Names from ``--optimizer``; ``all`` means every optimizer this task supports (not lbfgs)."""
+    from kerasopt.faststyle.config import supported_optimizers
+
+    if text.strip().lower() == "all":
+        return supported_optimizers()
+    return parse_optimizer_list(text)
+
+
+def configs_from_args(args) -> list:
+    """One validated `FastStyleConfig` per requested optimizer (ValueError on bad input, lbfgs included)."""
+    from kerasopt.faststyle.config import FastStyleConfig
+
+    return [FastStyleConfig(
+        optimizer=name, hparams={} if args.lr is None else {"learning_rate": args.lr}, seed=args.seed,
+        style=args.style, size=args.size, steps=args.steps, batch_size=args.batch_size, data=args.data,
+        eval_every=args.eval_every, width=args.width, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, network=args.network).validate()
+        for name in selected_optimizers(args.optimizer)]
+
+
+def train(args) -> int:
+    """Run every requested optimizer and print the comparison table."""
+    configs = configs_from_args(args)
+    from kerasopt.faststyle.compare import markdown_table, summary_rows
+    from kerasopt.faststyle.train import compare, prepare
+
+    problem = prepare(configs[0])  # bad photos, style or weights fail here, before any output
+    split = problem.split
+    print(f"photos {split.root}: {len(split.train)} training, {len(split.val)} held out", flush=True)
+    out = Path(args.out or Path("runs") / "faststyle" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
+    print(markdown_table(summary_rows(run_dirs)), end="")
+    if len(run_dirs) > 1:
+        print(f"comparison: {out / 'comparison.md'}, {out / 'curves.png'}")
+    else:
+        print(f"network: {run_dirs[configs[0].optimizer] / 'artifacts' / 'model.keras'}")
+    return 0
+
+
+def stylize(args) -> int:
+    """Stylize the inputs and print where they went and the images/second."""
+    from kerasopt.faststyle.stylize import stylize_files
+
+    written, speed = stylize_files(args.model, args.inputs, args.out, args.size)
+    size = f"long side {args.size} px" if args.size else "original sizes"
+    print(f"stylized {speed.images} image(s) ({size}) into {args.out}: {speed.images_per_second:.2f} images/s, "
+          f"{speed.pixels / speed.seconds / 1e6:.2f} Mpx/s (warm-up call excluded)")
+    return 0
+
+
+def _main(argv=None) -> int:
+    quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return train(args)
+    return stylize(args)
+
+
+def main(argv=None) -> int:
+    """Entry point: bad input prints one ``error: ...`` line and exits with code 2."""
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""`FastStyleConfig`: every setting of one fast style-transfer training run.
+
+Coercion and the shared checks (optimizer name and hyperparameters, seed
+range, ``hparam_defaults``) come from `kerasopt.config.TaskConfig`; `check`
+adds the task's own. Importing this module does not import TensorFlow;
+building a config validates it and loads the optimizer registry (Keras).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from kerasopt.config import TaskConfig
+
+TARGET = {"metric": "val_loss", "mode": "min"}
+DEFAULT_NETWORK = "vgg16-hed"  # = kerasopt.style.features.DEFAULT_NETWORK (that module imports TensorFlow)
+NETWORKS = ("vgg16-hed", "vgg19", "vgg16")
+MIN_SIZE_PX = 16
+
+
+def supported_optimizers() -> list[str]:
+    """Registry names this task trains with mini-batches: every optimizer but full-batch drivers (lbfgs)."""
+    from kerasopt import optimizers
+
+    return [name for name in optimizers.available() if not optimizers.is_full_batch_driver(name)]
+
+
+@dataclass
+class FastStyleConfig(TaskConfig):
+    """All settings of one fast style-transfer run (a transformation network trained on photos).
+
+    Attributes:
+        optimizer: registry name of a mini-batch optimizer (`supported_optimizers`; not ``lbfgs``).
+        hparams: optimizer hyperparameter overrides as Keras spells them; empty = registry
+            defaults (adam: learning_rate 1e-3, as Johnson et al.).
+        seed: int in [0, 2**32 - 1]; fixes initial weights and the crops of every batch.
+        hparam_defaults: ``"task"`` (registry defaults; this task has no table of its own)
+            or ``"library"`` (Keras' own defaults).
+        style: ``starry-night`` (bundled), ``pattern`` (generated) or an image path.
+        style_size: long side of the style image in px (None: ``size``).
+        size: side of the square training crops and validation photos in px (multiple of 4, >= 16).
+        steps: optimizer steps (mini-batches).
+        batch_size: photos per step.
+        data: photo folder (see kerasopt.faststyle.data); None = the offline default corpus.
+        val_photos: held-out photos of a folder without ``train/``/``val/`` subfolders.
+        content_weight, style_weight, tv_weight: non-negative weights of the perceptual loss
+            (normalisations as kerasopt.style.losses).
+        eval_every: validation loss every K steps (and at the first and last step).
+        log_every: a training-loss row in history.csv every K steps.
+        max_seconds: stop training once this many training seconds have passed, before
+            ``steps`` (None: no time limit; benchmarks use it, studies should not: the step
+            count then depends on the machine).
+        width: channel multiplier of the network (1.0 = Johnson et al.; 0.25 for tiny tests).
+        network: VGG feature network of the loss (``vgg16-hed`` works offline).
+        weights: optional weights file for the network.
+    """
+
+    KIND: ClassVar[str] = "faststyle"
+
+    style: str = "starry-night"
+    style_size: int | None = None
+    size: int = 128
+    steps: int = 1000
+    batch_size: int = 4
+    data: str | None = None
+    val_photos: int = 4
+    content_weight: float = 1.0
+    style_weight: float = 0.01
+    tv_weight: float = 0.001
+    eval_every: int = 100
+    log_every: int = 10
+    max_seconds: float | None = None
+    width: float = 1.0
+    network: str = DEFAULT_NETWORK
+    weights: str | None = None
+
+    def check(self) -> None:
+        """Task-specific checks; ValueError naming the setting ("Received: x=...")."""
+        from kerasopt import optimizers
+
+        if optimizers.is_full_batch_driver(self.optimizer):
+            raise ValueError(f"faststyle trains on mini-batches; {self.optimizer} is a full-batch driver. "
+                             f"Valid: {', '.join(supported_optimizers())}")
+        if self.size < MIN_SIZE_PX or self.size % 4:
+            raise ValueError(f"size must be a multiple of 4 and at least 16 px. Received: size={self.size}")
+        if self.style_size is not None and self.style_size < MIN_SIZE_PX:
+            raise ValueError(f"style_size must be at least 16 px. Received: style_size={self.style_size}")
+        for name in ("steps", "batch_size", "eval_every", "log_every", "val_photos"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1. Received: {name}={getattr(self, name)}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0. Received: {name}={getattr(self, name)!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"max_seconds must be a positive number or None. Received: max_seconds={self.max_seconds!r}")
+        if not self.width > 0:
+            raise ValueError(f"width must be positive. Received: width={self.width}")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {', '.join(NETWORKS)}. Received: network={self.network!r}")
+        for name in ("style", "data", "weights"):
+            if getattr(self, name) == "":
+                raise ValueError(f"{name} must not be empty. Received: {name}=''")
+
+    def resolved_hparams(self) -> dict:
+        """What ``optimizers.make`` receives: the chosen defaults overridden by ``hparams``, validated."""
+        from kerasopt import optimizers
+
+        return optimizers.resolve_hparams(self.optimizer, **self.optimizer_hparams())

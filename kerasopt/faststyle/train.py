@@ -1,0 +1,300 @@
+"""One fast style-transfer run: photos -> transformation network -> run record (`run`), and `compare`.
+
+`run` checks everything that can be wrong with the input (settings, photo
+folder, photo sizes, style image, feature weights) BEFORE the run directory is
+written. Training then happens inside a `kerasopt.records.RunRecord`: a
+non-finite training loss stops it with status ``diverged``; any other
+exception is recorded as ``failed``.
+
+History (``history.csv``): a row every ``log_every`` steps (and at step 0)
+with ``step``, ``evaluations`` (= steps: one mini-batch gradient each),
+``seconds`` (training seconds, excluding validation and the first step's
+tracing, which goes to ``trace_seconds``), ``loss``, ``content_loss``,
+``style_loss``, ``tv_loss`` (training batch means since the previous row; at
+step 0: the first batch under the initial weights), and, every
+``eval_every`` steps and at the last step, ``val_loss``, ``val_content_loss``,
+``val_style_loss``, ``val_tv_loss`` on the held-out photos (empty otherwise).
+
+Artifacts: ``model.keras`` (the final network), ``grid.png`` (top row: the
+style image, then the validation photos; bottom row: their stylized versions).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from kerasopt import optimizers
+from kerasopt.faststyle import data
+from kerasopt.faststyle.config import FastStyleConfig
+from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
+from kerasopt.faststyle.model import build_transformer
+from kerasopt.records import RunRecord, one_line_error
+from kerasopt.seeding import set_seed
+from kerasopt.style import features, images
+
+MODEL_FILE, GRID_FILE = "model.keras", "grid.png"
+GRID_PHOTOS = 4
+GRID_GAP_PX = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Inputs of a run that do not depend on the optimizer.
+
+    Attributes:
+        split: the `data.PhotoSplit`.
+        extractor: the `FeatureExtractor` of the loss.
+        style_image: float32 (H, W, 3), RGB in [0, 255].
+        grams: ``{style layer: float32 (c, c)}`` of the style image.
+        val_photos: float32 (N, size, size, 3), RGB in [0, 255] (centre crops).
+        style_source: path of the style image, or ``pattern``.
+    """
+
+    split: data.PhotoSplit
+    extractor: features.FeatureExtractor
+    style_image: np.ndarray
+    grams: dict
+    val_photos: np.ndarray
+    style_source: str
+
+    def describe(self) -> dict:
+        """Record entries: data split, feature network and weights hash, style file."""
+        return {**self.split.describe(), **self.extractor.describe(), "style_file": self.style_source}
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_problem(data_dir, val_photos, size, style, style_size, network, weights, stamp) -> Problem:
+    split = data.load_split(data_dir, val_photos)
+    data.check_photo_sizes(split.train + split.val, size)
+    style_image = images.load_image(style, style_size, "style image")
+    extractor = features.build_extractor(network, weights)
+    val = data.validation_batch(split.val, size)
+    return Problem(split, extractor, style_image, style_grams(extractor, style_image), val,
+                   images.describe_source(style))
+
+
+def prepare(config: FastStyleConfig) -> Problem:
+    """The cached `Problem` of ``config`` (a changed style file is reloaded).
+
+    Raises:
+        ValueError / FileNotFoundError: empty or unreadable photo folder, a photo
+            too small for ``size``, a bad style image or weights file (one line).
+    """
+    style_path = Path(images.describe_source(config.style))
+    stamp = style_path.stat().st_mtime_ns if style_path.is_file() else None
+    return _cached_problem(config.data, config.val_photos, config.size, config.style,
+                           config.style_size or config.size, config.network, config.weights, stamp)
+
+
+def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict:
+    """Train one transformation network and write its run record into ``run_dir``.
+
+    Args:
+        config: a `FastStyleConfig` (or a dict for `FastStyleConfig.from_dict`).
+        run_dir: run directory (created).
+        progress: print a line at every validation.
+
+    Returns:
+        The summary dict. ``metrics``: ``val_loss`` (final network on the held-out
+        photos; the study metric, lower is better), ``val_content_loss``,
+        ``val_style_loss``, ``val_tv_loss``, ``photo_style_loss`` (style loss of the
+        unstylized held-out photos), ``style_ratio`` (val_style_loss /
+        photo_style_loss), ``best_val_loss``, ``initial_val_loss``, ``loss`` (last
+        training window), ``steps``, ``evaluations``, ``train_seconds``. Status
+        ``diverged`` (val_loss None) when a training loss is not finite.
+
+    Raises:
+        ValueError / FileNotFoundError: bad settings or inputs, before anything is written.
+    """
+    config = FastStyleConfig.from_dict(config) if isinstance(config, dict) else config
+    config.validate()
+    problem = prepare(config)
+    settings = {**config.to_dict(), "task": "faststyle", "resolved_hparams": config.resolved_hparams(),
+                **problem.describe()}
+    with RunRecord(run_dir, settings, seed=config.seed) as record:
+        return _train(config, problem, record, progress)
+    return record.summary  # reached only when the record swallowed an exception (status failed)
+
+
+class _Timer:
+    """Training seconds without validation; the first step's excess over later steps is tracing."""
+
+    def __init__(self):
+        self.step_seconds: list[float] = []
+
+    def add(self, seconds: float) -> None:
+        self.step_seconds.append(seconds)
+
+    @property
+    def trace_seconds(self) -> float:
+        if len(self.step_seconds) < 2:
+            return 0.0
+        return max(0.0, self.step_seconds[0] - float(np.median(self.step_seconds[1:11])))
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(self.step_seconds) - self.trace_seconds
+
+
+def _compiled_functions(model, loss: PerceptualLoss, optimizer):
+    """``train_step(photos) -> (total, parts)`` (one update) and ``evaluate(photos) -> (total, parts, style_each)``."""
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(photos):
+        with tf.GradientTape() as tape:
+            total, parts = loss(model(photos, training=True), photos)
+        gradients = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return total, parts
+
+    @tf.function(reduce_retracing=True)
+    def evaluate(photos):
+        stylized = model(photos, training=False)
+        total, parts = loss(stylized, photos)
+        return total, parts, loss.style_of(stylized)
+
+    return train_step, evaluate
+
+
+def _val_row(evaluate, val_photos) -> dict:
+    total, parts, _ = evaluate(val_photos)
+    return {"val_loss": float(total), **{f"val_{n}": float(v) for n, v in zip(COMPONENTS, parts.numpy())}}
+
+
+def _train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress: bool) -> dict:
+    set_seed(config.seed)
+    model = build_transformer(config.width)
+    loss = PerceptualLoss(problem.extractor, problem.grams, config.content_weight, config.style_weight,
+                          config.tv_weight)
+    optimizer = optimizers.make(config.optimizer, **config.resolved_hparams())
+    train_step, evaluate = _compiled_functions(model, loss, optimizer)
+    batches = iter(data.training_dataset(problem.split.train, config.size, config.batch_size, config.seed))
+    val_photos = tf.constant(problem.val_photos)
+    timer, window, diverged = _Timer(), [], None
+    first = next(batches)
+    total, parts, _ = evaluate(first)
+    initial = _val_row(evaluate, val_photos)
+    val_history = [initial["val_loss"]]
+    record.log({"step": 0, "evaluations": 0, "seconds": 0.0, "loss": float(total),
+                **dict(zip(COMPONENTS, map(float, parts.numpy()))), **initial})
+    for step in range(1, config.steps + 1):
+        photos = first if step == 1 else next(batches)
+        start = time.perf_counter()
+        total, parts = train_step(photos)
+        total = float(total)  # waits for the step to finish
+        timer.add(time.perf_counter() - start)
+        if not math.isfinite(total):
+            diverged = f"non-finite training loss {total} at step {step}"
+            break
+        window.append(parts.numpy())
+        out_of_time = config.max_seconds is not None and timer.train_seconds >= config.max_seconds
+        last = step == config.steps or out_of_time
+        if step % config.log_every == 0 or step % config.eval_every == 0 or last:
+            row = _window_row(step, timer, window, loss)
+            if step % config.eval_every == 0 or last:
+                row.update(_val_row(evaluate, val_photos))
+                val_history.append(row["val_loss"])
+                if progress:
+                    print(f"  [{config.optimizer}] step {step}: loss {row['loss']:.4g} val_loss "
+                          f"{row['val_loss']:.4g} ({timer.train_seconds:.0f} s)", flush=True)
+            record.log(row)
+            window = []
+        if out_of_time:
+            break
+    steps_done = int(optimizer.iterations.numpy())
+    progress_metrics = {"steps": steps_done, "evaluations": steps_done, "train_seconds": timer.train_seconds,
+                        "initial_val_loss": initial["val_loss"],
+                        "best_val_loss": min((v for v in val_history if math.isfinite(v)), default=None)}
+    if diverged:
+        return record.finish("diverged", {**progress_metrics, "val_loss": None}, error=diverged,
+                             trace_seconds=timer.trace_seconds)
+    metrics = {**progress_metrics, **_final_metrics(evaluate, val_photos, loss), "loss": row["loss"]}
+    model.save(record.artifacts / MODEL_FILE)
+    try:
+        save_grid(problem.style_image, problem.val_photos, model, record.artifacts / GRID_FILE)
+    except (OSError, ValueError) as exc:  # a picture must not lose the run
+        metrics["grid_error"] = one_line_error(exc)
+    status = "completed" if math.isfinite(metrics["val_loss"]) else "diverged"
+    return record.finish(status, metrics, error=None if status == "completed" else "non-finite validation loss",
+                         trace_seconds=timer.trace_seconds)
+
+
+def _window_row(step: int, timer: _Timer, window: list, loss: PerceptualLoss) -> dict:
+    parts = np.mean(window, axis=0)
+    return {"step": step, "evaluations": step, "seconds": timer.train_seconds,
+            "loss": float(np.dot(loss.weights().numpy(), parts)), **dict(zip(COMPONENTS, map(float, parts)))}
+
+
+def _final_metrics(evaluate, val_photos, loss: PerceptualLoss) -> dict:
+    total, parts, stylized_style = evaluate(val_photos)
+    photo_style = float(tf.reduce_mean(loss.style_of(val_photos)))
+    val_style = float(tf.reduce_mean(stylized_style))
+    return {"val_loss": float(total), **{f"val_{n}": float(v) for n, v in zip(COMPONENTS, parts.numpy())},
+            "photo_style_loss": photo_style, "style_ratio": val_style / photo_style if photo_style > 0 else None}
+
+
+def save_grid(style_image: np.ndarray, photos: np.ndarray, model, path) -> Path:
+    """Write a 2-row grid: style image + up to `GRID_PHOTOS` photos on top, blank + stylized photos below.
+
+    Args:
+        style_image: float32 (H, W, 3), RGB in [0, 255] (centre-cropped to the photo size).
+        photos: float32 (N, S, S, 3), RGB in [0, 255].
+        model: the transformation network.
+        path: PNG file.
+    """
+    photos = photos[:GRID_PHOTOS]
+    size = photos.shape[1]
+    stylized = np.asarray(model(photos, training=False))
+    style_cell = data.center_crop(style_image, size)
+    blank = np.full_like(style_cell, 255.0)
+    top, bottom = [style_cell, *photos], [blank, *stylized]
+    gap_column = np.full((size, GRID_GAP_PX, 3), 255.0, np.float32)
+
+    def strip(cells):
+        parts = [part for cell in cells for part in (cell, gap_column)][:-1]
+        return np.concatenate(parts, axis=1)
+
+    gap_row = np.full((GRID_GAP_PX, strip(top).shape[1], 3), 255.0, np.float32)
+    return images.save_image(np.concatenate([strip(top), gap_row, strip(bottom)], axis=0), path)
+
+
+def compare(configs: list[FastStyleConfig], out_dir, log=print, progress: bool = True) -> dict[str, Path]:
+    """Train several optimizers from identical initial weights and batches, and compare them.
+
+    Args:
+        configs: one `FastStyleConfig` per optimizer (same data, style and seed; names must differ).
+        out_dir: each run goes to ``out_dir/<optimizer>``; with more than one run,
+            ``comparison.md`` and ``curves.png`` are rewritten after every run.
+        log: called with one status line per finished run.
+        progress: print a line at every validation.
+
+    Returns:
+        ``{optimizer: run_dir}`` in the order of ``configs``.
+    """
+    from kerasopt.faststyle.compare import write_comparison
+
+    names = [c.optimizer for c in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"compare needs distinct optimizers. Received: {names}")
+    for config in configs:
+        config.validate()
+    prepare(configs[0])  # bad photos, style image or weights fail here, before any output
+    out_dir = Path(out_dir)
+    run_dirs = {}
+    for config in configs:
+        run_dirs[config.optimizer] = out_dir / config.optimizer
+        summary = run(config, run_dirs[config.optimizer], progress=progress)
+        value = summary["metrics"].get("val_loss")
+        detail = f"val_loss {value:.4g}" if value is not None else summary.get("error") or ""
+        log(f"{config.optimizer}: {summary['status']}, {detail}")
+        if len(configs) > 1:
+            write_comparison(out_dir, run_dirs)
+    return run_dirs
