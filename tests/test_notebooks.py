@@ -5,6 +5,9 @@ outputs into a temporary directory; nothing else is changed. Any cell that raise
 fails the test.
 """
 
+import ast
+import re
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -43,12 +46,76 @@ def test_outputs_are_stripped_in_git(name):
             assert cell.outputs == [] and cell.execution_count is None
 
 
+def setup_cell(name: str) -> str:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def parameters_cell(name: str) -> str:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return next(cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_first_cell_installs_in_colab_and_reports_the_gpu(name):
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    setup = next(cell.source for cell in notebook.cells if cell.cell_type == "code")
-    assert "google.colab" in setup and "pip" in setup and 'list_physical_devices("GPU")' in setup
+    setup = setup_cell(name)
+    assert "google.colab" in setup and "%pip install" in setup and 'list_physical_devices("GPU")' in setup
+    assert "subprocess" not in setup  # %pip installs into the kernel's own environment
     assert "colab.research.google.com/github/" in notebook.cells[0].source
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_repository_address_is_one_variable_and_the_clone_is_guarded(name):
+    code = "\n".join(cell.source for cell in nbformat.read(NOTEBOOKS / name, as_version=4).cells
+                     if cell.cell_type == "code")
+    assert code.count("github.com") == 1 and 'REPO_URL = "https://github.com/' in code
+    setup = setup_cell(name)
+    clone = setup.index("git clone")
+    assert 'if not (REPO_DIR / "pyproject.toml").exists():' in setup[:clone] and "{REPO_URL}" in setup[clone:]
+    assert setup == setup_cell("style_transfer.ipynb")  # the three notebooks share one setup cell
+
+
+def colab_install_helpers(name: str) -> dict:
+    """The setup cell's requirement check, taken out of its Colab branch and run here."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tree = ast.parse(TransformerManager().transform_cell(setup_cell(name)))
+    colab_branch = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "IN_COLAB")
+    keep = [node for node in colab_branch.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef))
+            or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "SAME_MODULE")]
+    namespace: dict = {}
+    exec(compile(ast.Module(body=keep, type_ignores=[]), name, "exec"), namespace)
+    return namespace
+
+
+def test_colab_install_keeps_what_satisfies_the_pins_and_installs_the_rest():
+    satisfied = colab_install_helpers("style_transfer.ipynb")["satisfied"]
+    requirements = tomllib.loads((NOTEBOOKS.parent / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [text for text in requirements if not satisfied(text)] == []  # this venv: nothing would be reinstalled
+    assert satisfied("tensorflow==2.21.*") and satisfied("kerasopt")
+    assert not satisfied("tensorflow==2.20.*") and not satisfied("keras>=99") and not satisfied("no-such-dist")
+    same = colab_install_helpers("style_transfer.ipynb")["SAME_MODULE"]["opencv-python-headless"]
+    assert "opencv-python" in same  # Colab's opencv-python counts: never a second cv2 package beside it
+
+
+@pytest.mark.parametrize("name", ["style_transfer.ipynb", "defect_detection.ipynb", "optimizer_study.ipynb"])
+def test_save_to_drive_is_an_opt_in_that_moves_out_into_drive(name):
+    source = parameters_cell(name)
+    assert "SAVE_TO_DRIVE = False" in source and 'drive.mount("/content/drive")' in source
+    namespace = {"IN_COLAB": False}
+    exec(source, namespace)
+    assert not namespace["OUT"].startswith("/content/drive")
+
+
+def test_gpu_size_gets_its_own_synthetic_data_set():
+    source = parameters_cell("defect_detection.ipynb")
+    small, large = {"IN_COLAB": False}, {"IN_COLAB": False}
+    exec(source, small)
+    exec(source.replace("GPU_SIZE = False", "GPU_SIZE = True"), large)
+    assert (large["N_IMAGES"], large["SIZE"]) != (small["N_IMAGES"], small["SIZE"])
+    assert large["SYNTH_DIR"] != small["SYNTH_DIR"]
+    assert str(large["SIZE"]) in large["SYNTH_DIR"] and str(large["N_IMAGES"]) in large["SYNTH_DIR"]
 
 
 def test_style_notebook_runs(tmp_path):
@@ -67,3 +134,9 @@ def test_defect_notebook_trains_and_shows_curves_and_overlays(tmp_path):
     notebook = execute("defect_detection.ipynb", f'OUT = "{tmp_path / "out"}"\nSYNTH_DIR = "{tmp_path / "data"}"')
     assert (tmp_path / "out" / "comparison.md").is_file()
     assert image_outputs(notebook) >= 4  # samples, curves, one overlay per optimizer
+    assert re.search(r"epoch 1: loss \d", text_outputs(notebook))  # training progress, one line per epoch
+
+
+def text_outputs(notebook) -> str:
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.outputs)
