@@ -37,7 +37,7 @@ class UsageError(ValueError):
 MAX_SEED = 2**32 - 1
 """Largest seed NumPy's legacy ``np.random.seed`` (used by `kerasopt.seeding.set_seed`) accepts."""
 
-# TensorFlow >= 2.17 logs through Abseil; what it logs while its shared libraries load (before
+# TensorFlow (2.21 here) logs through Abseil; what it logs while its shared libraries load (before
 # absl::InitializeLog) reaches stderr whatever TF_CPP_MIN_LOG_LEVEL says. Lines that match these
 # patterns, written while TensorFlow is imported and its devices are listed, are dropped; every
 # other line is passed on.
@@ -54,8 +54,9 @@ _LEVELS = "IWEF"
 
 
 def _is_start_up_noise(line: str, min_level: int) -> bool:
-    """True for a TensorFlow start-up log line below ``min_level`` (0 INFO .. 3 FATAL) or a known-noise line."""
-    if any(marker in line for marker in _NOISE):
+    """True for a TensorFlow start-up log line below ``min_level`` (0 INFO .. 3 FATAL), or a known-noise
+    line unless every message was asked for (``TF_CPP_MIN_LOG_LEVEL=0``)."""
+    if min_level > 0 and any(marker in line for marker in _NOISE):
         return True
     match = _ABSL_LINE.match(line)
     return bool(match) and _LEVELS.index(match.group(1)) < min_level

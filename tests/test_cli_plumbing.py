@@ -187,3 +187,9 @@ def test_without_quiet_tensorflow_the_start_up_lines_do_appear():
                             env=without_tf_logging_env())
     assert result.returncode == 0
     assert "absl::InitializeLog" in result.stderr or "oneDNN" in result.stderr or "cuInit" in result.stderr
+
+
+def test_level_0_asks_for_every_start_up_line():
+    assert all(cli._is_start_up_noise(line, 2) for line in NOISE)
+    assert not any(cli._is_start_up_noise(line, 0) for line in NOISE)
+    assert not cli._is_start_up_noise("a line of Python output", 2)
