@@ -174,3 +174,17 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
     done = subprocess.run([sys.executable, "-c", SAVED_MODEL_CHECK, str(path), str(tmp_path / "expected.npz")],
                           capture_output=True, text=True, env=env, timeout=180)
     assert done.returncode == 0 and "OK" in done.stdout, done.stderr[-3000:]
+
+
+def test_every_keras_muon_argument_is_in_the_signature():
+    """The registry validates hyperparameters against the constructor signature."""
+    import inspect
+
+    ours = set(inspect.signature(Muon.__init__).parameters)
+    keras_args = set(inspect.signature(keras.optimizers.Muon.__init__).parameters)
+    base = {"clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum", "ema_overwrite_frequency",
+            "loss_scale_factor", "gradient_accumulation_steps"}  # kerasopt's registry adds these itself
+    assert keras_args - base - ours == set()
+    optimizer = Muon(adam_beta_1=0.8, adam_beta_2=0.99, nesterov=False, clipnorm=1.0)
+    assert (optimizer.adam_beta_1, optimizer.adam_beta_2, optimizer.nesterov, optimizer.clipnorm) == (0.8, 0.99,
+                                                                                                      False, 1.0)

@@ -83,20 +83,50 @@ class Muon(keras.optimizers.Muon):
             is multiplied by ``adam_lr_ratio``). Defaults to 0.001.
         momentum: float in [0, 1), Muon's momentum. Defaults to 0.95.
         ns_steps: int >= 1, Newton-Schulz iterations. Defaults to 5.
-        **kwargs: every other `keras.optimizers.Muon` argument (``adam_beta_1``,
-            ``adam_beta_2``, ``adam_weight_decay``, ``epsilon``,
-            ``weight_decay``, ``exclude_layers``, ``exclude_embeddings``,
-            ``muon_a``, ``muon_b``, ``muon_c``, ``adam_lr_ratio``, ``nesterov``,
-            ``rms_rate``, and the base optimizer arguments).
+        adam_beta_1, adam_beta_2, epsilon, adam_weight_decay, adam_lr_ratio:
+            the AdamW branch (as Keras).
+        weight_decay: decoupled decay of the orthogonalized variables (0.004).
+        exclude_layers, exclude_embeddings: variables sent to AdamW (as Keras).
+        muon_a, muon_b, muon_c: Newton-Schulz quintic coefficients.
+        nesterov: Nesterov momentum (True).
+        rms_rate: Moonlight scale factor (0.2), None for no scale.
+        **kwargs: the base `keras.optimizers.Optimizer` arguments.
     """
 
-    def __init__(self, learning_rate=0.001, momentum=0.95, ns_steps=5, name="muon", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        adam_beta_1=0.9,
+        adam_beta_2=0.999,
+        adam_weight_decay=0.004,
+        epsilon=1e-7,
+        weight_decay=0.004,
+        exclude_layers=None,
+        exclude_embeddings=True,
+        muon_a=3.4445,
+        muon_b=-4.7750,
+        muon_c=2.0315,
+        adam_lr_ratio=1,
+        momentum=0.95,
+        ns_steps=5,
+        nesterov=True,
+        rms_rate=0.2,
+        name="muon",
+        **kwargs,
+    ):
+        # Every Keras argument is named here (not left in **kwargs) so that signature-based
+        # validation, e.g. kerasopt.optimizers.make("muon", adam_beta_1=...), sees them.
         if not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"Muon needs 0 <= momentum < 1. Received: momentum={momentum}")
         if isinstance(ns_steps, bool) or int(ns_steps) != ns_steps or ns_steps < 1:
             raise ValueError(f"Muon needs an integer ns_steps >= 1. Received: ns_steps={ns_steps!r}")
-        super().__init__(learning_rate=learning_rate, momentum=momentum, ns_steps=int(ns_steps), name=name,
-                         **kwargs)
+        super().__init__(
+            learning_rate=learning_rate, adam_beta_1=adam_beta_1, adam_beta_2=adam_beta_2,
+            adam_weight_decay=adam_weight_decay, epsilon=epsilon, weight_decay=weight_decay,
+            exclude_layers=exclude_layers, exclude_embeddings=exclude_embeddings, muon_a=muon_a, muon_b=muon_b,
+            muon_c=muon_c, adam_lr_ratio=adam_lr_ratio, momentum=momentum, ns_steps=int(ns_steps),
+            nesterov=nesterov, rms_rate=rms_rate, name=name, **kwargs,
+        )
 
     def _should_use_adamw(self, variable):
         """AdamW for rank < 2, embeddings (if excluded) and ``exclude_layers``; Muon otherwise."""
