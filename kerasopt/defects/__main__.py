@@ -1,5 +1,11 @@
 """``python -m kerasopt.defects``: train the U-Net under one or several optimizers.
 
+Without ``--data`` the synthetic air-filter set is generated into
+``data/synthetic`` first (as ``make train-defects`` does). Rerunning the same
+command with the same ``--out`` after an interruption resumes each unfinished
+run from its last completed epoch. ``python -m kerasopt.defects predict ...``
+applies a saved model to images (see `kerasopt.defects.predict`).
+
 Each optimizer's run goes to ``OUT/<optimizer>/`` (a run record), the
 comparison (``comparison.md``, ``curves.png``) to ``OUT`` (default
 ``runs/defects/<YYYYmmdd-HHMMSS>``), updated after every run. All settings
@@ -11,33 +17,51 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
+import sys
 from pathlib import Path
 
 from kerasopt.cli import parse_optimizer_list, positive_float, positive_int, quiet_tensorflow, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from kerasopt.defects.config import DefectsConfig
+    from kerasopt.defects.config import PRECISIONS, DefectsConfig
 
     defaults = DefectsConfig()
     parser = argparse.ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0])
     parser.add_argument("--optimizer", required=True,
                         help="registry name(s), comma-separated, or 'all' (every optimizer except lbfgs)")
-    parser.add_argument("--lr", type=positive_float, help="learning rate for every optimizer (default: registry)")
+    parser.add_argument("--lr", type=finite_positive_float,
+                        help="learning rate for every optimizer (default: registry)")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
     parser.add_argument("--backbone", default=defaults.backbone, help=f"default {defaults.backbone}")
     parser.add_argument("--encoder-weights", default=None, help="none (default), imagenet, or an .h5 file")
     parser.add_argument("--size", type=positive_int, default=defaults.size, help="input px, multiple of 32")
-    parser.add_argument("--data", default=defaults.data, help="images/+masks/ folder or MVTec category folder")
+    parser.add_argument("--data", default=None, help="images/+masks/ folder or MVTec category folder "
+                        f"(default: the synthetic set in {defaults.data}, generated if missing)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", help="output folder (default runs/defects/<timestamp>)")
-    parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
+                        help="float32 (default), mixed_float16 (GPUs) or mixed_bfloat16 (CPUs with AVX512-BF16)")
+    parser.add_argument("--mixed-precision", action="store_true", help="same as --precision mixed_float16")
+    parser.add_argument("--bn-recalibration", action=argparse.BooleanOptionalAction, default=defaults.bn_recalibration,
+                        help="recompute BatchNorm statistics before each evaluation (default on)")
+    parser.add_argument("--bn-batches", type=positive_int, default=defaults.bn_batches,
+                        help=f"training batches of that pass (default {defaults.bn_batches})")
     parser.add_argument("--jit", action="store_true", help="XLA compilation (slower on CPU)")
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="mirrored: one run over all visible GPUs")
     parser.add_argument("--deterministic", action="store_true", help="TF op determinism (slower)")
     return parser.parse_args(argv)
+
+
+def finite_positive_float(text: str) -> float:
+    """argparse type: a finite float > 0 (``inf`` and ``nan`` are usage errors)."""
+    value = positive_float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
 
 
 def selected_optimizers(text: str) -> list[str]:
@@ -51,24 +75,42 @@ def selected_optimizers(text: str) -> list[str]:
 
 def main(argv=None) -> int:
     """Entry point (also of ``kerasopt defects``): bad input prints one ``error:`` line, exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["predict"]:
+        from kerasopt.defects.predict import main as predict_main
+
+        return predict_main(argv[1:])
     return run_cli(_main, argv)
 
 
 def _main(argv=None) -> int:
     quiet_tensorflow()
     args = parse_args(argv)
-    from kerasopt.defects import compare
+    from kerasopt.defects import compare, synth
     from kerasopt.defects.config import DefectsConfig
     from kerasopt.defects.data import load_splits
+    from kerasopt.defects.model import check_memory
+    from kerasopt.defects.train import prepare_data
 
+    synthetic = args.data is None
+    data = DefectsConfig.data if synthetic else args.data
     configs = [DefectsConfig(
         optimizer=name, hparams={} if args.lr is None else {"learning_rate": args.lr}, seed=args.seed,
-        data=args.data, backbone=args.backbone, encoder_weights=args.encoder_weights, size=args.size,
-        epochs=args.epochs, batch_size=args.batch_size, mixed_precision=args.mixed_precision, jit=args.jit,
-        strategy=args.strategy, deterministic=args.deterministic).validate()
+        data=data, synthetic=synthetic, backbone=args.backbone, encoder_weights=args.encoder_weights,
+        size=args.size, epochs=args.epochs, batch_size=args.batch_size,
+        precision="mixed_float16" if args.mixed_precision else args.precision, jit=args.jit,
+        strategy=args.strategy, deterministic=args.deterministic, bn_recalibration=args.bn_recalibration,
+        bn_batches=args.bn_batches).validate()
         for name in selected_optimizers(args.optimizer)]
-    splits = load_splits(args.data)
-    print(f"data {args.data} ({splits.layout}): " + ", ".join(f"{n} {len(splits[n])}" for n in ("train", "val", "test")))
+    check_memory(args.size, args.batch_size)
+    if synthetic:
+        ready = (Path(data) / synth.MANIFEST).is_file()
+        first = configs[0]
+        print(f"no --data given: using the synthetic air-filter set in {data}" + (
+            "" if ready else f" (generating {first.synthetic_n} images of {first.synthetic_size} px now)"), flush=True)
+        prepare_data(first)
+    splits = load_splits(data)
+    print(f"data {data} ({splits.layout}): " + ", ".join(f"{n} {len(splits[n])}" for n in ("train", "val", "test")))
     out = Path(args.out or Path("runs") / "defects" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
     run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
     print_table(run_dirs)

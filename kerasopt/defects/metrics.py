@@ -81,6 +81,7 @@ def evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_
     return metrics
 
 
+@keras.saving.register_keras_serializable(package="kerasopt")
 class PooledDice(keras.metrics.Metric):
     """Keras metric: Dice of ``y_pred >= threshold`` pooled over all pixels seen since reset.
 

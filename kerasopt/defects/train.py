@@ -14,15 +14,29 @@ step's tracing/compilation, which goes to ``trace_seconds``), ``loss``,
 ``dice`` (training, on augmented batches, pooled at 0.5), ``val_loss``,
 ``val_dice``, ``epoch``.
 
+BatchNorm recalibration (``bn_recalibration``, default on): before every
+validation pass `kerasopt.defects.bn.BatchNormRecalibration` recomputes the BN
+moving statistics on ``bn_batches`` fixed training batches, so ``val_dice``,
+the checkpoint selection and ``best.keras`` all see recalibrated statistics;
+the test evaluation uses that checkpoint (or is recalibrated itself).
+
+Resuming: ``RUN/backup/`` (Keras ``BackupAndRestore``) holds the state after
+the last completed epoch; the same call on the same run directory after a
+kill continues from there (see `kerasopt.defects.resume`), with the history
+of completed epochs kept and, with ``deterministic``, the same final metrics.
+
 Artifacts: ``best.keras`` (the model of the best ``val_dice`` epoch, via
-``ModelCheckpoint``), ``tensorboard/`` logs (when the ``tensorboard`` package
-is installed), ``overlays.png``.
+``ModelCheckpoint``, with optimizer state; reload with
+`kerasopt.defects.saving.load_model`), ``tensorboard/`` logs (when the
+``tensorboard`` package is installed), ``overlays.png``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -33,14 +47,17 @@ import tensorflow as tf
 from kerasopt import optimizers
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
-from kerasopt.defects.data import Splits, load_splits, make_dataset
+from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
+from kerasopt.defects.data import Splits, load_splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
 from kerasopt.defects.metrics import PooledDice, evaluate_predictions, pixel_metrics
-from kerasopt.defects.model import build_unet
+from kerasopt.defects.model import build_unet, check_memory
+from kerasopt.defects.resume import BACKUP, ResumableRecord, resume_point
 from kerasopt.records import RunRecord, one_line_error
 from kerasopt.seeding import set_seed
 
 CHECKPOINT = "best.keras"
+KILL_AFTER_EPOCH = "KERASOPT_DEFECTS_KILL_AFTER_EPOCH"  # test hook: SIGKILL this process after that epoch
 
 
 def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = False) -> dict:
@@ -61,12 +78,18 @@ def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = Fals
     """
     config = DefectsConfig.from_dict(config) if isinstance(config, dict) else config
     config.validate()
+    check_memory(config.size, config.batch_size)
     prepare_data(config)
     splits = load_splits(config.data, config.split_seed, config.val_fraction, config.test_fraction)
+    check_memory(config.size, config.batch_size, images=sum(len(splits[n]) for n in ("train", "val", "test")))
     settings = {**config.to_dict(), "task": "defects",
-                "resolved_hparams": optimizers.resolve_hparams(config.optimizer, **config.hparams),
+                "resolved_hparams": optimizers.check_hparams(config.optimizer, config.optimizer_hparams()),
                 "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")}}
-    with RunRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic) as record:
+    resume = resume_point(run_dir, settings)
+    if resume is not None and progress:
+        print(f"  resuming {run_dir} after epoch {resume.epoch}", flush=True)
+    with ResumableRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic,
+                         resume=resume) as record:
         return _train_and_evaluate(config, splits, record, progress)
     return record.summary
 
@@ -80,15 +103,16 @@ def prepare_data(config: DefectsConfig) -> None:
 def build_model(config: DefectsConfig) -> keras.Model:
     """The compiled U-Net of ``config`` (seed it first for identical initial weights)."""
     previous_policy = keras.mixed_precision.global_policy()
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    mixed = config.precision != "float32"
+    if mixed:
+        keras.mixed_precision.set_global_policy(config.precision)
     try:
         model = build_unet(config.backbone, config.size, config.encoder_weights)
-        if config.mixed_precision:  # losses and metrics in float32
+        if mixed:  # output, losses and metrics in float32
             model = keras.Model(model.input, keras.layers.Activation("linear", dtype="float32")(model.output))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    model.compile(optimizer=optimizers.make(config.optimizer, **config.hparams),
+    model.compile(optimizer=optimizers.build(config.optimizer, config.optimizer_hparams()),
                   loss=dice_focal_loss(config.dice_weight, config.focal_weight),
                   metrics=[PooledDice(name="dice")], jit_compile=bool(config.jit))
     return model
@@ -102,23 +126,26 @@ class EpochRecorder(keras.callbacks.Callback):
     batch loss sets ``diverged``.
     """
 
-    def __init__(self, record: RunRecord, progress: bool = False):
+    def __init__(self, record: RunRecord, progress: bool = False, previous_rows: list[dict] = ()):
         super().__init__()
         self.record, self.progress = record, progress
         self.trace_seconds = 0.0
-        self.train_seconds = 0.0
+        self.train_seconds = float(previous_rows[-1]["seconds"]) if previous_rows else 0.0
+        self.val_dices: list[float | None] = [_float(row.get("val_dice")) for row in previous_rows]
         self.diverged = None
         self._first_epoch_steps: list[float] = []
+        self._first_epoch = None
         self._epoch, self._epoch_start, self._batch_start, self._train_end = 0, 0.0, 0.0, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._epoch_start, self._train_end = epoch, time.perf_counter(), None
+        self._first_epoch = epoch if self._first_epoch is None else self._first_epoch
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._epoch == 0:
+        if self._epoch == self._first_epoch:
             self._first_epoch_steps.append(time.perf_counter() - self._batch_start)
         loss = (logs or {}).get("loss")
         if self.diverged is None and loss is not None and not math.isfinite(float(loss)):
@@ -130,7 +157,7 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = (self._train_end or time.perf_counter()) - self._epoch_start
-        if epoch == 0 and self._first_epoch_steps:
+        if epoch == self._first_epoch and self._first_epoch_steps:
             rest = self._first_epoch_steps[1:]
             self.trace_seconds = max(0.0, self._first_epoch_steps[0] - (float(np.median(rest)) if rest else 0.0))
             seconds -= self.trace_seconds
@@ -140,44 +167,89 @@ class EpochRecorder(keras.callbacks.Callback):
                "dice": logs.get("dice"), "val_loss": logs.get("val_loss"), "val_dice": logs.get("val_dice"),
                "epoch": epoch + 1}
         self.record.log(row)
+        self.val_dices.append(_float(row["val_dice"]))
         if self.progress:
             print(f"  epoch {epoch + 1}: loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
                   f"val_dice {row['val_dice']:.4f} ({self.train_seconds:.0f} s)", flush=True)
 
 
-def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: RunRecord, progress: bool) -> dict:
+def recalibration_dataset(config: DefectsConfig, splits: Splits) -> tf.data.Dataset:
+    """``bn_batches`` fixed batches of training images, without augmentation.
+
+    The images are a seeded (``split_seed``) random subset of the training split,
+    so the batches mix defect types even when file names are grouped by type.
+    """
+    order = np.random.default_rng(config.split_seed).permutation(len(splits.train))
+    chosen = [splits.train[i] for i in order[: config.bn_batches * config.batch_size]]
+    return make_dataset(chosen, config.size, config.batch_size)
+
+
+def _float(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class _KillAfterEpoch(keras.callbacks.Callback):
+    """Test hook (env ``KERASOPT_DEFECTS_KILL_AFTER_EPOCH=k``): SIGKILL after epoch k is backed up."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableRecord, progress: bool) -> dict:
     keras.backend.clear_session()
     set_seed(config.seed, config.deterministic)
-    train_data = make_dataset(splits.train, config.size, config.batch_size, training=config.augment,
-                              seed=config.seed)
+    done = record.resume.epoch if record.resume else 0
+    steps = steps_per_epoch(len(splits.train), config.batch_size)
+    train_data = make_dataset(splits.train, config.size, config.batch_size, training=True, seed=config.seed,
+                              epochs=config.epochs, initial_epoch=done) if config.augment else \
+        make_dataset(splits.train, config.size, config.batch_size).repeat()
     val_data = make_dataset(splits.val, config.size, config.batch_size)
     test_data = make_dataset(splits.test, config.size, config.batch_size)
     strategy = tf.distribute.MirroredStrategy() if config.strategy == "mirrored" else tf.distribute.get_strategy()
     with strategy.scope():
         model = build_model(config)
-    recorder = EpochRecorder(record, progress)
+    recorder = EpochRecorder(record, progress, record.resume.rows if record.resume else ())
     checkpoint = record.artifacts / CHECKPOINT
-    callbacks = [recorder, keras.callbacks.TerminateOnNaN(),
-                 keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
-                                                 save_best_only=True)]
+    best_so_far = max((d for d in recorder.val_dices if d is not None), default=None)
+    callbacks = [recorder]
+    bn_data = recalibration_dataset(config, splits) if config.bn_recalibration else None
+    if bn_data is not None:  # after the recorder: recalibration counts as evaluation time
+        callbacks.append(BatchNormRecalibration(bn_data, config.bn_batches))
+    callbacks += [keras.callbacks.TerminateOnNaN(),
+                  keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
+                                                  save_best_only=True, initial_value_threshold=best_so_far)]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
         callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
                                                      profile_batch=0))
-    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks,
-                        shuffle=False, verbose=0)  # the training dataset shuffles itself (seeded)
-    val_dices = [d for d in history.history.get("val_dice", []) if d is not None and math.isfinite(d)]
-    steps = int(model.optimizer.iterations)
-    progress_metrics = {"epochs": len(history.history.get("loss", [])), "steps": steps, "evaluations": steps,
+    callbacks.append(keras.callbacks.BackupAndRestore(str(record.run_dir / BACKUP)))  # last: after the row
+    if os.environ.get(KILL_AFTER_EPOCH):
+        callbacks.append(_KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH])))
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps,
+              callbacks=callbacks, shuffle=False, verbose=0)  # the training data shuffles itself (seeded)
+    val_dices = [d for d in recorder.val_dices if d is not None]
+    steps_done = int(model.optimizer.iterations)
+    progress_metrics = {"epochs": len(recorder.val_dices), "steps": steps_done, "evaluations": steps_done,
                         "train_seconds": recorder.train_seconds}
     if recorder.diverged:
         return record.finish("diverged", {**progress_metrics, "val_dice": max(val_dices, default=None)},
                              error=recorder.diverged, trace_seconds=recorder.trace_seconds)
     if checkpoint.is_file():
-        model.load_weights(str(checkpoint))
+        model.load_weights(str(checkpoint))  # its BN statistics were recalibrated before its validation
+    elif bn_data is not None:
+        recalibrate(model, bn_data, config.bn_batches)
     val_probabilities, val_masks = predict(model, val_data)
     test_probabilities, test_masks = predict(model, test_data)
     metrics = {**progress_metrics, "val_dice": pixel_metrics(val_probabilities, val_masks)["dice"],
-               "best_epoch": int(np.argmax(history.history["val_dice"])) + 1,
+               "best_epoch": int(np.argmax([-1.0 if d is None else d for d in recorder.val_dices])) + 1,
                **evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_masks)}
     try:
         save_overlays(test_data, test_probabilities, record.artifacts / "overlays.png", config.overlays)
