@@ -75,7 +75,7 @@ class ScheduleFreeAdamW(keras.optimizers.ScheduleFreeAdamW):
     hold y; the evaluation point is x = (y - (1 - beta_1) z) / beta_1 with z the
     ``momentum`` slot: use `averaged_point`, `average_into`,
     `ScheduleFreeEvaluation` and `ScheduleFreeCheckpoint` to evaluate and save
-    at x. See the module docstring for the update rule and the fix.
+    at x. See the module docstring for the update rule and the two fixes.
 
     Differences from the reference implementation that remain (as in Keras):
     the averaging weight is c_t = 1/t also during warmup (the reference weights
