@@ -120,7 +120,7 @@ def stylize(args) -> int:
     written, speed = stylize_files(args.model, args.inputs, args.out, args.size)
     size = f"long side {args.size} px" if args.size else "original sizes"
     print(f"stylized {speed.images} image(s) ({size}) into {args.out}: {speed.images_per_second:.2f} images/s, "
-          f"{speed.pixels / speed.seconds / 1e6:.2f} Mpx/s (warm-up call excluded)")
+          f"{speed.pixels / speed.seconds / 1e6:.3f} Mpx/s (warm-up call excluded)")
     return 0
 
 
