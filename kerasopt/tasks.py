@@ -30,6 +30,12 @@ class Task:
             full-batch tasks, so L-BFGS's line search cannot buy extra gradients).
         seeds_matter: settings -> None, or why several seeds give the same run
             (e.g. style from the content image is deterministic).
+        title: the task in headings ("Style transfer").
+        comparison_metrics: summary metrics in a comparison table (after the headline).
+        curve_metrics: history columns drawn in a comparison's curves.
+        log_metrics: the curve metrics drawn on a log scale.
+        result_image: the artifact file shown side by side in a comparison (None: none).
+        comparison_note: a sentence under the comparison table explaining its columns.
     """
 
     name: str
@@ -41,6 +47,12 @@ class Task:
     excluded: dict = field(default_factory=dict)
     budget_key: str | None = None
     seeds_matter: Callable[[dict], str | None] = lambda settings: None
+    title: str = ""
+    comparison_metrics: tuple = ()
+    curve_metrics: tuple = ("loss",)
+    log_metrics: tuple = ("loss",)
+    result_image: str | None = None
+    comparison_note: str = ""
 
     def resolve(self, settings: dict) -> dict:
         """Settings -> the resolved, fully validated settings (ValueError on bad ones)."""
@@ -76,7 +88,12 @@ def _style() -> Task:
     excluded = {"muon": PIXEL_PROBLEM_REASON}
     return Task("style", StyleConfig, run, {"metric": "loss", "mode": "min"}, ("loss",),
                 tuple(name for name in optimizers.available() if name not in excluded), excluded,
-                budget_key="evaluations", seeds_matter=deterministic)
+                budget_key="evaluations", seeds_matter=deterministic, title="Style transfer",
+                comparison_metrics=("loss", "content_loss", "style_loss", "tv_loss", "iterations", "evaluations",
+                                    "seconds"),
+                result_image="result.png",
+                comparison_note="Seconds exclude tracing; peak_rss_mb is the process peak RSS sampled during each "
+                                "run (runs share one process, so it is cumulative).")
 
 
 def _defects() -> Task:
@@ -85,13 +102,24 @@ def _defects() -> Task:
 
     headline = ("test_dice", "test_dice_at_best", "test_iou", "test_precision", "test_recall")
     return Task("defects", DefectsConfig, run, {"metric": "val_dice", "mode": "max"}, headline,
-                tuple(_keras_optimizers()))
+                tuple(_keras_optimizers()), title="Defect segmentation",
+                comparison_metrics=(*headline, "val_dice", "image_ap", "image_auroc", "epochs", "steps",
+                                    "train_seconds"),
+                curve_metrics=("val_dice", "val_loss"), log_metrics=("val_loss",),
+                comparison_note="val_dice: validation Dice of the selected (best-validation) checkpoint, used only "
+                                "for selection. test_*: test split at 0.5; test_dice_at_best: at the threshold best "
+                                "on validation. image_ap / image_auroc: image-level, score = max probability. "
+                                "train_seconds excludes validation and the first step's tracing (trace_seconds).")
 
 
 def _faststyle() -> Task:
     from kerasopt.faststyle import FastStyleConfig, TARGET, run
 
-    return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(_keras_optimizers()))
+    return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(_keras_optimizers()),
+                title="Fast style transfer", comparison_metrics=(TARGET["metric"], "loss", "steps", "seconds"),
+                curve_metrics=("loss", TARGET["metric"]), log_metrics=("loss", TARGET["metric"]),
+                result_image="grid.png",
+                comparison_note="val_loss: perceptual loss on held-out validation photos (never trained on).")
 
 
 TASKS: dict[str, Callable[[], Task]] = {"style": _style, "defects": _defects, "faststyle": _faststyle}

@@ -17,16 +17,16 @@ from kerasopt.study.__main__ import main as study_main
 TINY = """
 name: tiny
 task: style
-base: {size: 32, iterations: 3, init: noise}
+base: {size: 32, evaluations: 3, init: noise}
 optimizers: [adam, lbfgs]
 search:
   adam: {learning_rate: {log_uniform: [0.1, 100]}}
   lbfgs: {}
 tuning: {trials: 2, seed: 0}
-seeds: [0, 1]
+seeds: [1, 2]
 targets: [8000]
 """
-RUNS = 7  # adam: 2 trials + 2 defaults + 1 new final seed; lbfgs: 2 defaults (its final runs are the same)
+RUNS = 8  # adam: 2 trials + 2 task defaults + 2 held-out final seeds; lbfgs: 2 defaults (its final runs are the same)
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -107,11 +107,11 @@ def test_ray_backend_writes_the_same_run_records(reference, study_file, tmp_path
 
 def test_results_of_a_different_study_are_refused_and_left_alone(reference, study_file, tmp_path, capsys):
     changed = tmp_path / "changed.yaml"
-    changed.write_text(TINY.replace("seeds: [0, 1]", "seeds: [0, 1, 2]"))
+    changed.write_text(TINY.replace("seeds: [1, 2]", "seeds: [1, 2, 3]"))
     before = {path: path.stat().st_mtime_ns for path in reference.rglob("*")}
     assert study_main(["run", str(changed), "--out", str(reference)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {reference / 'study.json'}: results of a different study (key 'seeds' differs")
+    assert err.startswith(f"error: {reference / 'study.json'}: results of a different study (key 'defaults_seeds' differs")
     assert len(err.splitlines()) == 1
     assert {path: path.stat().st_mtime_ns for path in reference.rglob("*")} == before
 
@@ -121,6 +121,7 @@ def test_report_of_the_tiny_study(reference):
 
     text = write_report(reference).read_text()
     assert "| adam |" in text and "| lbfgs | defaults |" in text and "95% CI" in text
+    assert "tuning seed 0; final (held-out) seeds [1, 2]" in text
     assert (reference / "image_grid.png").is_file() and (reference / "curves_evaluations.png").is_file()
 
 
@@ -133,3 +134,21 @@ def test_new_targets_keep_the_results_and_update_the_study_record(reference, stu
     assert (counts["executed"], counts["skipped"]) == (0, RUNS)
     assert json.loads((reference / "study.json").read_text())["study"]["targets"] == [8000, 500]
     assert {path: path.stat().st_mtime_ns for path in reference.glob("*/summary.json")} == summaries
+
+
+def test_adding_an_optimizer_extends_the_study_and_keeps_its_runs(reference, tmp_path):
+    import shutil
+
+    out = tmp_path / "extended"
+    shutil.copytree(reference, out)
+    summaries = {path.name: path.stat().st_mtime_ns for path in out.glob("*/summary.json")}
+    extended = tmp_path / "extended.yaml"
+    extended.write_text(TINY.replace("[adam, lbfgs]", "[adam, lbfgs, rprop]").replace(
+        "  lbfgs: {}", "  lbfgs: {}\n  rprop: {learning_rate: {log_uniform_around_default: [0.1, 10]}}"))
+    counts = study.run_study(study.load(extended), out_dir=out, log=lambda line: None)
+    assert (counts["executed"], counts["skipped"]) == (6, RUNS)  # rprop: 2 trials + 2 defaults + 2 finals
+    assert json.loads((out / "study.json").read_text())["study"]["optimizers"] == ["adam", "lbfgs", "rprop"]
+    changed = tmp_path / "changed_space.yaml"
+    changed.write_text(extended.read_text().replace("[0.1, 100]", "[0.2, 100]"))
+    with pytest.raises(ValueError, match="key 'search' differs"):
+        study.run_study(study.load(changed), out_dir=out, log=lambda line: None)

@@ -9,11 +9,11 @@ from kerasopt.study.__main__ import main as study_main
 TINY = """
 name: tiny
 task: style
-base: {size: 32, iterations: 2}
+base: {size: 32, evaluations: 2}
 optimizers: [adam]
 search: {adam: {learning_rate: {log_uniform: [0.1, 100]}}}
 tuning: {trials: 2}
-seeds: [0]
+seeds: [1]
 """
 
 

@@ -110,3 +110,37 @@ def test_bad_input_raises_before_anything_is_written(tmp_path):
     with pytest.raises(FileNotFoundError, match="content image not found"):
         run(StyleConfig(content=str(tmp_path / "missing.jpg"), **TINY), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+class _Quadratic:
+    """A stand-in objective: mean squared distance of the image to 200, three loss parts."""
+
+    COMPONENTS = ("content_loss", "style_loss", "tv_loss")
+
+    def __call__(self, image):
+        import tensorflow as tf
+
+        total = tf.reduce_mean(tf.square(image - 200.0))
+        return total, tf.stack([total, 0.0, 0.0])
+
+
+def test_schedule_free_is_scored_at_its_averaged_point_inside_the_box():
+    import tensorflow as tf
+
+    from kerasopt import optimizers
+
+    image = tf.Variable(np.linspace(0, 255, 48, dtype="float32").reshape(1, 4, 4, 3))
+    optimizer = optimizers.make("schedule_free_adamw", learning_rate=20.0)
+    last, rows = {}, []
+
+    def on_iterate(k):
+        last["y"] = image.numpy().copy()
+        last["z"] = optimizer._momentums[0].numpy().copy()  # the z slot
+
+    loop.run_first_order(_Quadratic(), image, optimizer, 6, rows.append, on_iterate)
+    beta_1 = optimizer.beta_1
+    x = np.clip((last["y"] - (1 - beta_1) * last["z"]) / beta_1, 0, 255)
+    assert not np.allclose(last["y"], x)  # y and x differ, and the run ends at x
+    np.testing.assert_allclose(image.numpy(), x, rtol=1e-5, atol=1e-3)
+    assert rows[-1]["loss"] == pytest.approx(float(np.mean((x - 200.0) ** 2)), rel=1e-5)
+    assert image.numpy().min() >= 0 and image.numpy().max() <= 255

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import keras
 
 from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
+from kerasopt.optimizers.muon import Muon
 from kerasopt.optimizers.rprop import Rprop
+from kerasopt.optimizers.schedule_free import ScheduleFreeAdamW
 
-__all__ = ["LBFGS", "LBFGSResult", "Rprop", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
+__all__ = ["LBFGS", "LBFGSResult", "Muon", "Rprop", "ScheduleFreeAdamW", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
            "defaults_table", "defaults_markdown", "is_full_batch_driver", "check_hparams",
            "resolve_hparams", "library_hparams", "build"]
 
@@ -65,8 +67,16 @@ class OptimizerSpec:
 
 
 def _init_params(cls) -> list[str]:
-    return [p for p, v in inspect.signature(cls.__init__).parameters.items()
-            if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
+    """Constructor arguments of ``cls``, following ``**kwargs`` up to the parent classes."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return list(dict.fromkeys(names))
 
 
 def _entry(name, cls, reference, defaults, sources=None, variant=(), kind="keras"):
@@ -108,9 +118,11 @@ REGISTRY: dict[str, OptimizerSpec] = {
                {"learning_rate": 0.001, "learning_rate_power": -0.5, "initial_accumulator_value": 0.1}),
         _entry("adafactor", _O.Adafactor, "Shazeer & Stern 2018",
                {"learning_rate": 0.001, "beta_2_decay": -0.8, "relative_step": True}),
-        _entry("muon", _O.Muon, "Jordan et al. 2024 (Adam on non-matrix variables)",
+        _entry("muon", Muon, "Jordan et al. 2024; conv kernels orthogonalized as fan-in x fan-out matrices, "
+                             "AdamW on 1-D variables",
                {"learning_rate": 0.001, "momentum": 0.95, "adam_beta_1": 0.9, "adam_beta_2": 0.999}),
-        _entry("schedule_free_adamw", _O.ScheduleFreeAdamW, "Defazio et al. 2024",
+        _entry("schedule_free_adamw", ScheduleFreeAdamW, "Defazio et al. 2024 (z started at the weights; "
+                                                         "evaluated and saved at the averaged point x)",
                {"learning_rate": 0.0025, "beta_1": 0.9, "beta_2": 0.999, "warmup_steps": 0}),
         _entry("rprop", Rprop, "Riedmiller & Braun 1993; iRprop- of Igel & Huesken 2000 (as torch)",
                {"learning_rate": 0.01, "eta_plus": 1.2, "eta_minus": 0.5, "min_step": 1e-6, "max_step": 50.0},

@@ -75,7 +75,9 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
     """Write ``study.json``, or check that the one there is this study.
 
     Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only
-    they differ, ``study.json`` is updated and the results are kept.
+    they differ, ``study.json`` is updated and the results are kept. A study that
+    only ADDS optimizers (the existing ones keep their search spaces) extends
+    the results too: run ids hash the settings, so every completed run stays valid.
 
     Raises:
         ValueError: ``out_dir`` holds a different study (names the first differing key).
@@ -88,14 +90,22 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
             raise ValueError(f"{path}: not a study record; choose another --out") from None
         mine = spec.to_dict()
         differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
-        if any(key not in REPORT_ONLY_KEYS for key in differing):
-            key = next(key for key in differing if key not in REPORT_ONLY_KEYS)
-            raise ValueError(f"{path}: results of a different study (key {key!r} differs from "
+        allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ())}
+        blocking = [key for key in differing if key not in allowed]
+        if blocking:
+            raise ValueError(f"{path}: results of a different study (key {blocking[0]!r} differs from "
                              f"{spec.source}); choose another --out or another study name")
         if not differing:
             return
     out_dir.mkdir(parents=True, exist_ok=True)
     records.write_json_atomic(path, study_record(spec, task))
+
+
+def _adds_optimizers(existing: dict, mine: dict) -> bool:
+    """True when ``mine`` keeps every optimizer of ``existing`` with its search space and adds others."""
+    old, new = existing.get("optimizers", []), mine.get("optimizers", [])
+    kept = all(name in new and existing.get("search", {}).get(name) == mine["search"].get(name) for name in old)
+    return kept and len(new) > len(old)
 
 
 def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun]) -> None:

@@ -80,7 +80,8 @@ def stylize(argv=None) -> int:
     """Parse ``argv``, run every requested optimizer, write and print the comparison."""
     args = build_parser().parse_args(argv)
     configs = configs_from_args(args)
-    from kerasopt.style.compare import markdown_table, summary_rows
+    from kerasopt import tasks
+    from kerasopt.comparison import markdown_table, summary_rows
     from kerasopt.style.images import check_memory
     from kerasopt.style.workload import compare, prepare
 
@@ -88,7 +89,7 @@ def stylize(argv=None) -> int:
     prepare(configs[0])  # bad images or weights fail here, before any output
     out = prepare_output_dir(args.out or default_output_dir("style"), overwrite=args.overwrite)
     run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
-    print(markdown_table(summary_rows(run_dirs)), end="")
+    print(markdown_table(summary_rows(tasks.get("style"), run_dirs)), end="")
     if len(run_dirs) > 1:
         print(f"comparison: {out / 'comparison.md'}, {out / 'comparison.png'}, {out / 'curves.png'}")
     else:

@@ -1,7 +1,11 @@
 """Optimization loops over the image: first-order (Keras optimizers, Rprop) and L-BFGS.
 
 Both solve the same box-constrained problem, pixels in [0, 255]: L-BFGS-B gets
-the bounds, first-order steps are followed by a projection (clip) onto the box.
+the bounds, first-order steps are followed by a projection onto the box
+(`kerasopt.optimizers.schedule_free.project_iterates`: a clip, or for
+Schedule-Free a projection that keeps its three sequences consistent).
+Schedule-Free is scored at its averaged point x: the last row and the final
+image are x; earlier rows report the loss at the gradient point y.
 
 History rows (one per iteration, plus row 0 for the start image) report the
 loss AT the iterate reached after ``step`` iterations, with the evaluations
@@ -16,40 +20,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from kerasopt import optimizers
+from kerasopt.optimizers import schedule_free
+from kerasopt.optimizers.lbfgs import LBFGSResult as LoopResult
 from kerasopt.style.losses import Objective
 
 RowCallback = Callable[[dict], None]
 IterateCallback = Callable[[int], None]
 """Called with k while the image variable holds iterate k (e.g. to save a snapshot)."""
-
-
-@dataclass
-class LoopResult:
-    """Outcome of one optimization.
-
-    Attributes:
-        status: "completed" or "diverged" (a non-finite loss was met; the image
-            variable then holds the last iterate with a finite loss).
-        iterations: iterations performed.
-        evaluations: loss-and-gradient evaluations.
-        seconds: wall seconds of optimization, tracing excluded.
-        trace_seconds: seconds spent tracing the compiled step.
-        message: why it stopped.
-    """
-
-    status: str
-    iterations: int
-    evaluations: int
-    seconds: float
-    trace_seconds: float
-    message: str = ""
 
 
 def history_row(step: int, evaluations: int, seconds: float, total, parts) -> dict:
@@ -78,6 +61,7 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
     """
     optimizer.build([image])
     last_finite = tf.Variable(image, trainable=False)
+    pixel_box = schedule_free.box(0.0, 255.0)
 
     @tf.function
     def step():
@@ -86,7 +70,7 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
         gradient = tape.gradient(total, image)
         last_finite.assign(tf.where(tf.math.is_finite(total), image, last_finite))
         optimizer.apply_gradients([(gradient, image)])
-        image.assign(tf.clip_by_value(image, 0.0, 255.0))
+        schedule_free.project_iterates(optimizer, [image], pixel_box)
         return total, parts
 
     trace_start = time.perf_counter()
@@ -97,19 +81,21 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
         total, parts = compiled()  # loss of iterate k-1, then the step to iterate k
         if not math.isfinite(float(total)):
             image.assign(last_finite)
-            return LoopResult("diverged", k - 1, k, time.perf_counter() - start, trace_seconds,
+            return LoopResult(math.nan, k - 1, k, time.perf_counter() - start, trace_seconds, "diverged",
                               f"non-finite loss at iteration {k - 1}")
         on_row(history_row(k - 1, k - 1, reached_seconds, total, parts))
         reached_seconds = time.perf_counter() - start
         if on_iterate is not None:
             on_iterate(k)
+    schedule_free.average_into(optimizer, [image], pixel_box)  # Schedule-Free: score the averaged point x
     total, parts = objective(image)  # the last iterate: one forward pass, not an evaluation
     if not math.isfinite(float(total)):
         image.assign(last_finite)
-        return LoopResult("diverged", steps, steps, reached_seconds, trace_seconds,
+        return LoopResult(math.nan, steps, steps, reached_seconds, trace_seconds, "diverged",
                           f"non-finite loss at iteration {steps}")
     on_row(history_row(steps, steps, reached_seconds, total, parts))
-    return LoopResult("completed", steps, steps, reached_seconds, trace_seconds, f"budget of {steps} iterations used")
+    return LoopResult(float(total), steps, steps, reached_seconds, trace_seconds, "completed",
+                      f"budget of {steps} iterations used")
 
 
 def run_lbfgs(objective: Objective, image: tf.Variable, driver: optimizers.LBFGS, on_row: RowCallback,
@@ -130,13 +116,11 @@ def run_lbfgs(objective: Objective, image: tf.Variable, driver: optimizers.LBFGS
     total, parts = objective(image)
     on_row(history_row(0, 0, 0.0, total, parts))
     if not math.isfinite(float(total)):
-        return LoopResult("diverged", 0, 0, 0.0, 0.0, "non-finite loss at the start image")
+        return LoopResult(math.nan, 0, 0, 0.0, 0.0, "diverged", "non-finite loss at the start image")
 
     def callback(iteration, evaluations, seconds, loss):
         on_row(history_row(iteration, evaluations, seconds, loss, parts_seen.numpy()))
         if on_iterate is not None:
             on_iterate(iteration)
 
-    result = driver.minimize(loss_fn, [image], callback=callback)
-    return LoopResult(result.status, result.iterations, result.evaluations, result.seconds,
-                      result.trace_seconds, result.message)
+    return driver.minimize(loss_fn, [image], callback=callback)

@@ -85,7 +85,7 @@ def initial_image(config: StyleConfig, problem: Problem) -> np.ndarray:
     return rng.uniform(0.0, 255.0, (1, *problem.content_image.shape)).astype(np.float32)
 
 
-def run(config: StyleConfig, run_dir, progress: bool = True) -> dict:
+def run(config: StyleConfig, run_dir, progress: bool = False) -> dict:
     """Perform one style-transfer optimization and write its run record.
 
     Args:
@@ -158,30 +158,11 @@ def _optimize(config, hparams, objective, image, record, progress) -> tuple[loop
 
 
 def compare(configs: list[StyleConfig], out_dir, log=print, progress: bool = True) -> dict[str, Path]:
-    """Run several optimizers from the identical start image and compare them.
+    """Run several optimizers from the identical start image and compare them (`kerasopt.comparison.compare`).
 
-    Args:
-        configs: one `StyleConfig` per optimizer (same inputs; names must differ).
-        out_dir: existing, writable directory; each run goes to ``out_dir/<optimizer>``
-            and, with more than one run, comparison.png, curves.png and comparison.md
-            are written into ``out_dir``.
-        log: called with one status line per finished run.
-        progress: show a tqdm bar per run.
-
-    Returns:
-        ``{optimizer: run_dir}`` in the order of ``configs``.
+    Bad images or weights fail before any output is written.
     """
-    from kerasopt.style.compare import write_comparison
+    from kerasopt import comparison, tasks
 
-    prepare(configs[0])  # bad images or weights fail here, before any output
-    out_dir = Path(out_dir)
-    run_dirs = {}
-    for config in configs:
-        run_dirs[config.optimizer] = out_dir / config.optimizer
-        summary = run(config, run_dirs[config.optimizer], progress=progress)
-        metrics = summary["metrics"]
-        detail = f"loss {metrics['loss']:.4g}" if metrics.get("loss") is not None else summary.get("error") or ""
-        log(f"{config.optimizer}: {summary['status']}, {detail}")
-    if len(run_dirs) > 1:
-        write_comparison(out_dir, run_dirs)
-    return run_dirs
+    prepare(configs[0])
+    return comparison.compare(tasks.get("style"), configs, out_dir, log=log, progress=progress)
