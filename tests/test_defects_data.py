@@ -180,13 +180,13 @@ def test_config_round_trip_and_coercion():
 
 
 @pytest.mark.parametrize("values, match", [
-    ({"optimiser": "adam"}, "unknown defects setting.*'optimiser'"),
-    ({"epochs": "two"}, "'epochs' must be int"),
-    ({"epochs": 1.5}, "'epochs' must be int"),
+    ({"optimiser": "adam"}, "unknown defects setting.*optimiser"),
+    ({"epochs": "two"}, "epochs'? must be (an )?int"),
+    ({"epochs": 1.5}, "epochs'? must be (an )?int"),
     ({"size": 100}, "multiple of 32"),
     ({"batch_size": 0}, "batch_size must be at least 1"),
     ({"strategy": "tpu"}, "strategy must be one of"),
-    ({"hparams": [1]}, "'hparams' must be a mapping"),
+    ({"hparams": [1]}, "hparams'? must be a mapping"),
 ])
 def test_bad_settings_raise_one_line_value_errors(values, match):
     with pytest.raises(ValueError, match=match):

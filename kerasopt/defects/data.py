@@ -275,7 +275,7 @@ def load_pair(image_path, mask_path=None) -> tuple[np.ndarray, np.ndarray]:
         ``image`` float32 (H, W, 3) in [0, 1] and ``mask`` float32 (H, W, 1) in {0, 1}.
     """
     image = image_to_float(read_image(image_path), image_path)
-    if mask_path is None or len(mask_path) == 0:
+    if mask_path is None or len(os.fsencode(mask_path)) == 0:
         mask = np.zeros(image.shape[:2], np.float32)
     else:
         mask = mask_to_binary(read_image(mask_path), mask_path)

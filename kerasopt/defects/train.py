@@ -60,13 +60,15 @@ CHECKPOINT = "best.keras"
 KILL_AFTER_EPOCH = "KERASOPT_DEFECTS_KILL_AFTER_EPOCH"  # test hook: SIGKILL this process after that epoch
 
 
-def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = False) -> dict:
+def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = False, callbacks=()) -> dict:
     """Train one optimizer on the defect data and write its run record into ``run_dir``.
 
     Args:
         config: a `DefectsConfig` (or a dict for `DefectsConfig.from_dict`).
         run_dir: run directory (created).
         progress: print one line per epoch.
+        callbacks: extra Keras callbacks for ``fit`` (they run after validation's BN recalibration and
+            the checkpoint; e.g. benchmarks that evaluate the test split every epoch).
 
     Returns:
         The summary dict (``status`` completed|diverged|failed, ``metrics`` with
@@ -90,7 +92,7 @@ def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = Fals
         print(f"  resuming {run_dir} after epoch {resume.epoch}", flush=True)
     with ResumableRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic,
                          resume=resume) as record:
-        return _train_and_evaluate(config, splits, record, progress)
+        return _train_and_evaluate(config, splits, record, progress, list(callbacks))
     return record.summary
 
 
@@ -204,7 +206,8 @@ class _KillAfterEpoch(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableRecord, progress: bool) -> dict:
+def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableRecord, progress: bool,
+                        extra_callbacks: list = ()) -> dict:
     keras.backend.clear_session()
     set_seed(config.seed, config.deterministic)
     done = record.resume.epoch if record.resume else 0
@@ -230,6 +233,7 @@ def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: Resumable
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
         callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
                                                      profile_batch=0))
+    callbacks += extra_callbacks
     callbacks.append(keras.callbacks.BackupAndRestore(str(record.run_dir / BACKUP)))  # last: after the row
     if os.environ.get(KILL_AFTER_EPOCH):
         callbacks.append(_KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH])))

@@ -1,0 +1,51 @@
+"""A run killed mid-training (SIGKILL) and started again with the same command resumes and ends identically."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from kerasopt.defects.synth import generate
+from kerasopt.records import read_history, read_summary
+
+
+def _train(data, out, kill_after=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("KERASOPT_DEFECTS_KILL_AFTER_EPOCH", None)
+    if kill_after:
+        env["KERASOPT_DEFECTS_KILL_AFTER_EPOCH"] = str(kill_after)
+    command = [sys.executable, "-m", "kerasopt.defects", "--optimizer", "adam", "--data", str(data), "--out",
+               str(out), "--backbone", "vgg16", "--size", "32", "--epochs", "3", "--batch-size", "4",
+               "--bn-batches", "2", "--deterministic"]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def test_killed_run_resumes_from_its_last_epoch_with_the_same_result(tmp_path):
+    generate(tmp_path / "data", n=16, size=32, seed=0)
+    killed = _train(tmp_path / "data", tmp_path / "resumed", kill_after=2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    run = tmp_path / "resumed" / "adam"
+    assert not (run / "summary.json").exists() and (run / "backup").is_dir()
+    assert [row["epoch"] for row in read_history(run)] == [1, 2]
+    created = json.loads((run / "config.json").read_text())["created"]
+
+    finished = _train(tmp_path / "data", tmp_path / "resumed")
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "resuming" in finished.stdout
+    reference = _train(tmp_path / "data", tmp_path / "straight")
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    history, expected = read_history(run), read_history(tmp_path / "straight" / "adam")
+    assert [row["epoch"] for row in history] == [1, 2, 3]  # kept, continued, no duplicates
+    for row, other in zip(history, expected):
+        for column in ("step", "loss", "dice", "val_loss", "val_dice"):
+            assert row[column] == pytest.approx(other[column], rel=1e-6, abs=1e-7), (column, row, other)
+    metrics, reference_metrics = read_summary(run)["metrics"], read_summary(tmp_path / "straight" / "adam")["metrics"]
+    for name in ("val_dice", "test_dice", "test_iou", "best_epoch", "steps", "epochs"):
+        assert metrics[name] == pytest.approx(reference_metrics[name], rel=1e-6, abs=1e-7), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["created"] == created and config["resumed"][0]["from_epoch"] == 2
+    assert not (run / "backup").exists()  # removed when training ended normally
