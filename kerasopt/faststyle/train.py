@@ -155,8 +155,8 @@ def _compiled_functions(model, loss: PerceptualLoss, optimizer):
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return total, parts
 
-    @tf.function(reduce_retracing=True)
-    def evaluate(photos):
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def evaluate(photos):  # one trace for training and validation batches of any size
         stylized = model(photos, training=False)
         total, parts = loss(stylized, photos)
         return total, parts, loss.style_of(stylized)
