@@ -333,6 +333,7 @@ COMMANDS = {
     "optimizers": (None, "list every optimizer with its default hyperparameters and their source"),
     "style": ("kerasopt.style.__main__", "Gatys style transfer under one or more optimizers"),
     "defects": ("kerasopt.defects.__main__", "train the defect-segmentation U-Net under one or more optimizers"),
+    "faststyle": ("kerasopt.faststyle.__main__", "train Johnson et al.'s fast style network, or stylize photos"),
     "study": ("kerasopt.study.__main__", "run (or resume) a multi-seed optimizer study, or report on one"),
 }
 """Command name -> (module whose ``main(argv)`` runs it, one-line description)."""

@@ -116,7 +116,9 @@ def _faststyle() -> Task:
     from kerasopt.faststyle import FastStyleConfig, TARGET, run
 
     return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(_keras_optimizers()),
-                title="Fast style transfer", comparison_metrics=(TARGET["metric"], "loss", "steps", "seconds"),
+                title="Fast style transfer",
+                comparison_metrics=(TARGET["metric"], "val_content_loss", "val_style_loss", "style_ratio", "loss",
+                                    "steps", "train_seconds"),
                 curve_metrics=("loss", TARGET["metric"]), log_metrics=("loss", TARGET["metric"]),
                 result_image="grid.png",
                 comparison_note="val_loss: perceptual loss on held-out validation photos (never trained on).")

@@ -33,8 +33,8 @@ def image_outputs(notebook) -> int:
                for output in cell.outputs)
 
 
-def test_the_three_notebooks_exist():
-    assert ALL == ["defect_detection.ipynb", "optimizer_study.ipynb", "style_transfer.ipynb"]
+def test_the_four_notebooks_exist():
+    assert ALL == ["defect_detection.ipynb", "fast_style.ipynb", "optimizer_study.ipynb", "style_transfer.ipynb"]
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -93,7 +93,8 @@ def configs_from_args(args) -> list:
 def train(args) -> int:
     """Run every requested optimizer and print the comparison table."""
     configs = configs_from_args(args)
-    from kerasopt.faststyle.compare import markdown_table, summary_rows
+    from kerasopt import tasks
+    from kerasopt.comparison import markdown_table, summary_rows
     from kerasopt.faststyle.train import compare, prepare
 
     problem = prepare(configs[0])  # bad photos, style or weights fail here, before any output
@@ -105,9 +106,9 @@ def train(args) -> int:
     except OSError as exc:
         raise OSError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
-    print(markdown_table(summary_rows(run_dirs)), end="")
+    print(markdown_table(summary_rows(tasks.get("faststyle"), run_dirs)), end="")
     if len(run_dirs) > 1:
-        print(f"comparison: {out / 'comparison.md'}, {out / 'curves.png'}")
+        print(f"comparison: {out / 'comparison.md'}, {out / 'curves.png'}, {out / 'comparison.png'}")
     else:
         print(f"network: {run_dirs[configs[0].optimizer] / 'artifacts' / 'model.keras'}")
     return 0

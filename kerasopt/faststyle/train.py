@@ -279,7 +279,7 @@ def compare(configs: list[FastStyleConfig], out_dir, log=print, progress: bool =
     Returns:
         ``{optimizer: run_dir}`` in the order of ``configs``.
     """
-    from kerasopt.faststyle.compare import write_comparison
+    from kerasopt import comparison, tasks
 
     names = [c.optimizer for c in configs]
     if len(set(names)) != len(names):
@@ -287,14 +287,4 @@ def compare(configs: list[FastStyleConfig], out_dir, log=print, progress: bool =
     for config in configs:
         config.validate()
     prepare(configs[0])  # bad photos, style image or weights fail here, before any output
-    out_dir = Path(out_dir)
-    run_dirs = {}
-    for config in configs:
-        run_dirs[config.optimizer] = out_dir / config.optimizer
-        summary = run(config, run_dirs[config.optimizer], progress=progress)
-        value = summary["metrics"].get("val_loss")
-        detail = f"val_loss {value:.4g}" if value is not None else summary.get("error") or ""
-        log(f"{config.optimizer}: {summary['status']}, {detail}")
-        if len(configs) > 1:
-            write_comparison(out_dir, run_dirs)
-    return run_dirs
+    return comparison.compare(tasks.get("faststyle"), configs, out_dir, log=log, progress=progress)

@@ -4,7 +4,7 @@
 directories written by ``python -m kerasopt.study run``.
 """
 
-from kerasopt.report.render import write_report
+from kerasopt.report.render import publish, write_report
 from kerasopt.report.stats import bootstrap_ci, mean_interval, paired_difference, t_interval, time_to_target
 
-__all__ = ["bootstrap_ci", "mean_interval", "paired_difference", "t_interval", "time_to_target", "write_report"]
+__all__ = ["bootstrap_ci", "mean_interval", "paired_difference", "t_interval", "time_to_target", "publish", "write_report"]

@@ -291,3 +291,27 @@ def write_report(runs_dir: str | Path) -> Path:
     path = runs_dir / REPORT
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def publish(runs_dir: str | Path, destination: str | Path) -> list[Path]:
+    """Copy a written report with its CSV tables and figures (not the run directories) to ``destination``.
+
+    The folder is emptied of earlier report files first, so it holds exactly this report.
+
+    Raises:
+        FileNotFoundError: ``runs_dir`` has no report.md (run `write_report` first).
+    """
+    import shutil
+
+    runs_dir, destination = Path(runs_dir), Path(destination)
+    if not (runs_dir / REPORT).is_file():
+        raise FileNotFoundError(f"{runs_dir / REPORT}: not found; write the report first")
+    destination.mkdir(parents=True, exist_ok=True)
+    for old in destination.iterdir():
+        if old.is_file() and old.suffix in (".md", ".csv", ".png"):
+            old.unlink()
+    copied = []
+    for path in sorted(runs_dir.iterdir()):
+        if path.is_file() and path.suffix in (".md", ".csv", ".png"):
+            copied.append(Path(shutil.copy2(path, destination / path.name)))
+    return copied

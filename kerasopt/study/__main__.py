@@ -6,21 +6,25 @@ import argparse
 import sys
 from typing import Sequence
 
-from kerasopt.cli import positive_int, quiet_tensorflow, run_cli
+from kerasopt.cli import ArgumentParser, positive_int, quiet_tensorflow, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kerasopt.study",
-                                     description="Fair optimizer comparison studies and their reports.")
+    defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+    parser = ArgumentParser(prog="python -m kerasopt.study", description="Fair optimizer comparison studies and "
+                                                                         "their reports.", **defaults)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run or resume a study (completed runs are skipped)")
+    run = commands.add_parser("run", help="run or resume a study (completed runs are skipped)", **defaults)
     run.add_argument("study", help="study file (YAML) or the name of a shipped study, e.g. style_smoke")
-    run.add_argument("--out", help="results directory (default: runs/<study name>)")
-    run.add_argument("--backend", choices=("local", "ray"), default="local")
-    run.add_argument("--address", help="join this Ray cluster (ray backend; default: start a local Ray)")
+    run.add_argument("--out", help="results directory; None: runs/<study name>")
+    run.add_argument("--backend", choices=("local", "ray"), default="local",
+                     help="local: one run after another in this process; ray: runs as Ray tasks")
+    run.add_argument("--address", help="join this Ray cluster (ray backend); None: start a local Ray")
     run.add_argument("--workers", type=positive_int, default=1, help="concurrent runs (ray backend)")
-    report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures")
+    report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures", **defaults)
     report.add_argument("runs_dir", help="a study's results directory (holds study.json)")
+    report.add_argument("--publish", metavar="DIR", help="also copy report.md, its CSV tables and figures to DIR "
+                                                          "(e.g. docs/results/style)")
     return parser
 
 
@@ -33,10 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "report":
-        from kerasopt.report import write_report
+        from kerasopt.report import publish, write_report
 
         path = write_report(args.runs_dir)
         print(f"wrote {path}")
+        if args.publish:
+            print(f"published {len(publish(args.runs_dir, args.publish))} files to {args.publish}")
         return 0
     from kerasopt.study import load, run_study
 

@@ -332,7 +332,7 @@ class _Parser:
             space = {hp: self.dimension(dim, f"{key}.{hp}") for hp, dim in self.mapping(raw or {}, key).items()}
             space = {hp: self.around_default(dim, f"{key}.{hp}", task, base, name, hp) for hp, dim in space.items()}
             has_rate = "learning_rate" in registry.spec(name).defaults
-            if has_rate and not any(d.searched for d in space.values()):
+            if has_rate and not space:  # fixed values given explicitly are a deliberate, untuned setting
                 raise self.error(key, f"empty search space for {name!r} (it has a learning rate to tune)")
             try:
                 registry.resolve_hparams(name, **{hp: d.at(0.5) for hp, d in space.items()})

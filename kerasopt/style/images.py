@@ -20,7 +20,7 @@ MIN_SIDE_PX = 16
 """Shortest image side the network accepts: VGG halves the resolution four times
 before block5_conv1, so a side below 16 px leaves no block5 feature."""
 
-BUNDLED = {"tubingen": "tubingen.jpg", "starry-night": "starry_night.jpg"}
+BUNDLED = {"tubingen": "tubingen.jpg", "starry-night": "starry_night.jpg", "rocket": "rocket.jpg"}
 PATTERN = "pattern"
 
 BYTES_PER_PIXEL = 2600
