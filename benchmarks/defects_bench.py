@@ -110,12 +110,13 @@ def curves(png: str, run_dirs: list[str]) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kerasopt.records import read_history
+    from kerasopt.records import read_config, read_history
 
     figure, (dice_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
     for run_dir in run_dirs:
         history = read_history(run_dir)
-        label = "/".join(Path(run_dir).parts[-2:])
+        settings = read_config(run_dir)["settings"]
+        label = f"{settings['optimizer']}, BN recalibration {'on' if settings.get('bn_recalibration') else 'off'}"
         epochs = [row["epoch"] for row in history]
         dice_ax.plot(epochs, [row["val_dice"] for row in history], marker="o", markersize=3, label=label)
         loss_ax.plot(epochs, [row["loss"] for row in history], marker="o", markersize=3, label=label)
@@ -137,9 +138,10 @@ def sizing(args) -> int:
     import keras
     import numpy as np
 
-    from kerasopt.defects import DefectsConfig, run
+    from kerasopt.defects import DefectsConfig
     from kerasopt.defects.data import load_splits, make_dataset
     from kerasopt.defects.metrics import pixel_metrics
+    from kerasopt.defects.train import run
     from kerasopt.defects.synth import generate
     from kerasopt.records import read_history
 
