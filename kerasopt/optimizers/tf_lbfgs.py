@@ -422,9 +422,9 @@ class TFLBFGS:
             head = state.head
 
             def push():
-                state.s[head].assign(s)
-                state.y[head].assign(y)
-                state.rho[head].assign(1.0 / curvature)
+                state.s.scatter_nd_update([[head]], [s])  # a scatter, so that XLA compiles it
+                state.y.scatter_nd_update([[head]], [y])
+                state.rho.scatter_nd_update([[head]], [1.0 / curvature])
                 state.head.assign(tf.math.floormod(head + 1, history_size))
                 state.count.assign(tf.minimum(state.count + 1, history_size))
                 return tf.constant(True)

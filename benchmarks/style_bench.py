@@ -1,0 +1,235 @@
+"""Speed and quality of kerasopt's style-transfer optimizers against bare TensorFlow steps.
+
+In ONE process, per image size, with interleaved rounds (each round times every
+method once, so machine load hits all alike):
+
+(a) kerasopt's first-order step (``kerasopt.style.loop.run_first_order``, Adam) vs a bare
+    ``tf.function`` value-and-gradient + apply + clip step of the same loss;
+(b) seconds per evaluation of scipy ``LBFGS`` and ``TFLBFGS`` vs the bare step;
+(c) Hessian-free: seconds per gradient evaluation and per Hv product (their ratio is the
+    ``hvp_cost`` of ``HessianFree``);
+(d) seconds to reach a loss target (scipy L-BFGS's loss after ``--target-evals`` evaluations)
+    for the best of Adam at learning rates 3, 10, 30, scipy L-BFGS, TF L-BFGS, Hessian-free;
+(e) ``jit_compile=True`` vs not, for the bare step and TF L-BFGS;
+(f) the 2% check: TFLBFGS vs scipy LBFGS final loss at the same evaluations, content and
+    noise init (sizes <= 256).
+
+    python benchmarks/style_bench.py [--sizes 128 256 384] [--rounds 3] [--out docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from kerasopt.optimizers.hessian_free import HessianFree, _Compiled  # noqa: E402
+from kerasopt.optimizers.lbfgs import LBFGS  # noqa: E402
+from kerasopt.optimizers.tf_lbfgs import TFLBFGS, FlatProblem  # noqa: E402
+from kerasopt.style import loop  # noqa: E402
+from kerasopt.style.config import StyleConfig  # noqa: E402
+from kerasopt.style.losses import Objective  # noqa: E402
+from kerasopt.style.workload import initial_image, prepare  # noqa: E402
+
+BOUNDS = (0.0, 255.0)
+ADAM_RATES = (3.0, 10.0, 30.0)
+
+
+def setup(size: int, init: str = "content"):
+    """(objective, start image float32 (1, H, W, 3)) of the default Gatys problem at ``size`` px."""
+    config = StyleConfig(optimizer="adam", size=size, init=init)
+    problem = prepare(config)
+    objective = Objective(problem.extractor, problem.targets, config.content_weight, config.style_weight,
+                          config.tv_weight)
+    return objective, initial_image(config, problem)
+
+
+def bare_step_seconds(objective, start, steps: int, jit: bool = False) -> float:
+    """Seconds per step of a bare compiled Adam(10) step + clip (after one untimed traced call)."""
+    image = tf.Variable(start)
+    optimizer = keras.optimizers.Adam(10.0)
+    optimizer.build([image])
+
+    @tf.function(jit_compile=jit)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = objective(image)[0]
+        optimizer.apply_gradients([(tape.gradient(loss, image), image)])
+        image.assign(tf.clip_by_value(image, 0.0, 255.0))
+        return loss
+
+    float(step())
+    begin = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    float(loss)
+    return (time.perf_counter() - begin) / steps
+
+
+def kerasopt_step_seconds(objective, start, steps: int) -> float:
+    """Seconds per step of ``loop.run_first_order`` with Adam(10), from its history."""
+    rows = []
+    image = tf.Variable(start)
+    loop.run_first_order(objective, image, keras.optimizers.Adam(10.0), steps + 1, rows.append)
+    return (rows[-1]["seconds"] - rows[1]["seconds"]) / (len(rows) - 2)
+
+
+def driver_run(driver, objective, start):
+    """(result, rows of (evaluations, seconds, loss)) of a full-batch driver from ``start``."""
+    image = tf.Variable(start)
+    rows = []
+    result = driver.minimize(lambda: objective(image)[0], [image],
+                             callback=lambda it, ev, sec, loss: rows.append((ev, sec, loss)))
+    return result, rows
+
+
+def hf_costs(objective, start, repeats: int) -> tuple[float, float]:
+    """(seconds per gradient evaluation, seconds per Hv product) of Hessian-free's compiled functions."""
+    image = tf.Variable(start)
+    compiled = _Compiled(FlatProblem(lambda: objective(image)[0], [image]), BOUNDS, 10, False)
+    x = tf.reshape(tf.constant(start), [-1])
+    v = tf.random.stateless_normal(x.shape, [0, 1])
+    compiled.evaluate(x)[1].numpy(), compiled.hvp(x, v).numpy()
+    begin = time.perf_counter()
+    for _ in range(repeats):
+        compiled.evaluate(x)[1].numpy()
+    evaluation = (time.perf_counter() - begin) / repeats
+    begin = time.perf_counter()
+    for _ in range(repeats):
+        compiled.hvp(x, v).numpy()
+    return evaluation, (time.perf_counter() - begin) / repeats
+
+
+def adam_rows(objective, start, rate: float, steps: int):
+    """Rows (evaluations, seconds, loss) of projected Adam at ``rate`` for ``steps`` steps."""
+    rows = []
+    image = tf.Variable(start)
+    loop.run_first_order(objective, image, keras.optimizers.Adam(rate), steps,
+                         lambda row: rows.append((row["evaluations"], row["seconds"], row["loss"])))
+    return rows
+
+
+def seconds_to(rows, target: float):
+    """First seconds at which a row's loss is <= target (None if never)."""
+    return next((sec for _, sec, loss in rows if loss <= target), None)
+
+
+def loss_at(rows, evaluations: int) -> float:
+    """Loss of the last row with at most ``evaluations`` evaluations."""
+    return [loss for ev, _, loss in rows if ev <= evaluations][-1]
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt(value, digits=3):
+    return "n/a" if value is None or value != value else f"{value:.{digits}g}"
+
+
+def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_evals: int, log) -> dict:
+    objective, start = setup(size)
+    timing = {key: [] for key in ("bare", "bare_jit", "kerasopt", "scipy", "tf", "tf_jit", "hf_eval", "hf_hvp")}
+    for r in range(rounds):
+        timing["bare"].append(bare_step_seconds(objective, start, steps))
+        timing["kerasopt"].append(kerasopt_step_seconds(objective, start, steps))
+        result, _ = driver_run(LBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)
+        timing["scipy"].append(result.seconds / result.evaluations)
+        result, _ = driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)
+        timing["tf"].append(result.seconds / result.evaluations)
+        timing["bare_jit"].append(bare_step_seconds(objective, start, steps, jit=True))
+        result, _ = driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS, jit_compile=True), objective, start)
+        timing["tf_jit"].append(result.seconds / result.evaluations)
+        hf_eval, hf_hvp = hf_costs(objective, start, max(2, steps // 4))
+        timing["hf_eval"].append(hf_eval)
+        timing["hf_hvp"].append(hf_hvp)
+        log(f"{size}px round {r + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in timing.items()))
+    out = {key: median(values) for key, values in timing.items()}
+    # (d) time to target.
+    _, scipy_rows = driver_run(LBFGS(max_evaluations=3 * target_evals, bounds=BOUNDS), objective, start)
+    target = loss_at(scipy_rows, target_evals)
+    _, tf_rows = driver_run(TFLBFGS(max_evaluations=3 * target_evals, bounds=BOUNDS), objective, start)
+    _, hf_rows = driver_run(HessianFree(max_evaluations=6 * target_evals, bounds=BOUNDS, max_cg_iterations=10,
+                                        initial_damping=0.1), objective, start)
+    adam = {rate: seconds_to(adam_rows(objective, start, rate, 4 * target_evals), target) for rate in ADAM_RATES}
+    reached = [s for s in adam.values() if s is not None]
+    out.update(target=target, to_target={"adam (best of 3, 4x evals)": min(reached) if reached else None,
+                                         "scipy L-BFGS": seconds_to(scipy_rows, target),
+                                         "TF L-BFGS": seconds_to(tf_rows, target),
+                                         "Hessian-free": seconds_to(hf_rows, target)},
+               adam_by_rate=adam, hf_final=hf_rows[-1][2] if hf_rows else None)
+    log(f"{size}px target {target:.4g}: {out['to_target']} adam {adam}")
+    return out
+
+
+def two_percent_check(size: int, evaluations: int, log) -> list[dict]:
+    rows = []
+    for init in ("content", "noise"):
+        objective, start = setup(size, init)
+        _, scipy_rows = driver_run(LBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)
+        _, tf_rows = driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)
+        a, b = loss_at(scipy_rows, evaluations), loss_at(tf_rows, evaluations)
+        rows.append({"size": size, "init": init, "scipy": a, "tf": b, "ratio": b / a})
+        log(f"2% check {size}px {init}: scipy {a:.4g}, TF {b:.4g}, ratio {b / a:.4f}")
+    return rows
+
+
+def markdown(results: dict, checks: list[dict], args) -> str:
+    lines = [f"Sizes {args.sizes}, {args.rounds} interleaved round(s), medians; {args.steps} steps / "
+             f"{args.evaluations} evaluations per timing run.", "",
+             "| px | bare step s | kerasopt step s (ratio) | scipy L-BFGS s/eval (ratio) | TF L-BFGS s/eval (ratio) "
+             "| HF s/grad eval | HF s/Hv (Hv cost) | bare XLA s (ratio) | TF L-BFGS XLA s/eval (ratio) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for size, r in results.items():
+        bare = r["bare"]
+        lines.append(f"| {size} | {bare:.4f} | {r['kerasopt']:.4f} ({r['kerasopt'] / bare:.2f}) | "
+                     f"{r['scipy']:.4f} ({r['scipy'] / bare:.2f}) | {r['tf']:.4f} ({r['tf'] / bare:.2f}) | "
+                     f"{r['hf_eval']:.4f} | {r['hf_hvp']:.4f} ({r['hf_hvp'] / r['hf_eval']:.2f}) | "
+                     f"{r['bare_jit']:.4f} ({r['bare_jit'] / bare:.2f}) | {r['tf_jit']:.4f} ({r['tf_jit'] / r['tf']:.2f}) |")
+    lines += ["", f"Seconds to reach the loss scipy L-BFGS has after {args.target_evals} evaluations "
+                  "(n/a: not reached within the run's budget):", "",
+              "| px | target | " + " | ".join(next(iter(results.values()))["to_target"]) + " |",
+              "| --- | --- |" + " --- |" * len(next(iter(results.values()))["to_target"])]
+    for size, r in results.items():
+        lines.append(f"| {size} | {r['target']:.4g} | " + " | ".join(fmt(v) for v in r["to_target"].values()) + " |")
+    if checks:
+        lines += ["", f"2% check: loss after {args.evaluations_check} evaluations (ratio TF / scipy):", "",
+                  "| px | init | scipy L-BFGS | TF L-BFGS | ratio |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {c['size']} | {c['init']} | {c['scipy']:.4g} | {c['tf']:.4g} | {c['ratio']:.4f} |" for c in checks]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 384])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20, help="steps per first-order timing run")
+    parser.add_argument("--evaluations", type=int, default=20, help="evaluations per L-BFGS timing run")
+    parser.add_argument("--target-evals", type=int, default=60)
+    parser.add_argument("--evaluations-check", type=int, default=60)
+    parser.add_argument("--check-sizes", type=int, nargs="*", default=[128, 256])
+    parser.add_argument("--out", default=None, help="also write the markdown table to this file")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    log = lambda line: print(f"[{time.perf_counter() - started:7.1f} s] {line}", flush=True)  # noqa: E731
+    results = {size: benchmark_size(size, args.rounds, args.steps, args.evaluations, args.target_evals, log)
+               for size in args.sizes}
+    checks = [row for size in args.check_sizes for row in two_percent_check(size, args.evaluations_check, log)]
+    table = markdown(results, checks, args)
+    print(table)
+    print(f"total {time.perf_counter() - started:.0f} s")
+    if args.out:
+        with open(args.out, "a") as handle:
+            handle.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
