@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 import keras
 
+from kerasopt.optimizers.hessian_free import HessianFree, HFResult
 from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
 from kerasopt.optimizers.muon import Muon
 from kerasopt.optimizers.rprop import Rprop
 from kerasopt.optimizers.schedule_free import ScheduleFreeAdamW
+from kerasopt.optimizers.tf_lbfgs import TFLBFGS
 
-__all__ = ["LBFGS", "LBFGSResult", "Muon", "Rprop", "ScheduleFreeAdamW", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
+__all__ = ["HessianFree", "HFResult", "LBFGS", "LBFGSResult", "TFLBFGS", "Muon", "Rprop", "ScheduleFreeAdamW", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
            "defaults_table", "defaults_markdown", "is_full_batch_driver", "check_hparams",
            "resolve_hparams", "library_hparams", "build"]
 
@@ -131,6 +133,14 @@ REGISTRY: dict[str, OptimizerSpec] = {
         _entry("lbfgs", LBFGS, "Liu & Nocedal 1989; scipy L-BFGS-B (Byrd et al. 1995)",
                {"max_iterations": 100, "history_size": 10},
                {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, kind="driver"),
+        _entry("lbfgs_tf", TFLBFGS, "Liu & Nocedal 1989; Nocedal & Wright 2006 (Alg. 7.4, strong-Wolfe zoom "
+                                    "3.5/3.6); projected with an active set, on the device",
+               {"max_iterations": 100, "history_size": 10},
+               {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, kind="driver"),
+        _entry("hessian_free", HessianFree, "Martens 2010 (truncated Newton: CG on exact Hessian-vector "
+                                            "products, Levenberg-Marquardt damping)",
+               {"max_iterations": 100, "max_cg_iterations": 10, "initial_damping": 0.1},
+               {"max_iterations": OURS, "max_cg_iterations": OURS, "initial_damping": OURS}, kind="driver"),
     ]
 }
 

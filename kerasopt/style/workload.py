@@ -121,7 +121,9 @@ def run(config: StyleConfig, run_dir, progress: bool = False) -> dict:
         total, parts = objective(image)
         metrics = {"loss": float(total), **dict(zip(Objective.COMPONENTS, map(float, parts.numpy()))),
                    "initial_loss": initial_loss, "iterations": result.iterations,
-                   "evaluations": result.evaluations, "seconds": result.seconds}
+                   "evaluations": result.evaluations, "seconds": result.seconds,
+                   **{key: getattr(result, key) for key in ("gradient_evaluations", "hessian_vector_products")
+                      if hasattr(result, key)}}
         error = None if result.status == "completed" else result.message
         record.finish(result.status, metrics, error=error, trace_seconds=result.trace_seconds)
     return record.summary
