@@ -119,16 +119,11 @@ def _main(argv=None) -> int:
 
 
 def print_table(run_dirs: dict) -> None:
-    """A short table of test metrics, one line per optimizer."""
-    from kerasopt.defects.compare import load_runs
+    """The comparison table (test metrics of each run) on stdout."""
+    from kerasopt import tasks
+    from kerasopt.comparison import markdown_table, summary_rows
 
-    columns = ("val_dice", "test_dice", "test_iou", "test_precision", "test_recall", "image_ap", "image_auroc")
-    print(f"{'optimizer':<20} {'status':<10} " + " ".join(f"{c:>14}" for c in columns))
-    for label, run in load_runs(run_dirs).items():
-        metrics = run["summary"]["metrics"]
-        cells = [metrics.get(c) for c in columns]
-        print(f"{label:<20} {run['summary']['status']:<10} "
-              + " ".join(f"{c:>14.3f}" if isinstance(c, float) else f"{'-':>14}" for c in cells))
+    print(markdown_table(summary_rows(tasks.get("defects"), run_dirs)), end="")
 
 
 if __name__ == "__main__":

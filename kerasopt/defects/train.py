@@ -47,6 +47,7 @@ import tensorflow as tf
 from kerasopt import optimizers
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
+from kerasopt.optimizers.schedule_free import ScheduleFreeCheckpoint, ScheduleFreeEvaluation, average_into
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
 from kerasopt.defects.data import Splits, load_splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
@@ -223,13 +224,13 @@ def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: Resumable
     recorder = EpochRecorder(record, progress, record.resume.rows if record.resume else ())
     checkpoint = record.artifacts / CHECKPOINT
     best_so_far = max((d for d in recorder.val_dices if d is not None), default=None)
-    callbacks = [recorder]
+    callbacks = [recorder, ScheduleFreeEvaluation()]  # Schedule-Free: validate at x (before the recalibration)
     bn_data = recalibration_dataset(config, splits) if config.bn_recalibration else None
     if bn_data is not None:  # after the recorder: recalibration counts as evaluation time
         callbacks.append(BatchNormRecalibration(bn_data, config.bn_batches))
     callbacks += [keras.callbacks.TerminateOnNaN(),
-                  keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
-                                                  save_best_only=True, initial_value_threshold=best_so_far)]
+                  ScheduleFreeCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
+                                         save_best_only=True, initial_value_threshold=best_so_far)]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
         callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
                                                      profile_batch=0))
@@ -248,8 +249,10 @@ def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: Resumable
                              error=recorder.diverged, trace_seconds=recorder.trace_seconds)
     if checkpoint.is_file():
         model.load_weights(str(checkpoint))  # its BN statistics were recalibrated before its validation
-    elif bn_data is not None:
-        recalibrate(model, bn_data, config.bn_batches)
+    else:
+        average_into(model.optimizer)  # Schedule-Free: the averaged point x (a no-op for other optimizers)
+        if bn_data is not None:
+            recalibrate(model, bn_data, config.bn_batches)
     val_probabilities, val_masks = predict(model, val_data)
     test_probabilities, test_masks = predict(model, test_data)
     metrics = {**progress_metrics, "val_dice": pixel_metrics(val_probabilities, val_masks)["dice"],
@@ -311,14 +314,6 @@ def compare(configs: list[DefectsConfig], out_dir: str | Path, log=print, progre
     Returns:
         ``{optimizer: run_dir}`` in the order of ``configs``.
     """
-    from kerasopt.defects.compare import write_comparison
+    from kerasopt import comparison, tasks
 
-    out_dir = Path(out_dir)
-    run_dirs = {}
-    for config in configs:
-        log(f"[{config.optimizer}] {config.backbone} {config.size}px, {config.epochs} epochs, batch {config.batch_size}")
-        run_dirs[config.optimizer] = out_dir / config.optimizer
-        summary = run(config, run_dirs[config.optimizer], progress=progress)
-        log(f"[{config.optimizer}] {summary['status']}" + (f": {summary['error']}" if summary["error"] else ""))
-        write_comparison(run_dirs, out_dir)
-    return run_dirs
+    return comparison.compare(tasks.get("defects"), configs, out_dir, log=log, progress=progress)
