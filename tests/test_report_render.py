@@ -164,3 +164,30 @@ def test_broken_study_json_is_one_line(tmp_path, capsys, content, message):
     assert study_main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_defects_headline_is_test_dice_while_validation_only_selects(tmp_path):
+    """Selection on val_dice, answer in test metrics: the tuned trial with the best validation Dice is
+    chosen, but the table and its ranking are by test Dice of the held-out reruns."""
+    root = tmp_path / "defects"
+    root.mkdir()
+    spec = {**SPEC, "task": "defects", "optimizers": ["adam", "sgd"], "targets": [],
+            "search": {"adam": {}, "sgd": {}}}
+    headline = ["test_dice", "test_dice_at_best", "test_iou", "test_precision", "test_recall"]
+    write_json_atomic(root / "study.json", {"study": spec, "target": {"metric": "val_dice", "mode": "max"},
+                                            "task": {"name": "defects", "headline": headline}})
+    plan = [role(f"{o}{s}", o, "final", 0, s, {"learning_rate": 0.1}) for o in ("adam", "sgd") for s in (1, 2, 3)]
+    write_json_atomic(root / "plan.json", {"runs": plan})
+    for optimizer, val, test in (("adam", 0.9, 0.5), ("sgd", 0.5, 0.7)):  # validation and test disagree
+        for seed in (1, 2, 3):
+            with RunRecord(root / f"{optimizer}{seed}", {}, seed=seed) as record:
+                record.log({"step": 1, "evaluations": 1, "seconds": 1.0, "loss": 1.0, "val_dice": val})
+                record.finish("completed", {"val_dice": val, **{m: test + 0.01 * seed for m in headline}})
+    write_report(root)
+    main = pd.read_csv(root / "main_table.csv")
+    assert list(main["optimizer"]) == ["sgd", "adam"]  # ranked by test Dice, not by validation Dice
+    assert "tuned test_dice mean [95% CI]" in main.columns
+    assert main.iloc[0]["tuned test_dice mean [95% CI]"].startswith("0.72 [")
+    text = (root / "report.md").read_text()
+    assert "headline metric `test_dice`" in text and "selection used `val_dice`" in text
+    assert list(pd.read_csv(root / "headline.csv").columns) == ["optimizer", *headline]
