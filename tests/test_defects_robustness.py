@@ -116,7 +116,7 @@ def _cli_error(argv, capsys, tmp_path):
 
 @pytest.mark.parametrize("extra, match", [
     (["--size", "100000"], "GiB"),
-    (["--seed", str(2**32)], "seed must be"),
+    (["--seed", str(2**32)], "2**32"),
     (["--encoder-weights", "WEIGHTS"], "not an HDF5"),
 ])
 def test_cli_refuses_impossible_settings_up_front_with_one_line(extra, match, capsys, tmp_path):
@@ -129,11 +129,8 @@ def test_cli_refuses_impossible_settings_up_front_with_one_line(extra, match, ca
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1"])
 def test_cli_refuses_non_finite_learning_rates_as_usage_errors(value, capsys, tmp_path):
-    from kerasopt.defects.__main__ import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--optimizer", "adam", "--lr", value, "--out", str(tmp_path / "out")])
-    assert exit_info.value.code == 2 and "--lr" in capsys.readouterr().err
+    code, error = _cli_error(["--optimizer", "adam", "--lr", value], capsys, tmp_path)
+    assert code == 2 and len(error) == 1 and error[0].startswith("error: argument --lr"), error
 
 
 def test_memory_check_refuses_what_cannot_fit_and_passes_the_defaults():
