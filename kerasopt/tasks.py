@@ -68,12 +68,6 @@ class Task:
                 "budget_key": self.budget_key, "excluded": dict(self.excluded)}
 
 
-def _keras_optimizers() -> list[str]:
-    from kerasopt import optimizers
-
-    return [name for name in optimizers.available() if not optimizers.is_full_batch_driver(name)]
-
-
 def _style() -> Task:
     from kerasopt import optimizers
     from kerasopt.optimizers.muon import PIXEL_PROBLEM_REASON
@@ -97,12 +91,12 @@ def _style() -> Task:
 
 
 def _defects() -> Task:
-    from kerasopt.defects.config import DefectsConfig
+    from kerasopt.defects.config import DefectsConfig, supported_optimizers
     from kerasopt.defects.train import run
 
     headline = ("test_dice", "test_dice_at_best", "test_iou", "test_precision", "test_recall")
     return Task("defects", DefectsConfig, run, {"metric": "val_dice", "mode": "max"}, headline,
-                tuple(_keras_optimizers()), title="Defect segmentation",
+                tuple(supported_optimizers()), title="Defect segmentation",
                 comparison_metrics=(*headline, "val_dice", "image_ap", "image_auroc", "epochs", "steps",
                                     "train_seconds"),
                 curve_metrics=("val_dice", "val_loss"), log_metrics=("val_loss",),
@@ -113,9 +107,9 @@ def _defects() -> Task:
 
 
 def _faststyle() -> Task:
-    from kerasopt.faststyle import FastStyleConfig, TARGET, run
+    from kerasopt.faststyle import FastStyleConfig, TARGET, run, supported_optimizers
 
-    return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(_keras_optimizers()),
+    return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(supported_optimizers()),
                 title="Fast style transfer",
                 comparison_metrics=(TARGET["metric"], "val_content_loss", "val_style_loss", "style_ratio", "loss",
                                     "steps", "train_seconds"),

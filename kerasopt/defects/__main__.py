@@ -16,19 +16,21 @@ starts from the same initial weights and sees the same data order.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import math
 import sys
 from pathlib import Path
 
-from kerasopt.cli import parse_optimizer_list, positive_float, positive_int, quiet_tensorflow, run_cli
+from kerasopt import records
+from kerasopt.cli import ArgumentParser, default_output_dir, parse_optimizer_list, positive_float, positive_int, \
+    prepare_output_dir, quiet_tensorflow, run_cli, seed_type
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from kerasopt.defects.config import PRECISIONS, DefectsConfig
 
     defaults = DefectsConfig()
-    parser = argparse.ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0],
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--optimizer", required=True,
                         help="registry name(s), comma-separated, or 'all' (every optimizer except lbfgs)")
     parser.add_argument("--lr", type=finite_positive_float,
@@ -40,8 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--size", type=positive_int, default=defaults.size, help="input px, multiple of 32")
     parser.add_argument("--data", default=None, help="images/+masks/ folder or MVTec category folder "
                         f"(default: the synthetic set in {defaults.data}, generated if missing)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--out", help="output folder (default runs/defects/<timestamp>)")
+    parser.add_argument("--seed", type=seed_type, default=defaults.seed)
+    parser.add_argument("--out", help="output folder; None: runs/defects/<timestamp>")
+    parser.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                         help="float32 (default), mixed_float16 (GPUs) or mixed_bfloat16 (CPUs with AVX512-BF16)")
     parser.add_argument("--mixed-precision", action="store_true", help="same as --precision mixed_float16")
@@ -111,11 +114,38 @@ def _main(argv=None) -> int:
         prepare_data(first)
     splits = load_splits(data)
     print(f"data {data} ({splits.layout}): " + ", ".join(f"{n} {len(splits[n])}" for n in ("train", "val", "test")))
-    out = Path(args.out or Path("runs") / "defects" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if args.out and not args.overwrite and resumes(Path(args.out), configs):
+        out = Path(args.out)
+        print(f"resuming the unfinished runs in {out}", flush=True)
+    else:
+        out = prepare_output_dir(args.out or default_output_dir("defects"), overwrite=args.overwrite)
     run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
     print_table(run_dirs)
     print(f"runs and comparison in {out} (comparison.md, curves.png)")
     return 0
+
+
+def resumes(out: Path, configs: list) -> bool:
+    """True when ``out`` holds an interrupted run of exactly these settings (the same command again):
+    only run folders of these optimizers and comparison files, every recorded setting equal, one run
+    unfinished. Anything else in a non-empty ``out`` is refused by `prepare_output_dir`."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return False
+    by_name = {config.optimizer: config for config in configs}
+    unfinished = False
+    for entry in out.iterdir():
+        if entry.is_file() and entry.name in ("comparison.md", "curves.png", "comparison.png"):
+            continue
+        if not entry.is_dir() or entry.name not in by_name or not (entry / records.CONFIG).is_file():
+            return False
+        try:
+            settings = records.read_config(entry).get("settings", {})
+        except (OSError, ValueError):
+            return False
+        if any(settings.get(key) != value for key, value in by_name[entry.name].to_dict().items()):
+            return False
+        unfinished |= not records.is_complete(entry)
+    return unfinished
 
 
 def print_table(run_dirs: dict) -> None:

@@ -21,7 +21,7 @@ def supported_optimizers() -> list[str]:
     """Registry names this task trains with ``model.fit``: all but full-batch drivers (lbfgs)."""
     from kerasopt import optimizers
 
-    return [name for name in optimizers.available() if not optimizers.is_full_batch_driver(name)]
+    return optimizers.mini_batch()
 
 
 @dataclass

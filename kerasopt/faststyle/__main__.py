@@ -11,12 +11,11 @@ images and prints the images/second.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import sys
 from pathlib import Path
 
-from kerasopt.cli import (non_negative_float, parse_optimizer_list, positive_float, positive_int,
-                          quiet_tensorflow, run_cli)
+from kerasopt.cli import (default_output_dir, non_negative_float, parse_optimizer_list, positive_float, positive_int,
+                          prepare_output_dir, quiet_tensorflow, run_cli, seed_type)
 
 PROG = "python -m kerasopt.faststyle"
 
@@ -46,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="photos per step")
     train.add_argument("--data", default=None,
                        help="photo folder (recursive jpg/png, e.g. COCO train2014); (default: the offline corpus)")
-    train.add_argument("--seed", type=int, default=d.seed, help="random seed (weights and crops)")
+    train.add_argument("--seed", type=seed_type, default=d.seed, help="random seed (weights and crops)")
     train.add_argument("--lr", type=positive_float, default=None,
                        help="learning rate of every optimizer (default: the registry's per optimizer)")
     train.add_argument("--width", type=positive_float, default=d.width, help="channel multiplier of the network")
@@ -58,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight,
                        help="weight of the total-variation loss")
     train.add_argument("--network", choices=NETWORKS, default=d.network, help="feature network of the loss")
-    train.add_argument("--out", default=None, help="output folder (default: runs/faststyle/<timestamp>)")
+    train.add_argument("--out", default=None, help="output folder; None: runs/faststyle/<timestamp>")
+    train.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
     stylize = commands.add_parser("stylize", formatter_class=formatter, help="stylize images with a trained network",
                                   description="Stylize images with a trained network and print images/second.")
     stylize.add_argument("--model", required=True, help="RUN/artifacts/model.keras written by 'train'")
@@ -100,11 +100,7 @@ def train(args) -> int:
     problem = prepare(configs[0])  # bad photos, style or weights fail here, before any output
     split = problem.split
     print(f"photos {split.root}: {len(split.train)} training, {len(split.val)} held out", flush=True)
-    out = Path(args.out or Path("runs") / "faststyle" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    out = prepare_output_dir(args.out or default_output_dir("faststyle"), overwrite=args.overwrite)
     run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
     print(markdown_table(summary_rows(tasks.get("faststyle"), run_dirs)), end="")
     if len(run_dirs) > 1:

@@ -24,7 +24,7 @@ from kerasopt.optimizers.tf_lbfgs import TFLBFGS
 
 __all__ = ["HessianFree", "HFResult", "LBFGS", "LBFGSResult", "TFLBFGS", "Muon", "Rprop", "ScheduleFreeAdamW", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
            "defaults_table", "defaults_markdown", "is_full_batch_driver", "check_hparams",
-           "resolve_hparams", "library_hparams", "build"]
+           "resolve_hparams", "library_hparams", "build", "mini_batch"]
 
 KERAS = "Keras 3 default"
 PAPER_ERA = "paper-era default (Keras 2 / original paper)"
@@ -161,6 +161,11 @@ def spec(name: str) -> OptimizerSpec:
 def is_full_batch_driver(name: str) -> bool:
     """True when ``make(name)`` returns a driver with ``minimize`` (not a Keras optimizer)."""
     return spec(name).kind == "driver"
+
+
+def mini_batch() -> list[str]:
+    """The registry names that train networks on mini-batches: every Keras optimizer, no full-batch driver."""
+    return [name for name in available() if not is_full_batch_driver(name)]
 
 
 def check_hparams(name: str, hparams: dict) -> dict:
