@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="python -m kerasopt.style",
         description="Gatys style transfer: optimize the pixels of an image under one or more optimizers.")
-    parser.add_argument("--optimizer", default="lbfgs", help="registry name, comma list, or 'all' (default: %(default)s)")
+    parser.add_argument("--optimizer", default="lbfgs", help="registry name, comma list, or 'all' (every optimizer that applies to pixels: "
+                             "all but muon) (default: %(default)s)")
     parser.add_argument("--content", default=d.content, help="content image path, or the bundled 'tubingen' (default: %(default)s)")
     parser.add_argument("--style", default=d.style, help="style image path, 'starry-night' (bundled) or 'pattern' (generated) (default: %(default)s)")
     parser.add_argument("--size", type=positive_int, default=d.size, help="long side of the images in px (default: %(default)s)")
@@ -60,12 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configs_from_args(args) -> list:
     """One validated `StyleConfig` per requested optimizer (UsageError/ValueError on bad input)."""
-    from kerasopt import optimizers
+    from kerasopt import optimizers, tasks
     from kerasopt.style.config import StyleConfig
 
-    names = parse_optimizer_list(args.optimizer)
+    style = tasks.get("style")
+    names = list(style.supported) if args.optimizer.strip().lower() == "all" else parse_optimizer_list(args.optimizer)
     if args.lr is not None and all(optimizers.is_full_batch_driver(n) for n in names):
-        raise UsageError("--lr does not apply to lbfgs (it has no learning rate)")
+        raise UsageError(f"--lr does not apply to {', '.join(names)} (no learning rate)")
     iterations = args.iterations if (args.iterations or args.evaluations) else StyleConfig().iterations
     return [StyleConfig(
         optimizer=name, seed=args.seed, content=args.content, style=args.style, size=args.size,
