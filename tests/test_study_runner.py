@@ -60,3 +60,11 @@ def test_record_failure_writes_a_failed_record_but_never_overwrites_a_completed_
     before = (tmp_path / "b" / records.SUMMARY).read_bytes()
     assert record_failure(str(tmp_path / "b"), {"seed": 0}, RuntimeError("late"))["status"] == "completed"
     assert (tmp_path / "b" / records.SUMMARY).read_bytes() == before
+
+
+@pytest.mark.parametrize("gpus, workers, share", [(0, 4, 0), (1, 1, 1), (1, 4, 0.25), (2, 4, 0.5), (8, 4, 1),
+                                                  (1, 3, 0.3333)])
+def test_ray_runs_share_a_gpu_when_workers_outnumber_gpus(gpus, workers, share):
+    from kerasopt.study.runner import gpus_per_run
+
+    assert gpus_per_run(gpus, workers) == share
