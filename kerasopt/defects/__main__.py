@@ -16,7 +16,6 @@ starts from the same initial weights and sees the same data order.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--optimizer", required=True,
                         help="registry name(s), comma-separated, or 'all' (every optimizer except lbfgs)")
-    parser.add_argument("--lr", type=finite_positive_float,
+    parser.add_argument("--lr", type=positive_float,
                         help="learning rate for every optimizer (default: registry)")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
@@ -57,14 +56,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="mirrored: one run over all visible GPUs")
     parser.add_argument("--deterministic", action="store_true", help="TF op determinism (slower)")
     return parser.parse_args(argv)
-
-
-def finite_positive_float(text: str) -> float:
-    """argparse type: a finite float > 0 (``inf`` and ``nan`` are usage errors)."""
-    value = positive_float(text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
 
 
 def selected_optimizers(text: str) -> list[str]:

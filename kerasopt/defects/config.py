@@ -92,11 +92,9 @@ class DefectsConfig(TaskConfig):
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1. Received: {name}={getattr(self, name)}")
-        for name in ("seed", "synthetic_seed", "split_seed", "overlays"):
+        for name in ("synthetic_seed", "split_seed", "overlays"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative. Received: {name}={getattr(self, name)}")
-        if self.seed > 2**32 - 1:
-            raise ValueError(f"seed must be at most 2**32 - 1 (TensorFlow's seed range). Received: seed={self.seed}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.size % 32:
