@@ -18,7 +18,7 @@ def test_help_lists_every_command_with_one_line_and_exits_0(capsys, argv):
     assert out.startswith("usage: kerasopt")
     for name, (_, description) in cli.COMMANDS.items():
         assert f"  {name}" in out and description in out and "\n" not in description
-    assert set(cli.COMMANDS) == {"optimizers", "style", "defects", "study"}
+    assert set(cli.COMMANDS) == {"optimizers", "style", "defects", "faststyle", "study"}
 
 
 def test_unknown_command_is_a_usage_line_and_exit_2(capsys):
