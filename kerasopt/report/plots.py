@@ -111,23 +111,29 @@ def curves(histories: dict[str, list[list[dict]]], axis: str, metric: str, log_m
     return _save(fig, path)
 
 
-def image_grid(images: dict[str, dict[str, Path | None]], path: Path) -> Path | None:
-    """Result images: one column per optimizer, one row per arm (e.g. tuned, defaults).
+def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: int = 6) -> Path | None:
+    """Result images, optimizers in ranked order: each optimizer a block of one panel per arm
+    (e.g. tuned, task_defaults), about ``per_row`` panels to a row.
 
     Args:
         images: optimizer → arm → PNG path (None: no image).
         path: PNG to write.
+        per_row: panels per row (rounded down to whole optimizers).
     """
     arms = list(dict.fromkeys(arm for per_arm in images.values() for arm in per_arm))
     if not images or not any(p for per_arm in images.values() for p in per_arm.values()):
         return None
-    fig, axes = plt.subplots(len(arms), len(images), figsize=(2.2 * len(images), 2.4 * len(arms)), squeeze=False)
-    for col, (name, per_arm) in enumerate(images.items()):
-        for row, arm in enumerate(arms):
-            ax = axes[row][col]
-            ax.axis("off")
+    blocks = max(1, per_row // len(arms))
+    rows = -(-len(images) // blocks)
+    columns = blocks * len(arms)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for index, (name, per_arm) in enumerate(images.items()):
+        for offset, arm in enumerate(arms):
+            ax = axes[index // blocks][index % blocks * len(arms) + offset]
             image_path = per_arm.get(arm)
             if image_path is not None:
                 ax.imshow(plt.imread(str(image_path)))
-            ax.set_title(f"{name}\n{arm}", fontsize=8)
+            ax.set_title(f"{index + 1}. {name}\n{arm}", fontsize=8)
     return _save(fig, path)
