@@ -22,9 +22,9 @@ def _colors(names: Sequence[str]) -> dict:
     return {name: cmap(i % 20) for i, name in enumerate(names)}
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, dpi: int = 110) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -126,7 +126,7 @@ def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: i
     blocks = max(1, per_row // len(arms))
     rows = -(-len(images) // blocks)
     columns = blocks * len(arms)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.7 * columns, 1.6 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for index, (name, per_arm) in enumerate(images.items()):
@@ -135,5 +135,5 @@ def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: i
             image_path = per_arm.get(arm)
             if image_path is not None:
                 ax.imshow(plt.imread(str(image_path)))
-            ax.set_title(f"{index + 1}. {name}\n{arm}", fontsize=8)
-    return _save(fig, path)
+            ax.set_title(f"{index + 1}. {name}\n{arm}", fontsize=7)
+    return _save(fig, path, dpi=80)  # about one screen pixel per image pixel at 128 px
