@@ -161,7 +161,7 @@ class TaskConfig:
             raise ValueError(f"hparam_defaults must be one of {', '.join(HPARAM_DEFAULTS)}. "
                              f"Received: hparam_defaults={self.hparam_defaults!r}")
         self.check()
-        optimizers.resolve_hparams(self.optimizer, **self.optimizer_hparams())
+        self.resolved_hparams()
         return self
 
     def check(self) -> None:
@@ -179,3 +179,9 @@ class TaskConfig:
 
         base = self.task_hparams() if self.hparam_defaults == "task" else optimizers.library_hparams(self.optimizer)
         return {**base, **self.hparams}
+
+    def resolved_hparams(self) -> dict:
+        """`optimizer_hparams` validated for the optimizer (``optimizers.build`` takes exactly these)."""
+        from kerasopt import optimizers
+
+        return optimizers.check_hparams(self.optimizer, self.optimizer_hparams())

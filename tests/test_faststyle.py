@@ -310,3 +310,13 @@ def test_help_shows_the_defaults(capsys):
     for default in ("(default: 0.01)", "(default: adam)", "(default: 128)", "(default: starry-night)", "(default: 1000)",
                     "(default: 4)", "(default: vgg16-hed)"):
         assert default in text
+
+
+def test_library_defaults_build_the_optimizer_as_keras_does():
+    """The library arm passes no registry default (adagrad: Keras' 0.001, not the paper-era 0.01)."""
+    from kerasopt import optimizers
+
+    library = FastStyleConfig(optimizer="adagrad", hparam_defaults="library")
+    assert library.resolved_hparams() == {}
+    assert float(optimizers.build("adagrad", library.resolved_hparams()).learning_rate) == pytest.approx(1e-3)
+    assert FastStyleConfig(optimizer="adagrad").resolved_hparams()["learning_rate"] == 0.01

@@ -86,7 +86,7 @@ def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = Fals
     splits = load_splits(config.data, config.split_seed, config.val_fraction, config.test_fraction)
     check_memory(config.size, config.batch_size, images=sum(len(splits[n]) for n in ("train", "val", "test")))
     settings = {**config.to_dict(), "task": "defects",
-                "resolved_hparams": optimizers.check_hparams(config.optimizer, config.optimizer_hparams()),
+                "resolved_hparams": config.resolved_hparams(),
                 "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")}}
     resume = resume_point(run_dir, settings)
     if resume is not None and progress:
@@ -115,7 +115,7 @@ def build_model(config: DefectsConfig) -> keras.Model:
             model = keras.Model(model.input, keras.layers.Activation("linear", dtype="float32")(model.output))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    model.compile(optimizer=optimizers.build(config.optimizer, config.optimizer_hparams()),
+    model.compile(optimizer=optimizers.build(config.optimizer, config.resolved_hparams()),
                   loss=dice_focal_loss(config.dice_weight, config.focal_weight),
                   metrics=[PooledDice(name="dice")], jit_compile=bool(config.jit))
     return model

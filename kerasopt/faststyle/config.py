@@ -102,8 +102,3 @@ class FastStyleConfig(TaskConfig):
             if getattr(self, name) == "":
                 raise ValueError(f"{name} must not be empty. Received: {name}=''")
 
-    def resolved_hparams(self) -> dict:
-        """What ``optimizers.make`` receives: the chosen defaults overridden by ``hparams``, validated."""
-        from kerasopt import optimizers
-
-        return optimizers.resolve_hparams(self.optimizer, **self.optimizer_hparams())

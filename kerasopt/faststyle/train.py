@@ -174,7 +174,7 @@ def _train(config: FastStyleConfig, problem: Problem, record: RunRecord, progres
     model = build_transformer(config.width)
     loss = PerceptualLoss(problem.extractor, problem.grams, config.content_weight, config.style_weight,
                           config.tv_weight)
-    optimizer = optimizers.make(config.optimizer, **config.resolved_hparams())
+    optimizer = optimizers.build(config.optimizer, config.resolved_hparams())
     train_step, evaluate = _compiled_functions(model, loss, optimizer)
     batches = iter(data.training_dataset(problem.split.train, config.size, config.batch_size, config.seed))
     val_photos = tf.constant(problem.val_photos)

@@ -109,7 +109,7 @@ def run(config: StyleConfig, run_dir, progress: bool = False) -> dict:
     """
     config.validate()
     problem = prepare(config)
-    hparams = optimizers.check_hparams(config.optimizer, config.optimizer_hparams())
+    hparams = config.resolved_hparams()
     settings = {**config.to_dict(), "resolved_hparams": hparams, **problem.describe()}
     set_seed(config.seed)
     with RunRecord(run_dir, settings, seed=config.seed) as record:
