@@ -11,7 +11,10 @@
 - **Line search**: strong Wolfe conditions by bracketing and zoom with safeguarded cubic
   interpolation (Nocedal & Wright 2006, Alg. 3.5/3.6), constants ``c1=1e-3, c2=0.9`` as
   scipy's L-BFGS-B. The first trial step is 1, except on the first iteration (or after a
-  memory reset) of an unbounded problem, where it is ``1/||d||_2`` (as L-BFGS-B).
+  memory reset) of an unbounded problem, where it is ``1/||d||_2`` (as L-BFGS-B). On a box,
+  only the very first iteration caps the step at 1 (as L-BFGS-B's ``stpmx``); every later
+  line search may extrapolate, also after a memory reset or a rejected pair, so a run whose
+  pairs have non-positive curvature does not creep along at step 1.
 - **Bounds** (``bounds=(low, high)``, scalars for every element): projected L-BFGS with an
   active set. A variable at a bound whose gradient pushes outward is *active*: its
   gradient component is zeroed before the two-loop and its direction component after.
@@ -312,6 +315,7 @@ class TFLBFGS:
             state.g.assign(gradient)
             state.count.assign(0)
             state.head.assign(0)
+            state.iterations.assign(0)
             state.evaluations.assign(1)
             return loss, projected_gradient_norm(x, gradient)
 
@@ -352,14 +356,14 @@ class TFLBFGS:
             state.count.assign(tf.where(reset, 0, state.count))
             d = tf.where(reset, -free_gradient, d)
             slope = tf.where(reset, -dot(free_gradient, free_gradient), slope)
-            first = state.count == 0
             infinite = tf.constant(math.inf, dtype)
             if not bounded:
-                step = tf.where(first, 1.0 / tf.maximum(tf.norm(d), tiny), tf.ones([], dtype))
+                step = tf.where(state.count == 0, 1.0 / tf.maximum(tf.norm(d), tiny), tf.ones([], dtype))
                 max_step = infinite
-            else:  # as L-BFGS-B: the first step of a bounded problem is the steepest-descent step 1, at most
+            else:  # as L-BFGS-B: the very first step of a bounded problem is the steepest-descent step 1,
+                # at most; later steps (also after a memory reset) may extrapolate beyond 1
                 step = tf.ones([], dtype)
-                max_step = tf.where(first, tf.ones([], dtype), infinite)
+                max_step = tf.where(state.iterations == 0, tf.ones([], dtype), infinite)
             return d, slope, step, max_step
 
         def line_search(x0, f0, g0, d, slope0, step, max_step):
@@ -446,6 +450,7 @@ class TFLBFGS:
 
                 def accept():
                     remember(x - x0, g - g0)
+                    state.iterations.assign_add(1)
                     state.x.assign(x)
                     state.f.assign(f)
                     state.g.assign(g)
@@ -469,6 +474,7 @@ class _State:
         x, g: (n,) current iterate and its gradient; f: its loss (scalar).
         s, y: (history_size, n) circular buffers of the pairs; rho: (history_size,) 1 / s'y.
         head: int32 index where the next pair goes; count: int32 pairs stored.
+        iterations: int32 accepted iterations (the first one may not step beyond 1 on a box).
         evaluations: int64 evaluations so far.
     """
 
@@ -482,4 +488,5 @@ class _State:
         self.rho = tf.Variable(tf.zeros([history_size], dtype), trainable=False)
         self.head = tf.Variable(0, trainable=False)
         self.count = tf.Variable(0, trainable=False)
+        self.iterations = tf.Variable(0, trainable=False)
         self.evaluations = tf.Variable(tf.constant(0, tf.int64), trainable=False)
