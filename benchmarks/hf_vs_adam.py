@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from style_bench import BOUNDS, adam_rows, driver_run, loss_at, setup  # noqa: E402
+from style_bench import BOUNDS, adam_rows, driver_run, loss_at, publish, setup  # noqa: E402
 
 from kerasopt.optimizers.hessian_free import HessianFree  # noqa: E402
 from kerasopt.optimizers.lbfgs import LBFGS  # noqa: E402
@@ -88,12 +88,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="also append the markdown table to this file")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    table = markdown(compare(args), args)
-    print(table)
-    print(f"total {time.perf_counter() - started:.0f} s")
-    if args.out:
-        with open(args.out, "a") as handle:
-            handle.write(table)
+    publish(markdown(compare(args), args), started, args.out)
     return 0
 
 

@@ -244,14 +244,19 @@ def main(argv=None) -> int:
     log = lambda line: print(f"[{time.perf_counter() - started:7.1f} s] {line}", flush=True)  # noqa: E731
     results = {size: benchmark_size(size, args.rounds, args.steps, args.evaluations, args.target_evals, log)
                for size in args.sizes}
-    checks = [row for size in args.check_sizes for row in two_percent_check(size, args.evaluations_check, args.check_seeds, log)]
-    table = markdown(results, checks, args)
+    checks = [row for size in args.check_sizes
+              for row in two_percent_check(size, args.evaluations_check, args.check_seeds, log)]
+    publish(markdown(results, checks, args), started, args.out)
+    return 0
+
+
+def publish(table: str, started: float, out: str | None) -> None:
+    """Print the markdown ``table`` and the total seconds since ``started``; append it to ``out`` if given."""
     print(table)
     print(f"total {time.perf_counter() - started:.0f} s")
-    if args.out:
-        with open(args.out, "a") as handle:
+    if out:
+        with open(out, "a") as handle:
             handle.write(table)
-    return 0
 
 
 if __name__ == "__main__":
