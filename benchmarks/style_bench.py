@@ -153,9 +153,11 @@ def fmt(value, digits=3):
     return "n/a" if value is None or value != value else f"{value:.{digits}g}"
 
 
-def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_evals: int, log) -> dict:
+def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_evals: int, log,
+                   xla: bool = True) -> dict:
     objective, start = setup(size)
-    timing = {key: [] for key in ("bare", "bare_jit", "kerasopt", "scipy", "tf", "tf_jit", "hf_eval", "hf_hvp")}
+    keys = ("bare", "bare_jit", "kerasopt", "scipy", "tf", "tf_jit", "hf_eval", "hf_hvp")
+    timing = {key: [] for key in keys if xla or not key.endswith("_jit")}
     for r in range(rounds):
         timing["bare"].append(bare_step_seconds(objective, start, steps))
         timing["kerasopt"].append(kerasopt_step_seconds(objective, start, steps))
@@ -163,14 +165,16 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
         timing["scipy"].append(result.seconds / result.evaluations)
         result, _ = driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)
         timing["tf"].append(result.seconds / result.evaluations)
-        timing["bare_jit"].append(bare_step_seconds(objective, start, steps, jit=True))
-        result, _ = driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS, jit_compile=True), objective, start)
-        timing["tf_jit"].append(result.seconds / result.evaluations)
+        if xla:
+            timing["bare_jit"].append(bare_step_seconds(objective, start, steps, jit=True))
+            result, _ = driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS, jit_compile=True),
+                                   objective, start)
+            timing["tf_jit"].append(result.seconds / result.evaluations)
         hf_eval, hf_hvp = hf_costs(objective, start, max(2, steps // 4))
         timing["hf_eval"].append(hf_eval)
         timing["hf_hvp"].append(hf_hvp)
         log(f"{size}px round {r + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in timing.items()))
-    out = {key: median(values) for key, values in timing.items()}
+    out = {key: median(timing[key]) if key in timing else None for key in keys}
     # (d) time to target; every run stops once it reaches the target (seconds are unaffected).
     _, scipy_rows = driver_run(LBFGS(max_evaluations=target_evals, bounds=BOUNDS), objective, start)
     target = loss_at(scipy_rows, target_evals)
@@ -203,6 +207,14 @@ def two_percent_check(size: int, evaluations: int, noise_seeds: int, log) -> lis
     return rows
 
 
+def xla_cells(r: dict) -> str:
+    """The two XLA cells of a ratio-table row ("not run" with ``--no-xla``)."""
+    if r["bare_jit"] is None:
+        return "not run | not run |"
+    return (f"{r['bare_jit']:.4f} ({r['bare_jit'] / r['bare']:.2f}) | "
+            f"{r['tf_jit']:.4f} ({r['tf_jit'] / r['tf']:.2f}) |")
+
+
 def markdown(results: dict, checks: list[dict], args) -> str:
     lines = [f"Sizes {args.sizes}, {args.rounds} interleaved round(s), medians; {args.steps} steps / "
              f"{args.evaluations} evaluations per timing run.", "",
@@ -214,7 +226,7 @@ def markdown(results: dict, checks: list[dict], args) -> str:
         lines.append(f"| {size} | {bare:.4f} | {r['kerasopt']:.4f} ({r['kerasopt'] / bare:.2f}) | "
                      f"{r['scipy']:.4f} ({r['scipy'] / bare:.2f}) | {r['tf']:.4f} ({r['tf'] / bare:.2f}) | "
                      f"{r['hf_eval']:.4f} | {r['hf_hvp']:.4f} ({r['hf_hvp'] / r['hf_eval']:.2f}) | "
-                     f"{r['bare_jit']:.4f} ({r['bare_jit'] / bare:.2f}) | {r['tf_jit']:.4f} ({r['tf_jit'] / r['tf']:.2f}) |")
+                     + xla_cells(r))
     lines += ["", f"Seconds to reach the loss scipy L-BFGS has after {args.target_evals} evaluations "
                   "(n/a: not reached within the run's budget):", "",
               "| px | target | " + " | ".join(next(iter(results.values()))["to_target"]) + " |",
@@ -238,12 +250,14 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluations-check", type=int, default=60)
     parser.add_argument("--check-sizes", type=int, nargs="*", default=[128, 256])
     parser.add_argument("--check-seeds", type=int, default=1, help="noise seeds of the 2%% check")
+    parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time jit_compile=True (compiling takes seconds per size)")
     parser.add_argument("--out", default=None, help="also write the markdown table to this file")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     log = lambda line: print(f"[{time.perf_counter() - started:7.1f} s] {line}", flush=True)  # noqa: E731
-    results = {size: benchmark_size(size, args.rounds, args.steps, args.evaluations, args.target_evals, log)
-               for size in args.sizes}
+    results = {size: benchmark_size(size, args.rounds, args.steps, args.evaluations, args.target_evals, log,
+                                    args.xla) for size in args.sizes}
     checks = [row for size in args.check_sizes
               for row in two_percent_check(size, args.evaluations_check, args.check_seeds, log)]
     publish(markdown(results, checks, args), started, args.out)

@@ -1,0 +1,46 @@
+"""The style benchmark scripts run end to end at a tiny size and print their tables (not timed)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def importable_benchmarks(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # hf_vs_adam imports style_bench
+
+
+def test_style_bench_writes_ratio_target_and_two_percent_tables(tmp_path, capsys):
+    out = tmp_path / "perf.md"
+    assert load("style_bench").main(["--sizes", "32", "--rounds", "1", "--steps", "2", "--evaluations", "3",
+                                     "--target-evals", "4", "--evaluations-check", "4", "--check-sizes", "32",
+                                     "--check-seeds", "1", "--no-xla", "--out", str(out)]) == 0
+    table = out.read_text()
+    assert "| 32 | " in table and "Seconds to reach the loss scipy L-BFGS has after 4 evaluations" in table
+    rows = [line for line in table.splitlines() if line.startswith("| 32 | ")]
+    assert len(rows) == 2 + 2  # ratios, time to target, content + 1 noise seed
+    assert "noise seed 0" in table
+    assert "| not run | not run |" in rows[0]  # --no-xla
+    assert table in capsys.readouterr().out
+
+
+def test_hf_vs_adam_reports_every_method_at_every_budget(capsys):
+    assert load("hf_vs_adam").main(["--budgets", "4", "8", "--adam-rates", "10", "30", "--cg", "3",
+                                    "--damping", "0.1"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    names = [line.split(" | ")[0][2:] for line in lines[2:]]
+    assert names == ["start", "adam lr 10", "adam lr 30", "adam, best rate per budget", "scipy L-BFGS-B",
+                     "hessian_free cg 3, damping 0.1"]
+    best = [float(v) for v in lines[5].strip("| ").split(" | ")[1:]]
+    adam = [[float(v) for v in line.strip("| ").split(" | ")[1:]] for line in lines[3:5]]
+    assert best == [min(column) for column in zip(*adam)]
