@@ -243,12 +243,33 @@ def is_complete(run_dir: str | os.PathLike) -> bool:
     return (Path(run_dir) / SUMMARY).is_file()
 
 
+def _read_object(path: Path, required: tuple[str, ...]) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable run record ({one_line_error(exc)})") from None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        raise ValueError(f"{path}: not a run record (expected a JSON object with {', '.join(required)})")
+    return data
+
+
 def read_summary(run_dir: str | os.PathLike) -> dict:
-    return json.loads((Path(run_dir) / SUMMARY).read_text())
+    """``summary.json`` of a run; ValueError naming the file when it is truncated, corrupt or foreign."""
+    return _read_object(Path(run_dir) / SUMMARY, ("status", "metrics"))
 
 
 def read_config(run_dir: str | os.PathLike) -> dict:
-    return json.loads((Path(run_dir) / CONFIG).read_text())
+    """``config.json`` of a run; ValueError naming the file when it is truncated, corrupt or foreign."""
+    return _read_object(Path(run_dir) / CONFIG, ("settings",))
+
+
+def record_matches(run_dir: str | os.PathLike, settings: dict) -> bool:
+    """True when the record's ``config.json`` was written for ``settings`` (every key equal; the
+    record may add keys of its own, such as the resolved hyperparameters)."""
+    recorded = read_config(run_dir)["settings"]
+    if not isinstance(recorded, dict):
+        return False
+    return all(_jsonable(recorded.get(key)) == _jsonable(value) for key, value in settings.items())
 
 
 def read_history(run_dir: str | os.PathLike) -> list[dict]:

@@ -121,7 +121,7 @@ def test_report_of_the_tiny_study(reference):
 
     text = write_report(reference).read_text()
     assert "| adam |" in text and "| lbfgs | defaults |" in text and "95% CI" in text
-    assert "tuning seed 0; final (held-out) seeds [1, 2]" in text
+    assert "tuning seeds [0]; final (held-out) seeds [1, 2]" in text
     assert (reference / "image_grid.png").is_file() and (reference / "curves_evaluations.png").is_file()
 
 

@@ -13,7 +13,7 @@ LR = Dimension("log_uniform", (1e-3, 1e1))
 def make_spec(**changes):
     fields = dict(name="demo", task="style", base={"size": 32}, optimizers=("adam", "lbfgs"),
                   spaces={"adam": {"learning_rate": LR}, "lbfgs": {}}, trials=3, sampler="quasirandom",
-                  tuning_seed=0, defaults_arms=("task_defaults", "library_defaults"), defaults_seeds=(1, 2),
+                  tuning_seeds=(0,), defaults_arms=("task_defaults", "library_defaults"), defaults_seeds=(1, 2),
                   seeds=(1, 2, 3), targets=())
     fields.update(changes)
     return StudySpec(**fields)

@@ -28,7 +28,9 @@ of completed epochs kept and, with ``deterministic``, the same final metrics.
 Artifacts: ``best.keras`` (the model of the best ``val_dice`` epoch, via
 ``ModelCheckpoint``, with optimizer state; reload with
 `kerasopt.defects.saving.load_model`), ``tensorboard/`` logs (when the
-``tensorboard`` package is installed), ``overlays.png``.
+``tensorboard`` package is installed), ``overlays.png``, and the small
+``test_predictions.png`` / ``test_inputs.png`` that study reports put side by
+side (`save_prediction_panel`).
 """
 
 from __future__ import annotations
@@ -260,7 +262,8 @@ def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: Resumable
                **evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_masks)}
     try:
         save_overlays(test_data, test_probabilities, record.artifacts / "overlays.png", config.overlays)
-    except (OSError, ValueError) as exc:  # a plot must not lose the run
+        save_prediction_panel(test_data, test_probabilities, record.artifacts)
+    except (OSError, ValueError) as exc:  # a picture must not lose the run
         metrics["overlays_error"] = one_line_error(exc)
     return record.finish("completed", metrics, trace_seconds=recorder.trace_seconds)
 
@@ -274,6 +277,41 @@ def predict(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, n
     return np.concatenate(probabilities), np.concatenate(masks)
 
 
+PANEL_IMAGES = 4
+PREDICTIONS, INPUTS = "test_predictions.png", "test_inputs.png"
+
+
+def panel_order(masks: np.ndarray, count: int = PANEL_IMAGES) -> np.ndarray:
+    """Indices of the test images a comparison shows: defective ones first, in split order.
+
+    Args:
+        masks: (N, H, W, 1) true masks in {0, 1}.
+    """
+    defective = masks.reshape(len(masks), -1).max(axis=1) > 0
+    return np.concatenate([np.flatnonzero(defective), np.flatnonzero(~defective)])[:count]
+
+
+def save_prediction_panel(dataset: tf.data.Dataset, probabilities: np.ndarray, directory: Path,
+                          threshold: float = 0.5) -> None:
+    """Small PNGs a report can put side by side without the data or the model.
+
+    ``test_predictions.png``: the predicted masks (p >= ``threshold``) of the `panel_order`
+    test images, left to right, 1 bit per pixel (a few hundred bytes); ``test_inputs.png``:
+    the same images above their true masks (RGB). The images are the same for every run
+    on the same data and split.
+    """
+    from PIL import Image
+
+    images, masks = (np.concatenate(parts) for parts in zip(*[(x.numpy(), y.numpy()) for x, y in dataset]))
+    order = panel_order(masks)
+    predicted = np.concatenate([probabilities[i, ..., 0] >= threshold for i in order], axis=1)
+    Image.fromarray(predicted).convert("1").save(directory / PREDICTIONS, optimize=True)
+    shown = np.concatenate([images[i] for i in order], axis=1)
+    truth = np.repeat(np.concatenate([masks[i] for i in order], axis=1), 3, axis=-1)
+    picture = np.clip(np.concatenate([shown, truth], axis=0) * 255 + 0.5, 0, 255).astype(np.uint8)
+    Image.fromarray(picture).save(directory / INPUTS, optimize=True)
+
+
 def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Path, count: int = 4,
                   threshold: float = 0.5) -> None:
     """Rows of (image, true mask, predicted mask) for up to ``count`` test images, defective first."""
@@ -285,8 +323,7 @@ def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Pat
     if count == 0:
         return
     images, masks = (np.concatenate(parts) for parts in zip(*[(x.numpy(), y.numpy()) for x, y in dataset]))
-    defective = masks.reshape(len(masks), -1).max(axis=1) > 0
-    order = np.concatenate([np.flatnonzero(defective), np.flatnonzero(~defective)])[:count]
+    order = panel_order(masks, count)
     figure, axes = plt.subplots(len(order), 3, figsize=(7.5, 2.5 * len(order)), squeeze=False)
     for row, index in zip(axes, order):
         predicted = probabilities[index, ..., 0] >= threshold

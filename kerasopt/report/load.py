@@ -51,6 +51,11 @@ def _read_json(path: Path, keys: tuple) -> dict:
     return data
 
 
+def tuning_seeds(tuning: dict) -> list:
+    """The tuning seeds of a study's ``tuning`` entry (older studies: one ``seed``)."""
+    return list(tuning.get("seeds") or [tuning.get("seed", 0)])
+
+
 def headline_metrics(study: dict) -> list[str]:
     """The metrics the report answers with (the task's headline; older studies: the target metric)."""
     task = study.get("task") if isinstance(study.get("task"), dict) else {}

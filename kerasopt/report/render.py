@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from kerasopt.report import plots
-from kerasopt.report.load import headline_metrics, load_history, load_runs, load_study, result_image
+from kerasopt.report.load import headline_metrics, tuning_seeds, load_history, load_runs, load_study, result_image
 from kerasopt.report.stats import TIME_AXES, mean_interval, median_cost, paired_difference, time_to_target, \
     worse_than_best
 
@@ -180,10 +180,15 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
         + (f" Budget: {spec['base'].get(budget)} {budget} per run (loss-and-gradient evaluations, line-search "
            "trials included); each run is scored at its last accepted iterate within the budget."
            if budget else ""),
-        f"- Seeds: tuning seed {tuning['seed']}; final (held-out) seeds {spec['seeds']}"
+        f"- Seeds: tuning seeds {tuning_seeds(tuning)}; final (held-out) seeds {spec['seeds']}"
         + (f"; defaults-arm seeds {defaults_seeds}." if arms else "."),
-        f"- Tuning budget: {tuning['trials']} trials for every optimizer with a searched dimension, drawn as "
-        f"{sampler}; each trial runs once with the tuning seed.",
+        (f"- Tuning: the bracketing tuner: a grid {tuning['spacing']:g} decades apart that contains the task "
+         "default, extended past an edge the selection lands on, in the same steps, until the target gets worse "
+         f"there or the runs diverge (at most {tuning['extensions']} steps per side); every setting runs with "
+         "every tuning seed and selection uses the mean over them. Trials per optimizer and where each selection "
+         "lies are in the tuning table." if tuning.get("sampler") == "bracket" else
+         f"- Tuning budget: {tuning['trials']} trials for every optimizer with a searched dimension, drawn as "
+         f"{sampler}; each trial runs with every tuning seed."),
         f"- Selection: the trial with the {better} `{target['metric']}` among completed runs "
         "(failed or diverged trials are never selected; ties go to the lower trial index).",
         f"- Tuned arm: the selected setting rerun with the held-out seeds; the tuning run itself is not part of "
@@ -271,7 +276,7 @@ def write_report(runs_dir: str | Path) -> Path:
     lines = [f"# Study `{spec['name']}`: which optimizer, at what cost?", "",
              f"Task `{spec['task']}`, headline metric `{headline[0]}` ({better} is better); tuning selected on "
              f"`{metric}`. Source: `{study.get('source', '')}`. Held-out seeds {spec['seeds']} "
-             f"(tuning seed {spec['tuning']['seed']}).", ""]
+             f"(tuning seeds {tuning_seeds(spec['tuning'])}).", ""]
     lines += [f"> **Note:** {warning}" for warning in study.get("warnings", [])] + (
         [""] if study.get("warnings") else [])
     lines += [f"## Final {headline[0]} per optimizer (ranked)", "", markdown_table(main), ""]

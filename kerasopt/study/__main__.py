@@ -1,4 +1,4 @@
-"""``python -m kerasopt.study run STUDY.yaml | report RUNS_DIR``."""
+"""``python -m kerasopt.study run STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local: one run after another in this process; ray: runs as Ray tasks")
     run.add_argument("--address", help="join this Ray cluster (ray backend); None: start a local Ray")
     run.add_argument("--workers", type=positive_int, default=1, help="concurrent runs (ray backend)")
+    merge = commands.add_parser("merge", help="combine partial results directories of one study "
+                                              "(several machines) into one", **defaults)
+    merge.add_argument("dirs", nargs="+", help="results directories of the same study")
+    merge.add_argument("--out", required=True, help="the merged directory (may be one of the inputs)")
     report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures", **defaults)
     report.add_argument("runs_dir", help="a study's results directory (holds study.json)")
     report.add_argument("--publish", metavar="DIR", help="also copy report.md, its CSV tables and figures to DIR "
@@ -43,6 +47,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"wrote {path}")
         if args.publish:
             print(f"published {len(publish(args.runs_dir, args.publish))} files to {args.publish}")
+        return 0
+    if args.command == "merge":
+        from kerasopt.study.merge import merge
+
+        merge(args.dirs, args.out)
         return 0
     from kerasopt.study import load, run_study
 

@@ -30,7 +30,7 @@ from kerasopt import records, tasks
 from kerasopt.cli import UsageError
 from kerasopt.study import expand
 from kerasopt.study.expand import PlannedRun
-from kerasopt.study.spec import StudySpec
+from kerasopt.study.spec import BRACKET, StudySpec
 from kerasopt.tasks import Task
 
 STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
@@ -108,8 +108,12 @@ def _adds_optimizers(existing: dict, mine: dict) -> bool:
     return kept and len(new) > len(old)
 
 
-def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun]) -> None:
-    records.write_json_atomic(out_dir / PLAN_FILE, {"study": spec.name, "runs": [r.to_dict() for r in runs]})
+def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun], selection: dict | None = None) -> None:
+    """``plan.json``: every role of every run and, once tuning is over, the selection (`selection_record`)."""
+    plan = {"study": spec.name, "runs": [r.to_dict() for r in runs]}
+    if selection is not None:
+        plan["selection"] = selection
+    records.write_json_atomic(out_dir / PLAN_FILE, plan)
 
 
 def _unique(runs: Iterable[PlannedRun]) -> list[PlannedRun]:
@@ -190,23 +194,38 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     total = len(_unique(first + expected_final))
     counts = {"total": total, "executed": 0, "skipped": 0}
     progress = Progress(total, 0, log)
-    log(f"study {spec.name}: {total} runs ({spec.task}, {len(spec.optimizers)} optimizers, "
-        f"{spec.trials} trials each with seed {spec.tuning_seed}, final seeds {list(spec.seeds)}) "
-        f"→ {out_dir} [{backend}]")
+    tuning = (f"bracket grid {spec.spacing:g} decades apart, up to {spec.extensions} extensions per edge"
+              if spec.sampler == BRACKET else f"{spec.trials} {spec.sampler} trials")
+    log(f"study {spec.name}: {total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, {tuning}, "
+        f"tuning seeds {list(spec.tuning_seeds)}, final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
     for warning in spec.warnings:
         log(f"warning: {warning}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
     try:
         _run_phase(first, out_dir, task.name, executor, progress, counts, metric)
-        final = expand.final_phase(spec, task.resolve, _best_settings(spec, first, out_dir, mode, metric))
-        write_plan(out_dir, spec, first + final)
-        progress.total = counts["total"] = len(_unique(first + final))
-        first_ids = {r.run_id for r in first}
-        final_only = [r for r in final if r.run_id not in first_ids]
+        planned = list(first)
+        while True:  # bracket extensions, round by round, until every selection is bracketed or capped
+            tune = [r for r in planned if r.phase == "tune"]
+            more = expand.extensions(spec, task.resolve, tune, _outcomes(out_dir, tune, metric), mode)
+            if not more:
+                break
+            planned += more
+            write_plan(out_dir, spec, planned)
+            progress.total = counts["total"] = counts["total"] + len(_unique(more))
+            _run_phase(more, out_dir, task.name, executor, progress, counts, metric)
+        tune = [r for r in planned if r.phase == "tune"]
+        selection = selection_record(spec, tune, _outcomes(out_dir, tune, metric), mode)
+        best = {name: (chosen["trial"], chosen["hparams"]) for name, chosen in selection.items()
+                if chosen["trial"] is not None or not chosen["tuned"]}
+        final = expand.final_phase(spec, task.resolve, best)
+        write_plan(out_dir, spec, planned + final, selection)
+        progress.total = counts["total"] = len(_unique(planned + final))
+        planned_ids = {r.run_id for r in planned}
+        final_only = [r for r in final if r.run_id not in planned_ids]
         _run_phase(final_only, out_dir, task.name, executor, progress, counts, metric)
     finally:
         executor.close()
-    statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in _unique(first + final)
+    statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in _unique(planned + final)
                 if records.is_complete(out_dir / r.run_id)]
     counts.update({status: statuses.count(status) for status in records.STATUSES})
     log(f"study {spec.name}: {counts['executed']} runs executed, {counts['skipped']} already complete; "
@@ -223,28 +242,46 @@ def _any_setting(spec: StudySpec, first: list[PlannedRun]) -> dict:
     return best
 
 
-def _best_settings(spec: StudySpec, first: list[PlannedRun], out_dir: Path, mode: str, metric: str) -> dict:
-    """Per optimizer, the selected ``(trial, hparams)``; untuned optimizers keep their fixed setting."""
-    best = {}
+def _outcomes(out_dir: Path, runs: list[PlannedRun], metric: str) -> dict[str, tuple]:
+    """run id -> ``(status, metric)`` of the completed runs among ``runs``."""
+    outcomes = {}
+    for run in runs:
+        if records.is_complete(out_dir / run.run_id):
+            summary = records.read_summary(out_dir / run.run_id)
+            outcomes[run.run_id] = (summary.get("status"), summary.get("metrics", {}).get(metric))
+    return outcomes
+
+
+def selection_record(spec: StudySpec, tune: list[PlannedRun], outcomes: dict, mode: str) -> dict:
+    """Per optimizer, what tuning chose and why (``plan.json``'s ``selection``; the report shows it).
+
+    ``{"tuned", "trial", "hparams", "score" (mean over tuning seeds), "trials" (settings tried),
+    "extensions" (settings added past an edge), "bracket" ({hyperparameter: status},
+    `kerasopt.study.expand.bracket`)}``; ``trial`` is None when nothing was tuned or no trial completed.
+    """
+    selection = {}
     for optimizer in spec.optimizers:
-        tune = [r for r in first if r.optimizer == optimizer and r.phase == "tune"]
-        if not tune:
-            best[optimizer] = (None, expand.untuned_setting(spec, optimizer))
+        mine = [r for r in tune if r.optimizer == optimizer]
+        if not mine:
+            selection[optimizer] = {"tuned": False, "trial": None, "hparams": expand.untuned_setting(spec, optimizer),
+                                    "score": None, "trials": 0, "extensions": 0, "bracket": {}}
             continue
-        outcomes = []
-        for run in tune:
-            summary = records.read_summary(out_dir / run.run_id) if records.is_complete(out_dir / run.run_id) else {}
-            outcomes.append((run.trial, run.hparams, summary.get("status"), summary.get("metrics", {}).get(metric)))
-        chosen = expand.select_best(outcomes, mode)
-        if chosen is not None:
-            best[optimizer] = chosen
-    return best
+        results = expand.tuning_outcomes(mine, outcomes)
+        chosen = expand.select_best(results, mode)
+        status, _ = expand.bracket(spec, optimizer, results, mode)
+        scores = expand.setting_scores(results)
+        selection[optimizer] = {
+            "tuned": True, "trial": chosen[0] if chosen else None, "hparams": chosen[1] if chosen else None,
+            "score": scores[chosen[0]][1] if chosen else None, "trials": len(scores),
+            "extensions": len({r.trial for r in mine if r.extension}), "bracket": status}
+    return selection
 
 
 def _run_phase(runs, out_dir, task_name, executor, progress, counts, metric) -> None:
     pending = []
     for run in _unique(runs):
         if records.is_complete(out_dir / run.run_id):
+            check_record(out_dir / run.run_id, run)
             counts["skipped"] += 1
             progress.done += 1
         else:
@@ -254,6 +291,16 @@ def _run_phase(runs, out_dir, task_name, executor, progress, counts, metric) -> 
             raise ValueError(f"run {run.run_id} ({run.optimizer}, {run.phase}): {summary['error']}")
         counts["executed"] += 1
         progress.finished(run, summary, metric)
+
+
+def check_record(run_dir: Path, run: PlannedRun) -> None:
+    """Refuse a completed record that was not written for ``run``'s settings (copied in from another
+    study or edited): ValueError naming its config.json; the record is left alone."""
+    records.read_summary(run_dir)  # a truncated or corrupt summary: its own one-line error
+    if not records.record_matches(run_dir, run.config):
+        raise ValueError(f"{run_dir / records.CONFIG}: a record of other settings than run {run.run_id} "
+                         f"({run.optimizer}, {run.phase}, seed {run.seed}) of this study; move it away or "
+                         "choose another --out")
 
 
 def _executor(backend: str, address: str | None, workers: int):

@@ -17,7 +17,8 @@ arms show what an untuned user gets. Schema (every key except ``name``,
       lbfgs: {history_size: {choice: [5, 10, 20]}}   # {} = no tuning (defaults only)
       others:                          # every optimizer not listed above
         learning_rate: {log_uniform: [1.0e-3, 1.0e+1]}
-    tuning: {trials: 8, sampler: quasirandom, seed: 0}   # sampler: quasirandom | grid
+    tuning: {sampler: bracket, spacing: 0.5, extensions: 3, seeds: [0, 10]}
+                                       # or {trials: 8, sampler: quasirandom | grid, seeds: [0]}
     defaults_arms: [task_defaults, library_defaults]    # default: [task_defaults]; [] = none
     defaults_seeds: [1, 2, 3]          # seeds of the defaults arms (default: seeds)
     seeds: [1, 2, 3, 4, 5]             # held-out seeds of the final reruns (not the tuning seed)
@@ -32,12 +33,18 @@ budgeted in loss-and-gradient evaluations. Unknown keys, an unknown optimizer,
 an empty range, overlapping tuning and final seeds, YAML aliases or an empty
 space for an optimizer that has a learning rate raise a one-line `ValueError`
 naming the file and the key.
+
+The ``bracket`` sampler (the default; `kerasopt.study.expand.bracket_values`)
+tries a grid at most ``spacing`` decades apart that always contains the task
+default, and extends it past an edge the selection lands on, in the same
+steps, until the target gets worse or runs diverge (at most ``extensions``
+steps per side). Selection uses the mean over every tuning seed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,14 +52,16 @@ import yaml
 
 from kerasopt.config import number_or_text
 
-SAMPLERS = ("quasirandom", "grid")
+BRACKET = "bracket"
+SAMPLERS = (BRACKET, "quasirandom", "grid")
+MAX_SPACING = 0.5  # decades between bracket trials (the issue's "at most half a decade apart")
 OTHERS = "others"
 RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "tuning", "defaults_arms", "defaults_seeds", "seeds",
              "targets")
 _REQUIRED = ("name", "task", "optimizers", "search", "seeds")
-_TUNING_KEYS = ("trials", "sampler", "seed")
+_TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
 AROUND_DEFAULT = "log_uniform_around_default"
 _KINDS = ("log_uniform", "uniform", "choice", AROUND_DEFAULT)
 
@@ -70,6 +79,7 @@ class Dimension:
     kind: str
     values: tuple
     around_default: tuple | None = field(default=None, compare=False)
+    default: Any = field(default=None, compare=False)  # the task default (anchors the bracket grid)
 
     @property
     def searched(self) -> bool:
@@ -108,12 +118,15 @@ class StudySpec:
         base: task settings shared by every run.
         optimizers: registry names, in order.
         spaces: per optimizer, hyperparameter → `Dimension` (may be empty).
-        trials: tuning trials per optimizer (the same budget for all).
-        sampler: ``"quasirandom"`` (scrambled Halton) or ``"grid"``.
-        tuning_seed: seed of the tuning runs (and of the quasi-random sequence).
+        trials: tuning trials per optimizer (quasirandom and grid: the same budget for all).
+        sampler: ``"bracket"`` (default), ``"quasirandom"`` (scrambled Halton) or ``"grid"``.
+        tuning_seeds: seeds of the tuning runs (every trial runs with each; selection uses
+            the mean); the first also seeds the quasi-random sequence.
+        spacing: bracket sampler: decades between neighbouring trials (at most `MAX_SPACING`).
+        extensions: bracket sampler: the cap on steps added past either edge of a dimension.
         defaults_arms: the default arms run (``task_defaults``, ``library_defaults``).
         defaults_seeds: seeds of the defaults arms.
-        seeds: held-out seeds of the final reruns (disjoint from ``tuning_seed``).
+        seeds: held-out seeds of the final reruns (disjoint from ``tuning_seeds``).
         targets: target values of the task's headline metric for time-to-target.
         source: the YAML file read (not part of the study's identity).
         warnings: notes for the reader found at load time (e.g. seeds that change nothing).
@@ -126,20 +139,34 @@ class StudySpec:
     spaces: dict
     trials: int
     sampler: str
-    tuning_seed: int
+    tuning_seeds: tuple
     defaults_arms: tuple
     defaults_seeds: tuple
     seeds: tuple
     targets: tuple
+    spacing: float = MAX_SPACING
+    extensions: int = 3
     source: str = field(default="", compare=False)
     warnings: tuple = field(default=(), compare=False)
+
+    @property
+    def tuning_seed(self) -> int:
+        """The first tuning seed (seeds the quasi-random sequence)."""
+        return self.tuning_seeds[0]
+
+    def tuning_dict(self) -> dict:
+        """The ``tuning`` entry of `to_dict` (only the keys that matter for the sampler)."""
+        if self.sampler == BRACKET:
+            return {"sampler": self.sampler, "seeds": list(self.tuning_seeds), "spacing": self.spacing,
+                    "extensions": self.extensions}
+        return {"trials": self.trials, "sampler": self.sampler, "seeds": list(self.tuning_seeds)}
 
     def to_dict(self) -> dict:
         """The study's identity as plain JSON data (``source`` excluded)."""
         return {
             "name": self.name, "task": self.task, "base": dict(self.base), "optimizers": list(self.optimizers),
             "search": {opt: {k: d.to_dict() for k, d in space.items()} for opt, space in self.spaces.items()},
-            "tuning": {"trials": self.trials, "sampler": self.sampler, "seed": self.tuning_seed},
+            "tuning": self.tuning_dict(),
             "defaults_arms": list(self.defaults_arms), "defaults_seeds": list(self.defaults_seeds),
             "seeds": list(self.seeds), "targets": list(self.targets),
         }
@@ -257,14 +284,16 @@ class _Parser:
         base = self.base(data.get("base") or {}, task)
         optimizers = self.optimizers(data["optimizers"], task)
         tuning = self.mapping(data.get("tuning") or {}, "tuning", _TUNING_KEYS)
-        sampler = tuning.get("sampler", "quasirandom")
+        sampler = tuning.get("sampler", "quasirandom" if "trials" in tuning else BRACKET)
         if sampler not in SAMPLERS:
             raise self.error("tuning.sampler", f"unknown sampler. Valid: {', '.join(SAMPLERS)}. Received: {sampler!r}")
-        tuning_seed = self.integer(tuning.get("seed", 0), "tuning.seed", 0)
+        tuning_seeds = self.tuning_seeds(tuning)
         seeds = self.seeds(data["seeds"], "seeds")
-        if tuning_seed in seeds:
-            raise self.error("seeds", f"the final seeds must be held out: tuning.seed {tuning_seed} is among them "
+        shared = [seed for seed in tuning_seeds if seed in seeds]
+        if shared:
+            raise self.error("seeds", f"the final seeds must be held out: tuning seed {shared[0]} is among them "
                                       f"(the winning trial would enter the tuned mean). Received: {list(seeds)}")
+        spacing, extensions = self.bracket(tuning, sampler)
         arms = self.defaults_arms(data.get("defaults_arms", ["task_defaults"]))
         defaults_seeds = self.seeds(data["defaults_seeds"], "defaults_seeds") if "defaults_seeds" in data else seeds
         warnings = ()
@@ -276,8 +305,32 @@ class _Parser:
             name=name, task=task.name, base=base, optimizers=tuple(optimizers),
             spaces=self.spaces(data["search"], optimizers, task, base),
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
-            tuning_seed=tuning_seed, defaults_arms=arms, defaults_seeds=defaults_seeds,
-            seeds=seeds, targets=self.targets(data.get("targets") or []), source=self.source, warnings=warnings)
+            tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
+            seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
+            source=self.source, warnings=warnings)
+
+    def tuning_seeds(self, tuning: dict) -> tuple:
+        if "seed" in tuning and "seeds" in tuning:
+            raise self.error("tuning.seeds", "give either seed or seeds, not both")
+        if "seeds" in tuning:
+            return self.seeds(tuning["seeds"], "tuning.seeds")
+        return (self.integer(tuning.get("seed", 0), "tuning.seed", 0),)
+
+    def bracket(self, tuning: dict, sampler: str) -> tuple[float, int]:
+        """``(spacing, extensions)`` of the bracket sampler; refused for the other samplers."""
+        if sampler != BRACKET:
+            given = [key for key in ("spacing", "extensions") if key in tuning]
+            if given:
+                raise self.error(f"tuning.{given[0]}", f"only for sampler: {BRACKET}")
+            return MAX_SPACING, 0
+        if "trials" in tuning:
+            raise self.error("tuning.trials", f"sampler {BRACKET!r} sets its trials from the range and spacing "
+                                              "(give spacing, or use sampler: quasirandom | grid)")
+        spacing = number_or_text(tuning.get("spacing", MAX_SPACING))
+        if isinstance(spacing, bool) or not isinstance(spacing, (int, float)) or not 0 < spacing <= MAX_SPACING:
+            raise self.error("tuning.spacing", f"expected decades between trials in (0, {MAX_SPACING}]. "
+                                               f"Received: {spacing!r}")
+        return float(spacing), self.integer(tuning.get("extensions", 3), "tuning.extensions", 0)
 
     def base(self, value: Any, task) -> dict:
         base = _coerce(self.mapping(value, "base"))
@@ -331,6 +384,7 @@ class _Parser:
             raw = search[name] if name in search else search[OTHERS]
             space = {hp: self.dimension(dim, f"{key}.{hp}") for hp, dim in self.mapping(raw or {}, key).items()}
             space = {hp: self.around_default(dim, f"{key}.{hp}", task, base, name, hp) for hp, dim in space.items()}
+            space = {hp: self.with_default(dim, task, base, name, hp) for hp, dim in space.items()}
             has_rate = "learning_rate" in registry.spec(name).defaults
             if has_rate and not space:  # fixed values given explicitly are a deliberate, untuned setting
                 raise self.error(key, f"empty search space for {name!r} (it has a learning rate to tune)")
@@ -377,7 +431,18 @@ class _Parser:
         if not isinstance(default, (int, float)) or isinstance(default, bool) or not default > 0:
             raise self.error(key, f"{optimizer!r} has no positive task default for {hparam!r} to search around")
         low, high = dim.values
-        return Dimension("log_uniform", (float(f"{default * low:.6g}"), float(f"{default * high:.6g}")), (low, high))
+        return Dimension("log_uniform", (float(f"{default * low:.6g}"), float(f"{default * high:.6g}")), (low, high),
+                         default)
+
+    def with_default(self, dim: Dimension, task, base: dict, optimizer: str, hparam: str) -> Dimension:
+        """``dim`` with the task's default for ``hparam`` attached (None when the task has none)."""
+        if not dim.searched or dim.default is not None:
+            return dim
+        try:
+            default = task.task_hparams({**base, "optimizer": optimizer}).get(hparam)
+        except ValueError:  # reported by the run planning with its one line
+            return dim
+        return replace(dim, default=default) if isinstance(default, (int, float, str)) else dim
 
     def seeds(self, value: Any, key: str) -> tuple:
         if not isinstance(value, list) or not value:

@@ -1,0 +1,163 @@
+"""Merging partial results directories of one study (several machines, Colab runtimes, Ray workers
+without shared storage) into one: ``python -m kerasopt.study merge DIR... --out DIR``.
+
+Rules:
+
+- every input holds the ``study.json`` of the same study (keys that only change the report,
+  such as ``targets``, may differ; the first input's record is kept);
+- a run id present in several inputs must have the same settings and the same kerasopt
+  version in each; otherwise nothing is merged and one line names both records;
+- per run id the best record wins: completed, then diverged, then failed, then unfinished
+  (no ``summary.json``); among equals the one already in ``--out``, then the first input;
+- a record already in ``--out`` is only replaced by a strictly better one (an unfinished or
+  failed run by a completed one), never by an equal one: nothing completed is lost or
+  overwritten;
+- ``plan.json`` becomes the union of the inputs' roles without a selection: resume the
+  study (``python -m kerasopt.study run``) to select and finish it; that repeats no run.
+
+Files only, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from kerasopt import records
+from kerasopt.study.runner import PLAN_FILE, REPORT_ONLY_KEYS, STUDY_FILE
+
+RANK = {"completed": 0, "diverged": 1, "failed": 2, None: 3}  # lower is better; None: unfinished
+
+
+def _study(directory: Path) -> dict:
+    path = directory / STUDY_FILE
+    if not path.is_file():
+        raise ValueError(f"{path}: not found; every input of a merge must be a study's results directory")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable study record ({records.one_line_error(exc)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("study"), dict):
+        raise ValueError(f"{path}: not a study record (expected a JSON object with a 'study' mapping)")
+    return data
+
+
+def _identity(study: dict) -> dict:
+    return {key: value for key, value in study["study"].items() if key not in REPORT_ONLY_KEYS}
+
+
+def _run_dirs(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_dir() and (p / records.CONFIG).is_file())
+
+
+def _status(run_dir: Path):
+    return records.read_summary(run_dir)["status"] if records.is_complete(run_dir) else None
+
+
+def _fingerprint(run_dir: Path) -> tuple[dict, str | None]:
+    """``(settings, kerasopt version)`` of a record."""
+    config = records.read_config(run_dir)
+    version = config.get("environment", {}).get("versions", {}).get("kerasopt") \
+        if isinstance(config.get("environment"), dict) else None
+    return config["settings"], version
+
+
+def plan_union(directories: list[Path]) -> dict | None:
+    """The roles of every input's ``plan.json`` (first occurrence of each role kept), no selection."""
+    roles, seen, name = [], set(), None
+    for directory in directories:
+        path = directory / PLAN_FILE
+        if not path.is_file():
+            continue
+        try:
+            plan = json.loads(path.read_text())
+            runs = plan["runs"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: unreadable plan ({records.one_line_error(exc)})") from None
+        name = name or plan.get("study")
+        for role in runs:
+            key = json.dumps({k: role.get(k) for k in ("run_id", "phase", "trial", "seed")}, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                roles.append(role)
+    return {"study": name, "runs": roles} if roles else None
+
+
+def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
+    """Merge the results directories ``inputs`` of one study into ``out`` (which may be one of them).
+
+    Returns:
+        Counts ``{"copied", "kept", "replaced", "runs"}``.
+
+    Raises:
+        ValueError: one line naming the file: a missing or foreign study record, two different
+            studies, or one run id with different settings or kerasopt versions.
+    """
+    out = Path(out)
+    sources = [Path(d) for d in inputs]
+    for directory in sources:
+        if not directory.is_dir():
+            raise ValueError(f"{directory}: no such results directory")
+    studies = [(d, _study(d)) for d in sources]
+    if (out / STUDY_FILE).is_file() and out.resolve() not in {d.resolve() for d in sources}:
+        studies.insert(0, (out, _study(out)))
+    first_dir, first = studies[0]
+    for directory, study in studies[1:]:
+        if _identity(study) != _identity(first):
+            key = next(k for k in sorted(set(_identity(study)) | set(_identity(first)))
+                       if _identity(study).get(k) != _identity(first).get(k))
+            raise ValueError(f"{directory / STUDY_FILE}: a different study than {first_dir / STUDY_FILE} "
+                             f"(key {key!r} differs); refusing to merge")
+    candidates: dict[str, list[Path]] = {}
+    for directory, _ in studies:
+        for run_dir in _run_dirs(directory):
+            candidates.setdefault(run_dir.name, []).append(run_dir)
+    for run_id, dirs in candidates.items():  # check everything before writing anything
+        reference = _fingerprint(dirs[0])
+        for other in dirs[1:]:
+            mine = _fingerprint(other)
+            if mine[0] != reference[0]:
+                raise ValueError(f"{other / records.CONFIG}: run {run_id} has other settings than "
+                                 f"{dirs[0] / records.CONFIG}; refusing to merge")
+            if mine[1] != reference[1]:
+                raise ValueError(f"{other / records.CONFIG}: run {run_id} was made by kerasopt {mine[1]}, "
+                                 f"{dirs[0] / records.CONFIG} by kerasopt {reference[1]}; refusing to merge")
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {"copied": 0, "kept": 0, "replaced": 0, "runs": len(candidates)}
+    for run_id, dirs in sorted(candidates.items()):
+        target = out / run_id
+        best = min(dirs, key=lambda d: (RANK[_status(d)], d.resolve() != target.resolve()))
+        if best.resolve() == target.resolve():
+            counts["kept"] += 1
+            continue
+        if target.exists() and RANK[_status(target)] <= RANK[_status(best)]:
+            counts["kept"] += 1
+            continue
+        replaced = target.exists()
+        _copy_atomic(best, target)
+        counts["replaced" if replaced else "copied"] += 1
+    records.write_json_atomic(out / STUDY_FILE, first)
+    plan = plan_union([d for d, _ in studies])
+    if plan is not None:
+        records.write_json_atomic(out / PLAN_FILE, plan)
+    log(f"merged {len(sources)} directories into {out}: {counts['runs']} runs "
+        f"({counts['copied']} copied, {counts['replaced']} replaced by a better record, {counts['kept']} kept)")
+    return counts
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    """Copy a run directory so that ``target`` is either the old record or the whole new one."""
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        shutil.copytree(source, staging / "run")
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            target.rename(old)
+            (staging / "run").rename(target)
+            shutil.rmtree(old)
+        else:
+            (staging / "run").rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
