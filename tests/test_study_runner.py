@@ -68,3 +68,15 @@ def test_ray_runs_share_a_gpu_when_workers_outnumber_gpus(gpus, workers, share):
     from kerasopt.study.runner import gpus_per_run
 
     assert gpus_per_run(gpus, workers) == share
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"text"', '{"study": [1]}', "{trunc"])
+def test_a_results_directory_whose_study_json_is_not_a_study_record_is_refused_in_one_line(
+        study_file, tmp_path, capsys, content):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "study.json").write_text(content)
+    assert study_main(["run", str(study_file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {out / 'study.json'}: not a study record") and len(err.splitlines()) == 1
+    assert (out / "study.json").read_text() == content and sorted(p.name for p in out.iterdir()) == ["study.json"]

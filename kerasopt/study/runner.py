@@ -86,8 +86,11 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
     if path.is_file():
         try:
             existing = json.loads(path.read_text())["study"]
-        except (ValueError, KeyError):
-            raise ValueError(f"{path}: not a study record; choose another --out") from None
+        except (ValueError, KeyError, TypeError, IndexError, OSError):
+            existing = None
+        if not isinstance(existing, dict):
+            raise ValueError(f"{path}: not a study record (expected a JSON object with a 'study' mapping); "
+                             "choose another --out") from None
         mine = spec.to_dict()
         differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
         allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ())}
