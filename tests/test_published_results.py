@@ -1,19 +1,30 @@
 """The published study reports (docs/results/) agree with their own CSV tables."""
 
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from kerasopt.report import write_report
 from kerasopt.report.render import MAIN_TABLE, REPORT, markdown_table
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 PUBLISHED = [path.parent for path in sorted(RESULTS.rglob(REPORT))]
+RECORDS = [path.parent for path in sorted(RESULTS.rglob("records/study.json"))]
 
 
-def test_the_style_study_is_published_with_its_companions():
-    # docs/results/defects/ is missing: the defects CPU study did not fit a session (docs/results/README.md)
-    assert {"style", "content_init", "pair2"} <= {path.name for path in PUBLISHED}
+def test_the_studies_are_published_and_the_defect_study_with_its_records():
+    assert {"style", "content_init", "pair2", "defects"} <= {path.name for path in PUBLISHED}
+    assert RESULTS / "defects" / "records" in RECORDS
+
+
+@pytest.mark.parametrize("records", RECORDS, ids=[str(p.relative_to(RESULTS)) for p in RECORDS])
+def test_a_published_report_regenerates_identically_from_its_committed_records(records, tmp_path):
+    regenerated = write_report(records, tmp_path)
+    assert regenerated.read_text() == (records.parent / REPORT).read_text()
+    for table in (MAIN_TABLE, "summary.csv", "tuning.csv", "time_to_target.csv"):
+        assert (tmp_path / table).read_text() == (records.parent / table).read_text(), table
 
 
 @pytest.mark.parametrize("folder", PUBLISHED, ids=[str(p.relative_to(RESULTS)) for p in PUBLISHED])
@@ -27,7 +38,9 @@ def test_headline_table_in_the_report_matches_its_csv(folder):
 
 
 def _number_as_written(cell: str):
-    """CSV cells back to what the report formatted: numbers as numbers, text (and '—') unchanged."""
+    """CSV cells back to what the report formatted: numbers as numbers, empty as NaN, text (and '—') unchanged."""
+    if cell == "":
+        return math.nan
     try:
         value = float(cell)
     except ValueError:

@@ -95,7 +95,9 @@ def test_mostly_failed_optimizers_rank_last_and_pairs_are_compared_by_seed(study
     # per-seed differences lbfgs - adam: 4-1, 4.5-2, 5-3 = 3, 2.5, 2: mean 2.5, s = 0.5
     half = 4.302653 * 0.5 / math.sqrt(3)
     assert lbfgs["paired diff. to best [95% CI]"] == f"2.5 [{2.5 - half:.4g}, {2.5 + half:.4g}] (n=3)"
-    assert lbfgs["worse than best?"] == "yes"
+    # paired t = 2.5 / (0.5 / sqrt(3)) = 8.660 with 2 df: p = 0.01307; sgd has no pair, so Holm over one test
+    assert lbfgs["Holm-adjusted p"] == pytest.approx(0.0130725, abs=1e-6)
+    assert lbfgs["worse than best? (Holm, 5%)"] == "yes"
     assert main[main.optimizer == "adam"].iloc[0]["paired diff. to best [95% CI]"] == "best"
 
 
@@ -107,7 +109,7 @@ def test_time_to_target_table_uses_medians_over_seeds(study_dir):
     sgd = table[(table.optimizer == "sgd") & (table.arm == "tuned")].set_index("target")
     assert sgd.loc[5.0, "reached"] == "1/1"  # only completed runs count
     assert (tuned.loc[5.0, "median step"], tuned.loc[5.0, "median evaluations"],
-            tuned.loc[5.0, "median seconds"]) == (7.0, 14.0, 3.5)
+            tuned.loc[5.0, "median wall seconds"]) == (7.0, 14.0, 3.5)
     assert tuned.loc[1.0, "reached"] == "1/3" and np.isinf(tuned.loc[1.0, "median step"])
     assert "not reached" in (study_dir / "report.md").read_text()
 
@@ -133,7 +135,7 @@ def test_report_does_not_import_tensorflow(study_dir):
 def test_report_lists_the_protocol(study_dir):
     text = (study_dir / "report.md").read_text()
     assert '- `adam`: `{"learning_rate": {"log_uniform": [0.01, 1.0]}}`' in text
-    assert "tuning seed 0; final (held-out) seeds [1, 2, 3]; defaults-arm seeds [1, 2, 3]" in text
+    assert "tuning seeds [0]; final (held-out) seeds [1, 2, 3]; defaults-arm seeds [1, 2, 3]" in text
     assert "experiments/synthetic.yaml" in text
     roles = json.loads((study_dir / "plan.json").read_text())["runs"]
     assert len(pd.read_csv(study_dir / "runs.csv")) == len(roles)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kerasopt.report.stats import band, bootstrap_ci, mean_interval, median_cost, paired_difference, reaches, \
-    t_interval, time_to_target, worse_than_best
+    t_interval, time_to_target, holm, paired_p_value, worse_by_test
 
 
 def test_bootstrap_ci_of_two_values_spans_both():
@@ -97,5 +97,16 @@ def test_paired_difference_uses_shared_seeds_only():
     assert pairs == 3 and mean == pytest.approx(2.5)
     half = 4.302653 * 0.5 / math.sqrt(3)
     assert (low, high) == pytest.approx((2.5 - half, 2.5 + half), abs=1e-5)
-    assert worse_than_best(low, high, "min") == "yes" and worse_than_best(low, high, "max") == "better"
-    assert worse_than_best(-1.0, 2.0, "min") == "no" and worse_than_best(math.nan, math.nan, "min") == "?"
+    p = paired_p_value({1: 4.0, 2: 4.5, 3: 5.0}, {1: 1.0, 2: 2.0, 3: 3.0})
+    assert p == pytest.approx(0.0130725, abs=1e-6)  # t = 2.5 / (0.5 / sqrt(3)) = 8.660, 2 df
+    assert worse_by_test(2.5, p, "min") == "yes" and worse_by_test(2.5, p, "max") == "better"
+    assert worse_by_test(2.5, 0.2, "min") == "no" and worse_by_test(2.5, math.nan, "min") == "?"
+
+
+def test_holm_adjustment_matches_a_hand_computed_example():
+    # sorted p: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06, monotone), 0.04 (x1 = 0.04 -> 0.06)
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm([0.5, math.nan, 0.01]) == pytest.approx([0.5, math.nan, 0.02], nan_ok=True)
+    # 0.01 x3 = 0.03, 0.02 x2 = 0.04, 0.04 x1 = 0.04: Holm rejects all three at 5%, where Bonferroni
+    # (0.03, 0.06, 0.12) rejects only the first
+    assert holm([0.01, 0.02, 0.04]) == pytest.approx([0.03, 0.04, 0.04])

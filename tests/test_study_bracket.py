@@ -1,47 +1,10 @@
 """The bracketing tuner: grid values, extension past an edge, stopping on worse/diverged/cap (analytic task)."""
 
 import json
-import math
-from dataclasses import dataclass
 
-import pytest
-
-from kerasopt import records, tasks
-from kerasopt.config import TaskConfig
+from conftest import OPTIMUM
 from kerasopt.study import expand, run_study
 from kerasopt.study.spec import Dimension, StudySpec
-
-# sgd's task default learning rate is 0.01; the analytic loss has its minimum at OPTIMUM.
-OPTIMUM = {"value": 0.5, "diverges_above": math.inf}
-
-
-@dataclass
-class QuadraticConfig(TaskConfig):
-    """loss = 1 + (log10(lr) - log10(OPTIMUM))**2 + 0.01 * seed; NaN (diverged) above a threshold."""
-
-    KIND = "quadratic"
-
-
-def quadratic_run(config, run_dir, progress=False):
-    rate = config.resolved_hparams()["learning_rate"]
-    with records.RunRecord(run_dir, config.to_dict(), seed=config.seed) as record:
-        if rate > OPTIMUM["diverges_above"]:
-            return record.finish("diverged", {"loss": None}, error="non-finite loss")
-        loss = 1 + (math.log10(rate) - math.log10(OPTIMUM["value"])) ** 2 + 0.01 * config.seed
-        record.log({"step": 1, "evaluations": 1, "seconds": 0.0, "loss": loss})
-        return record.finish("completed", {"loss": loss})
-
-
-@pytest.fixture
-def quadratic(monkeypatch):
-    task = tasks.Task("quadratic", QuadraticConfig, quadratic_run, {"metric": "loss", "mode": "min"}, ("loss",),
-                      ("sgd", "adam"))
-    monkeypatch.setitem(tasks.TASKS, "quadratic", lambda: task)
-    monkeypatch.setitem(tasks._BUILT, "quadratic", task)
-    monkeypatch.setitem(OPTIMUM, "value", 0.5)
-    monkeypatch.setitem(OPTIMUM, "diverges_above", math.inf)
-    return task
-
 
 def study(extensions=3, tuning_seeds=(0, 10)):
     return StudySpec.from_dict({

@@ -19,6 +19,8 @@ STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
 _ROLE_KEYS = ("run_id", "optimizer", "phase", "trial", "seed", "hparams")
 #: phase names of studies written before the two defaults arms existed
 _LEGACY_PHASES = {"defaults": "task_defaults"}
+#: summary metrics that show what a run spent (diverged and failed runs too)
+BUDGET_COLUMNS = ("steps", "iterations", "evaluations", "hessian_vector_products")
 
 
 def load_study(runs_dir: str | Path) -> dict:
@@ -110,10 +112,12 @@ def _plan(runs_dir: Path, unreadable: list[str]) -> list[dict]:
 def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = None) -> Runs:
     """One row per role of a run in ``plan.json``, joined with its summary.
 
-    Columns: run_id, optimizer, phase, trial, seed, hparams (dict), setting (text),
+    Columns: run_id, optimizer, phase, trial, extension (bracket round that added
+    the trial, 0 for the initial ones), seed, hparams (dict), setting (text),
     learning_rate (NaN when not set by the study), complete, status, metric (the
-    selection metric ``metric``), one column per ``headline`` metric, wall_seconds,
-    error. Metric values are those of COMPLETED runs only (NaN for diverged,
+    selection metric ``metric``), one column per ``headline`` metric, the run's
+    budget as spent (`BUDGET_COLUMNS`: steps or iterations, loss-and-gradient evaluations, Hessian-vector
+    products where the driver counts them), wall_seconds, error. Metric values are those of COMPLETED runs only (NaN for diverged,
     failed, incomplete or non-finite), so no diverged run enters a mean.
     """
     runs_dir = Path(runs_dir)
@@ -131,14 +135,41 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
             "learning_rate": _float(hparams.get("learning_rate")),
             "complete": bool(summary), "status": summary.get("status"), "metric": _float(values.get(metric)),
             **{name: _float(values.get(name)) for name in headline},
+            **{name: _float(summary.get("metrics", {}).get(name)) for name in BUDGET_COLUMNS},
+            "extension": role.get("extension", 0),
             "wall_seconds": summary.get("wall_seconds"), "error": summary.get("error")})
-    columns = ["run_id", "optimizer", "phase", "trial", "seed", "hparams", "setting", "learning_rate",
-               "complete", "status", "metric", *headline, "wall_seconds", "error"]
+    columns = ["run_id", "optimizer", "phase", "trial", "extension", "seed", "hparams", "setting", "learning_rate",
+               "complete", "status", "metric", *headline, *BUDGET_COLUMNS, "wall_seconds", "error"]
     return Runs(pd.DataFrame(rows, columns=columns), unreadable)
 
 
 def _float(value) -> float:
     return float(value) if records.is_finite(value) else math.nan
+
+
+def load_selection(runs_dir: str | Path) -> dict:
+    """``plan.json``'s ``selection`` (what tuning chose per optimizer and why); {} before tuning ends."""
+    path = Path(runs_dir) / PLAN_FILE
+    try:
+        selection = json.loads(path.read_text()).get("selection", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return selection if isinstance(selection, dict) else {}
+
+
+COSTS_FILE = "costs.json"
+
+
+def load_costs(runs_dir: str | Path) -> dict[str, float]:
+    """``costs.json`` of a study: optimizer -> seconds per loss-and-gradient evaluation, measured in one
+    interleaved benchmark (``python -m kerasopt.study costs``); {} when absent or unreadable."""
+    path = Path(runs_dir) / COSTS_FILE
+    try:
+        costs = json.loads(path.read_text())["seconds_per_evaluation"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {name: float(v) for name, v in costs.items() if records.is_finite(v) and float(v) > 0} \
+        if isinstance(costs, dict) else {}
 
 
 def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:
@@ -149,7 +180,7 @@ def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:
         return []
 
 
-def result_image(runs_dir: str | Path, run_id: str) -> Path | None:
-    """``artifacts/result.png`` of a run, if it exists."""
-    path = Path(runs_dir) / run_id / records.ARTIFACTS / "result.png"
+def result_image(runs_dir: str | Path, run_id: str, name: str = "result.png") -> Path | None:
+    """``artifacts/<name>`` of a run (the task's result image), if it exists."""
+    path = Path(runs_dir) / run_id / records.ARTIFACTS / name
     return path if path.is_file() else None

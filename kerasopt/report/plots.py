@@ -14,7 +14,8 @@ import pandas as pd  # noqa: E402
 
 from kerasopt.report.stats import band  # noqa: E402
 
-AXIS_LABELS = {"step": "steps", "evaluations": "gradient evaluations", "seconds": "seconds (excl. tracing)"}
+AXIS_LABELS = {"step": "steps", "epoch": "epochs", "evaluations": "gradient evaluations",
+               "seconds": "seconds (excl. tracing)"}
 
 
 def _colors(names: Sequence[str]) -> dict:
@@ -137,3 +138,22 @@ def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: i
                 ax.imshow(plt.imread(str(image_path)))
             ax.set_title(f"{index + 1}. {name}\n{arm}", fontsize=7)
     return _save(fig, path, dpi=80)  # about one screen pixel per image pixel at 128 px
+
+
+def mask_grid(inputs: Path, predictions: dict[str, Path], path: Path) -> Path:
+    """Segmentation results side by side: the test images and true masks (``inputs``: images above masks)
+    on top, then one row of predicted masks per optimizer (``predictions``: label -> strip PNG), in order.
+    """
+    panel = plt.imread(str(inputs))
+    half = panel.shape[0] // 2
+    rows = [("test images", panel[:half]), ("true masks", panel[half:])]
+    rows += [(label, plt.imread(str(strip))) for label, strip in predictions.items()]
+    width = panel.shape[1] / half
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.3 * width + 1.6, 1.3 * len(rows)), squeeze=False)
+    for ax, (label, picture) in zip(axes[:, 0], rows):
+        ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("Predicted defect masks (p >= 0.5) of the same test images, best optimizer first", fontsize=9)
+    return _save(fig, path, dpi=90)

@@ -19,11 +19,26 @@ from pathlib import Path
 import pandas as pd
 
 from kerasopt.report import plots
-from kerasopt.report.load import headline_metrics, tuning_seeds, load_history, load_runs, load_study, result_image
-from kerasopt.report.stats import TIME_AXES, mean_interval, median_cost, paired_difference, time_to_target, \
-    worse_than_best
+from kerasopt import records
+from kerasopt.report.load import format_setting, headline_metrics, load_costs, load_selection, tuning_seeds, load_history, load_runs, load_study, result_image
+from kerasopt.report.stats import TIME_AXES, holm, mean_interval, median_cost, paired_difference, paired_p_value, \
+    time_to_target, worse_by_test
 
 ARMS = {"tuned": "final", "task_defaults": "task_defaults", "library_defaults": "library_defaults"}
+HOLM_P = "Holm-adjusted p"
+DERIVED_FRACTIONS = (0.25, 0.5)
+AXIS_NAMES = {"seconds": "wall seconds"}
+PREDICTIONS, INPUTS = "test_predictions.png", "test_inputs.png"  # kerasopt.defects.train's prediction panel
+COST_NOTE = ("Targets: those of the study file, and those derived from the study itself (the best optimizer's "
+             "mean at a fraction of its budget). `median wall seconds` are the seconds each run logged, which "
+             "depend on what else the machine ran at the time; `median modelled seconds` = evaluations x the "
+             "optimizer's seconds per evaluation from one interleaved benchmark (`costs.json`), which do not: "
+             "rank by those.")
+NO_COST_NOTE = ("Targets: those of the study file, and those derived from the study itself (the best optimizer's "
+                "mean at a fraction of its budget). `median wall seconds` are the seconds each run logged and "
+                "depend on the machine's load when it ran; no interleaved cost benchmark (`costs.json`) was "
+                "given, so rank by steps or evaluations.")
+WORSE = "worse than best? (Holm, 5%)"
 REPORT = "report.md"
 STATUSES = ("completed", "diverged", "failed")
 MAIN_TABLE = "main_table.csv"
@@ -102,10 +117,14 @@ def per_seed(runs: pd.DataFrame, optimizer: str, metric: str) -> dict:
 
 def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric: str, mode: str) -> pd.DataFrame:
     """One row per optimizer in rank order: tuned setting, tuned mean [95% CI] and outcomes, the paired
-    difference to the best optimizer and whether it is significantly worse, and each defaults arm."""
+    difference to the best optimizer with its Holm-adjusted p-value and whether it is significantly
+    worse, and each defaults arm."""
     best = order[0] if order else None
     best_values = per_seed(runs, best, metric) if best else {}
     present = [arm for arm in ARMS if (arms["arm"] == arm).any()]
+    others = [name for name in order if name != best]
+    raw = [paired_p_value(per_seed(runs, name, metric), best_values) for name in others]
+    adjusted = dict(zip(others, holm(raw)))
     rows = []
     for rank, name in enumerate(order, start=1):
         row = {"rank": rank, "optimizer": name}
@@ -122,13 +141,31 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
                 f" (+{r['incomplete']} incomplete)" if r["incomplete"] else "")
             if arm == "tuned":
                 if name == best:
-                    row["paired diff. to best [95% CI]"], row["worse than best?"] = "best", "—"
+                    row["paired diff. to best [95% CI]"], row[HOLM_P], row[WORSE] = "best", math.nan, "—"
                 else:
                     mean, low, high, pairs = paired_difference(per_seed(runs, name, metric), best_values)
                     row["paired diff. to best [95% CI]"] = interval_text(mean, low, high) + (
                         f" (n={pairs})" if pairs else "")
-                    row["worse than best?"] = worse_than_best(low, high, mode)
+                    row[HOLM_P] = adjusted[name]
+                    row[WORSE] = worse_by_test(mean, adjusted[name], mode)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tuning_table(selection: dict, order: list[str]) -> pd.DataFrame:
+    """Per optimizer (rank order): settings tried, how many the bracket added, the selection, its mean
+    over the tuning seeds and where it lies among the values tried (`kerasopt.study.expand.bracket`)."""
+    rows = []
+    for name in order:
+        chosen = selection.get(name)
+        if not chosen:
+            continue
+        where = "; ".join(f"{hp}: {status}" for hp, status in sorted(chosen.get("bracket", {}).items()))
+        rows.append({"optimizer": name, "settings tried": chosen.get("trials", 0),
+                     "added past an edge": chosen.get("extensions", 0),
+                     "selected": format_setting(chosen["hparams"]) if chosen.get("hparams") is not None else "—",
+                     "mean over tuning seeds": chosen.get("score"),
+                     "where the selection lies": where or ("not tuned" if not chosen.get("tuned") else "—")})
     return pd.DataFrame(rows)
 
 
@@ -144,23 +181,60 @@ def headline_table(arms: pd.DataFrame, order: list[str], metrics: list[str]) -> 
     return pd.DataFrame(rows)
 
 
-def target_table(runs_dir: Path, runs: pd.DataFrame, optimizers: list[str], targets: list[float],
-                 metric: str, mode: str) -> pd.DataFrame:
-    """Per optimizer, arm and target: completed seeds that reached it and the median cost over them."""
-    rows = []
+def derived_targets(runs_dir: Path, runs: pd.DataFrame, best: str | None, metric: str,
+                    fractions: tuple = DERIVED_FRACTIONS) -> list[tuple[float, str]]:
+    """Targets taken from the study itself: the mean over the best optimizer's tuned seeds of
+    ``metric`` at the first history row at or past each fraction of its budget (in steps).
+
+    Returns:
+        ``[(target, source text)]`` (none without a best optimizer or histories).
+    """
+    if best is None:
+        return []
+    part = runs[(runs["optimizer"] == best) & (runs["phase"] == "final") & (runs["status"] == "completed")]
+    histories = [h for h in (load_history(runs_dir, run_id) for run_id in part["run_id"]) if h]
+    targets = []
+    for fraction in fractions:
+        values = []
+        for history in histories:
+            rows = [r for r in history if records.is_finite(r.get(metric)) and records.is_finite(r.get("step"))]
+            if rows:
+                budget = rows[-1]["step"] * fraction
+                values.append(next(r[metric] for r in rows if r["step"] >= budget))
+        if values:
+            targets.append((float(f"{sum(values) / len(values):.4g}"),
+                            f"{best} (best) at {fraction:g} of its budget"))
+    return targets
+
+
+def target_table(runs_dir: Path, runs: pd.DataFrame, optimizers: list[str], targets: list[tuple[float, str]],
+                 metric: str, mode: str, costs: dict) -> pd.DataFrame:
+    """Per optimizer, arm and target: completed seeds that reached it and the median cost over them
+    along every time axis the histories have; ``modelled seconds`` = evaluations x the optimizer's
+    benchmarked seconds per evaluation (`load_costs`), independent of machine load when each run ran;
+    ``wall seconds`` = the seconds the run itself logged."""
+    rows, axes = [], []
     for name in optimizers:
         for arm, phase in ARMS.items():
             part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & (runs["status"] == "completed")]
             if part.empty:
                 continue
             histories = [load_history(runs_dir, run_id) for run_id in part["run_id"]]
-            for target in targets:
-                costs = [time_to_target(h, metric, target, mode) for h in histories]
-                reached = sum(math.isfinite(c["step"]) for c in costs)
-                rows.append({"optimizer": name, "arm": arm, "target": target, "reached": f"{reached}/{len(costs)}",
-                             **{f"median {axis}": median_cost([c[axis] for c in costs]) for axis in TIME_AXES}})
-    return pd.DataFrame(rows, columns=["optimizer", "arm", "target", "reached",
-                                       *(f"median {axis}" for axis in TIME_AXES)])
+            axes = axes or [axis for axis in TIME_AXES if any(axis in h[0] for h in histories if h)]
+            for target, source in targets:
+                costs_per_seed = [time_to_target(h, metric, target, mode, axes) for h in histories]
+                reached = sum(math.isfinite(c["evaluations"]) for c in costs_per_seed)
+                row = {"optimizer": name, "arm": arm, "target": target, "target from": source,
+                       "reached": f"{reached}/{len(costs_per_seed)}"}
+                row |= {f"median {AXIS_NAMES.get(axis, axis)}": median_cost([c[axis] for c in costs_per_seed])
+                        for axis in axes}
+                cost = costs.get(name)
+                row["median modelled seconds"] = median_cost(
+                    [c["evaluations"] * cost for c in costs_per_seed]) if cost else math.nan
+                rows.append(row)
+    columns = ["optimizer", "arm", "target", "target from", "reached",
+               *(f"median {AXIS_NAMES.get(axis, axis)}" for axis in axes), "median modelled seconds"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list[str]:
@@ -204,7 +278,10 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
         "freedom; no interval from one run); diverged and failed runs are counted in `completed/diverged/failed`, "
         "never averaged. Ranking: by tuned mean; an optimizer whose tuned runs did not mostly complete ranks last.",
         "- Paired comparison: per held-out seed, the difference to the best-ranked optimizer's run with the same "
-        "seed, with its 95% t interval; `worse than best?` = `yes` when the interval excludes 0.",
+        "seed, with its 95% t interval, and a two-sided paired t test against 0 whose p-values are Holm-adjusted "
+        "over all comparisons with the best (the best is itself chosen from the same data, so unadjusted tests "
+        "would overstate significance); `worse than best?` = `yes` when the adjusted p is below 0.05 and the "
+        "difference is on the worse side.",
         f"- Time-to-target: the first history row where `{target['metric']}` reaches each target "
         f"({'≤' if target['mode'] == 'min' else '≥'}); median over completed seeds, an unreached seed counting "
         "as infinite (so `not reached` unless more than half of them reach it).",
@@ -217,33 +294,73 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
     return lines
 
 
-def write_figures(runs_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> list[Path]:
-    """LR sensitivity, curves vs each time axis (tuned arm, completed runs) and, for style, the image grid."""
+def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> list[Path]:
+    """LR sensitivity, curves vs each time axis (tuned arm, completed runs), the result-image grid
+    (style, fast style) and the predicted-mask grid (defects), written into ``out_dir``."""
     metric, mode = study["target"]["metric"], study["target"]["mode"]
     positive = (runs["metric"].dropna() > 0).all()
     log_metric = mode == "min" and bool(positive)
     written = [plots.lr_sensitivity(runs[runs["phase"] == "tune"], metric, log_metric,
-                                    runs_dir / "lr_sensitivity.png")]
+                                    out_dir / "lr_sensitivity.png")]
     tuned = runs[(runs["phase"] == "final") & (runs["status"] == "completed")]
     histories = {name: [load_history(runs_dir, r) for r in tuned[tuned["optimizer"] == name]["run_id"]]
                  for name in order}
     histories = {name: h for name, h in histories.items() if h}
     for axis in TIME_AXES:
-        written.append(plots.curves(histories, axis, metric, log_metric, runs_dir / f"curves_{axis}.png"))
+        if any(axis in rows[0] for runs_of in histories.values() for rows in runs_of if rows):
+            written.append(plots.curves(histories, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
+    image_name = (study.get("task") or {}).get("result_image") or "result.png"
     images = {}
     for name in order:
         images[name] = {}
         for arm, phase in ARMS.items():
             part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & runs["complete"]]
             if len(part):
-                images[name][arm] = result_image(runs_dir, part["run_id"].iloc[0])
-    written.append(plots.image_grid(images, runs_dir / "image_grid.png"))
+                images[name][arm] = result_image(runs_dir, part["run_id"].iloc[0], image_name)
+    written.append(plots.image_grid(images, out_dir / "image_grid.png"))
+    written.append(mask_grid(runs_dir, out_dir, tuned, order))
     return [path for path in written if path is not None]
 
 
-def write_report(runs_dir: str | Path) -> Path:
-    """Write ``report.md``, ``main_table.csv``, ``summary.csv``, ``headline.csv``, ``time_to_target.csv``,
-    ``runs.csv`` and the figures into ``runs_dir``; return the report's path.
+def mask_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str]) -> Path | None:
+    """Defects: the shared test images and true masks above each optimizer's predicted masks (its tuned
+    run with the lowest seed), ranked; None when the runs saved no prediction panels."""
+    inputs = shared_panel(runs_dir, tuned["run_id"])
+    predictions = {}
+    for name in order:
+        part = tuned[tuned["optimizer"] == name].sort_values("seed")
+        for run_id, seed in zip(part["run_id"], part["seed"]):
+            path = runs_dir / run_id / records.ARTIFACTS / PREDICTIONS
+            if path.is_file():
+                predictions[f"{len(predictions) + 1}. {name} (seed {seed})"] = path
+                break
+    if inputs is None or not predictions:
+        return None
+    return plots.mask_grid(inputs, predictions, out_dir / "mask_grid.png")
+
+
+def shared_panel(runs_dir: Path, run_ids) -> Path | None:
+    """``test_inputs.png`` (test images above their true masks, the same for every run of a study) at the
+    root of ``runs_dir``; copied there from the first run that has one, so a report can be regenerated
+    from the committed lightweight records alone."""
+    import shutil
+
+    root = runs_dir / INPUTS
+    if root.is_file():
+        return root
+    for run_id in run_ids:
+        path = runs_dir / run_id / records.ARTIFACTS / INPUTS
+        if path.is_file():
+            shutil.copyfile(path, root)
+            return root
+    return None
+
+
+def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write ``report.md``, ``main_table.csv``, ``summary.csv``, ``headline.csv``, ``tuning.csv``,
+    ``time_to_target.csv``, ``runs.csv`` and the figures into ``out_dir`` (default ``runs_dir``);
+    return the report's path. Reads files only (no TensorFlow), so a committed records directory
+    regenerates its published report on any machine.
 
     Unreadable run files are named in the report and left out; the rest is reported.
 
@@ -252,7 +369,9 @@ def write_report(runs_dir: str | Path) -> Path:
         ValueError: an unreadable study.json.
     """
     runs_dir = Path(runs_dir)
+    out_dir = Path(out_dir) if out_dir is not None else runs_dir
     study = load_study(runs_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     spec, target = study["study"], study["target"]
     metric, mode = target["metric"], target["mode"]
     headline = headline_metrics(study)
@@ -264,14 +383,20 @@ def write_report(runs_dir: str | Path) -> Path:
     arms = arm_table(runs, optimizers, metric_columns)
     order = ranking(arms, optimizers, main_metric, mode)
     main = main_table(runs, arms, order, main_metric, mode).rename(columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
-    targets = target_table(runs_dir, runs, order, spec["targets"], metric, mode)
+    tuning = tuning_table(load_selection(runs_dir), order)
+    costs = load_costs(runs_dir)
+    ranked = [name for name in order if name in set(arms[arms["arm"] == "tuned"]["optimizer"])]
+    targets = [(float(t), "study file") for t in spec["targets"]] + derived_targets(
+        runs_dir, runs, ranked[0] if ranked else None, metric)
+    times = target_table(runs_dir, runs, order, targets, metric, mode, costs)
     arms.rename(columns=lambda c: c.replace("metric", metric, 1) if c.startswith("metric") else c).to_csv(
-        runs_dir / "summary.csv", index=False)
-    main.to_csv(runs_dir / MAIN_TABLE, index=False)
-    targets.to_csv(runs_dir / "time_to_target.csv", index=False)
+        out_dir / "summary.csv", index=False)
+    main.to_csv(out_dir / MAIN_TABLE, index=False)
+    tuning.to_csv(out_dir / "tuning.csv", index=False)
+    times.to_csv(out_dir / "time_to_target.csv", index=False)
     runs.assign(hparams=runs["hparams"].map(lambda h: json.dumps(h, sort_keys=True))).to_csv(
-        runs_dir / "runs.csv", index=False)
-    figures = write_figures(runs_dir, runs, study, order)
+        out_dir / "runs.csv", index=False)
+    figures = write_figures(runs_dir, out_dir, runs, study, order)
     better = "lower" if mode == "min" else "higher"
     lines = [f"# Study `{spec['name']}`: which optimizer, at what cost?", "",
              f"Task `{spec['task']}`, headline metric `{headline[0]}` ({better} is better); tuning selected on "
@@ -279,21 +404,28 @@ def write_report(runs_dir: str | Path) -> Path:
              f"(tuning seeds {tuning_seeds(spec['tuning'])}).", ""]
     lines += [f"> **Note:** {warning}" for warning in study.get("warnings", [])] + (
         [""] if study.get("warnings") else [])
+    incomplete = int(runs.drop_duplicates("run_id")["status"].isna().sum())
+    if incomplete or not len(runs):
+        lines += [f"> **This study is not finished** ({incomplete} planned runs have no record yet): every "
+                  "number below is provisional. Rerun `python -m kerasopt.study run` to finish it.", ""]
     lines += [f"## Final {headline[0]} per optimizer (ranked)", "", markdown_table(main), ""]
     if len(headline) > 1:
         table = headline_table(arms, order, [main_metric, *headline[1:]]).rename(columns={"metric": headline[0]})
-        table.to_csv(runs_dir / "headline.csv", index=False)
-        lines += ["## Test metrics of the tuned arm (mean [95% CI])", "", markdown_table(table), ""]
+        table.to_csv(out_dir / "headline.csv", index=False)
+        lines += ["## Test metrics of the tuned arm (mean [95% CI])", "",
+                  markdown_table(table) if len(table) else "No tuned runs yet.", ""]
+    lines += ["## Tuning", "", markdown_table(tuning) if len(tuning) else "Tuning has not finished.", ""]
     lines += ["## Time to target", ""]
-    lines += [markdown_table(targets) if len(targets) else "No targets were set in the study.", ""]
-    lines += ["## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures] + [""]
+    lines += ([markdown_table(times), "", COST_NOTE if costs else NO_COST_NOTE] if len(times)
+              else ["No targets (none in the study file, and no finished best optimizer to derive them from)."])
+    lines += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures] + [""]
     lines += protocol_lines(study, runs, headline)
     if loaded.unreadable:
         lines += ["", "**Unreadable run files (left out of every table):**", ""]
         lines += [f"- `{entry}`" for entry in loaded.unreadable]
-    lines += ["", "Tables: `main_table.csv`, `summary.csv` (per arm), `time_to_target.csv`, `runs.csv` (every run)"
-              + (", `headline.csv`." if len(headline) > 1 else ".")]
-    path = runs_dir / REPORT
+    lines += ["", "Tables: `main_table.csv`, `summary.csv` (per arm), `tuning.csv`, `time_to_target.csv`, "
+              "`runs.csv` (every run, with what it spent)" + (", `headline.csv`." if len(headline) > 1 else ".")]
+    path = out_dir / REPORT
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as _scipy_stats
 
-TIME_AXES = ("step", "evaluations", "seconds")
+TIME_AXES = ("step", "epoch", "evaluations", "seconds")  # history columns a cost can be read on
 BOOTSTRAP_MIN_N = 30
 
 
@@ -58,14 +58,46 @@ def paired_difference(values: dict, best: dict, confidence: float = 0.95) -> tup
     return mean, low, high, len(seeds)
 
 
-def worse_than_best(low: float, high: float, mode: str) -> str:
-    """``"yes"`` when the paired interval excludes 0 on the worse side, ``"no"`` when it contains 0,
-    ``"better"`` when it excludes 0 on the better side, ``"?"`` without an interval."""
-    if not (math.isfinite(low) and math.isfinite(high)):
+def paired_p_value(values: dict, best: dict) -> float:
+    """Two-sided p-value of the paired t test (per-seed differences against 0); NaN below two pairs.
+
+    Zero spread: 1.0 when every difference is 0, else 0.0 (the sign is certain).
+    """
+    seeds = sorted(set(values) & set(best))
+    differences = np.asarray([values[seed] - best[seed] for seed in seeds], dtype=float)
+    if differences.size < 2:
+        return math.nan
+    spread = differences.std(ddof=1)
+    if spread == 0:
+        return 1.0 if np.all(differences == 0) else 0.0
+    statistic = differences.mean() / (spread / math.sqrt(differences.size))
+    return float(2 * _scipy_stats.t.sf(abs(statistic), differences.size - 1))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (Holm 1979), in the input order; NaN stays NaN.
+
+    Sorted ascending, the i-th of m p-values (0-based) becomes ``max_{j<=i} min(1, (m - j) * p_(j))``;
+    rejecting where the adjusted value is below alpha controls the family-wise error rate at alpha.
+    """
+    indexed = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(indexed)):
+        running = max(running, min(1.0, (len(indexed) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def worse_by_test(mean_difference: float, adjusted_p: float, mode: str, alpha: float = 0.05) -> str:
+    """``"yes"`` / ``"better"`` when the Holm-adjusted paired test rejects at ``alpha`` on the worse /
+    better side, ``"no"`` when it does not, ``"?"`` without a test."""
+    if math.isnan(adjusted_p):
         return "?"
-    worse_side = low > 0 if mode == "min" else high < 0
-    better_side = high < 0 if mode == "min" else low > 0
-    return "yes" if worse_side else "better" if better_side else "no"
+    if adjusted_p >= alpha:
+        return "no"
+    worse = mean_difference > 0 if mode == "min" else mean_difference < 0
+    return "yes" if worse else "better"
 
 
 def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples: int = 10_000,
@@ -104,25 +136,27 @@ def reaches(value: float, target: float, mode: str) -> bool:
     return value <= target if mode == "min" else value >= target
 
 
-def time_to_target(history: Sequence[dict], metric: str, target: float, mode: str) -> dict[str, float]:
+def time_to_target(history: Sequence[dict], metric: str, target: float, mode: str,
+                   axes: Sequence[str] = ("step", "evaluations", "seconds")) -> dict[str, float]:
     """Cost until the metric first meets the target.
 
     Args:
-        history: rows in order with ``step``, ``evaluations``, ``seconds`` and ``metric``
+        history: rows in order with the ``axes`` columns and ``metric``
             (``kerasopt.records.read_history``); rows without a finite metric are skipped.
         metric: the column to watch.
         target: the value to reach.
         mode: ``"min"`` or ``"max"`` (see `reaches`).
+        axes: the cost columns to return (``step``, ``epoch``, ``evaluations``, ``seconds``).
 
     Returns:
-        ``{"step", "evaluations", "seconds"}`` of the first row that reaches the
-        target; every value ``inf`` when no row does.
+        ``{axis: value}`` of the first row that reaches the target; every value
+        ``inf`` when no row does (NaN for an axis the row lacks).
     """
     for row in history:
         value = row.get(metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and reaches(value, target, mode):
-            return {axis: float(row[axis]) for axis in TIME_AXES}
-    return {axis: math.inf for axis in TIME_AXES}
+            return {axis: float(row[axis]) if row.get(axis) is not None else math.nan for axis in axes}
+    return {axis: math.inf for axis in axes}
 
 
 def median_cost(costs: Sequence[float]) -> float:

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="the merged directory (may be one of the inputs)")
     report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures", **defaults)
     report.add_argument("runs_dir", help="a study's results directory (holds study.json)")
+    report.add_argument("--out", metavar="DIR", help="write the report, tables and figures into DIR instead of "
+                                                      "runs_dir (e.g. docs/results/defects for committed records "
+                                                      "in docs/results/defects/records)")
     report.add_argument("--publish", metavar="DIR", help="also copy report.md, its CSV tables and figures to DIR "
                                                           "(e.g. docs/results/style)")
     return parser
@@ -43,10 +46,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "report":
         from kerasopt.report import publish, write_report
 
-        path = write_report(args.runs_dir)
+        path = write_report(args.runs_dir, args.out)
         print(f"wrote {path}")
         if args.publish:
-            print(f"published {len(publish(args.runs_dir, args.publish))} files to {args.publish}")
+            print(f"published {len(publish(args.out or args.runs_dir, args.publish))} files to {args.publish}")
         return 0
     if args.command == "merge":
         from kerasopt.study.merge import merge
