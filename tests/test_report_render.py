@@ -193,3 +193,27 @@ def test_defects_headline_is_test_dice_while_validation_only_selects(tmp_path):
     text = (root / "report.md").read_text()
     assert "headline metric `test_dice`" in text and "selection used `val_dice`" in text
     assert list(pd.read_csv(root / "headline.csv").columns) == ["optimizer", *headline]
+
+
+def test_defect_reports_put_each_optimizers_predicted_masks_under_the_true_ones(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "defects"
+    root.mkdir()
+    spec = {**SPEC, "task": "defects", "optimizers": ["adam", "sgd"], "targets": []}
+    write_json_atomic(root / "study.json", {"study": spec, "target": {"metric": "loss", "mode": "min"},
+                                            "task": {"name": "defects", "headline": ["loss"]}})
+    plan = [role(f"{name}{seed}", name, "final", 0, seed, {}) for name in ("adam", "sgd") for seed in (1, 2)]
+    write_json_atomic(root / "plan.json", {"study": "defects", "runs": plan})
+    for index, entry in enumerate(plan):
+        write_run(root, entry["run_id"], 1.0 + index)
+        strip = np.zeros((8, 32), bool)
+        strip[:, : 8 * (index + 1)] = True  # a different mask per run
+        Image.fromarray(strip).convert("1").save(root / entry["run_id"] / "artifacts" / "test_predictions.png")
+    inputs = np.full((16, 32, 3), 128, np.uint8)
+    Image.fromarray(inputs).save(root / "adam2" / "artifacts" / "test_inputs.png")
+    out = tmp_path / "published"
+    text = write_report(root, out).read_text()
+    assert "![mask_grid](mask_grid.png)" in text and (out / "mask_grid.png").is_file()
+    assert (root / "test_inputs.png").is_file()  # kept at the root: the committed records regenerate the grid
+    assert not (out / "report.md").samefile(root / "study.json") and not (root / "report.md").exists()
