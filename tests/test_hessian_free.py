@@ -43,6 +43,21 @@ def test_rosenbrock_from_the_classic_start():
     assert all(b[1] > a[1] and b[2] < a[2] for a, b in zip(seen, seen[1:]))
 
 
+def test_the_callback_sees_the_accepted_iterate_even_after_a_rejected_trial():
+    x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
+    mismatches, rows = [], []
+
+    def callback(iteration, evaluations, seconds, loss):
+        rows.append(iteration)
+        mismatches.append(abs(float(rosenbrock(x)) - loss))
+
+    # a small initial damping makes the first steps too long: trials are rejected and damping grows
+    result = HessianFree(max_iterations=30, initial_damping=1e-6).minimize(lambda: rosenbrock(x), [x],
+                                                                           callback=callback)
+    assert result.gradient_evaluations > result.iterations  # some trial points were rejected
+    assert rows and max(mismatches) == 0.0
+
+
 @pytest.mark.parametrize("hvp_cost", [1.0, 2.5])
 def test_evaluation_equivalent_budget_is_never_exceeded(hvp_cost):
     calls = tf.Variable(0, dtype=tf.int64)  # loss calls: one per evaluation and one per Hv product

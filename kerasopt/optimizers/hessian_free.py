@@ -150,7 +150,8 @@ class HessianFree:
             loss_fn: no-argument callable returning a scalar float tensor that reads ``variables``.
             variables: float `tf.Variable`s, any shapes (computed in the first one's dtype).
             callback: optional ``callback(iteration, evaluations, seconds, loss)`` after every
-                accepted iteration (evaluations: evaluation-equivalents); returning True stops.
+                accepted iteration, with the variables holding that iterate (evaluations:
+                evaluation-equivalents); returning True stops.
 
         Returns:
             An `HFResult`; the variables hold the last accepted iterate (the lowest loss
@@ -348,6 +349,8 @@ class _Run:
                     break
                 continue
             iterations += 1
+            if self.callback is not None:  # the variables hold the accepted point, not the last trial
+                self.problem.assign(x)
             if self.callback is not None and self.callback(iterations, self.equivalents(),
                                                            time.perf_counter() - start, f):
                 message = "stopped by callback"
