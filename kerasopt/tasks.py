@@ -10,6 +10,7 @@ builds a task on first use, so importing this module does not import TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 
@@ -61,6 +62,9 @@ class Task:
     def task_hparams(self, settings: dict) -> dict:
         """kerasopt's default hyperparameters of ``settings["optimizer"]`` for these settings."""
         return self.config_cls.from_dict(settings).task_hparams()
+
+    def preflight(self, settings: dict) -> None:
+        """Checks a study makes once before it writes anything (user tasks: model and data); ValueError."""
 
     def describe(self) -> dict:
         """What ``study.json`` records about the task."""
@@ -120,17 +124,36 @@ def _faststyle() -> Task:
 
 TASKS: dict[str, Callable[[], Task]] = {"style": _style, "defects": _defects, "faststyle": _faststyle}
 _BUILT: dict[str, Task] = {}
+REFERENCE_HELP = "a built-in task ({names}), path/to/file.py:NAME or package.module:NAME (a kerasopt.KerasTask)"
 
 
-def names() -> list[str]:
-    """The task names study files may use."""
-    return list(TASKS)
+def get(name: str, base_dir: str | Path | None = None) -> Task:
+    """The `Task` called ``name``: a built-in task, or a user task by import path.
 
+    Args:
+        name: ``"defects"``; ``"path/to/file.py:TASK"`` (relative paths: to ``base_dir``, e.g. the
+            study file's folder, then the working directory); or ``"package.module:TASK"``.
+        base_dir: where relative file paths are looked up first.
 
-def get(name: str) -> Task:
-    """The `Task` called ``name``; ValueError listing the valid names."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}. Valid: {', '.join(TASKS)}")
-    if name not in _BUILT:
+    Raises:
+        ValueError: one line: unknown name, a path that does not import, or names nothing / no task.
+    """
+    name = str(name).strip()
+    if name in _BUILT:
+        return _BUILT[name]
+    if name in TASKS:
         _BUILT[name] = TASKS[name]()
-    return _BUILT[name]
+        return _BUILT[name]
+    if ":" not in name:
+        raise ValueError(f"unknown task {name!r}. Valid: {REFERENCE_HELP.format(names=', '.join(TASKS))}")
+    from kerasopt import user_tasks
+
+    return user_tasks.load(name, base_dir, _BUILT)
+
+
+def register(task: Task) -> Task:
+    """Make ``task`` findable by `get` under ``task.name`` in this process (the Python API of studies)."""
+    if task.name in TASKS:
+        raise ValueError(f"task name {task.name!r} is a built-in task; give your task another name")
+    _BUILT[task.name] = task
+    return task
