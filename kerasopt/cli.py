@@ -181,6 +181,14 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+def add_loss_weight_arguments(parser: argparse.ArgumentParser, defaults) -> None:
+    """``--content-weight``, ``--style-weight``, ``--tv-weight`` (>= 0) of the perceptual (Gatys) loss that
+    the style and fast-style tasks share; ``defaults``: their config (``content_weight``, ...)."""
+    for part, what in (("content", "content loss"), ("style", "style loss"), ("tv", "total-variation loss")):
+        parser.add_argument(f"--{part}-weight", type=non_negative_float, default=getattr(defaults, f"{part}_weight"),
+                            help=f"weight of the {what} (default: %(default)s)")
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -305,18 +313,35 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
     return out
 
 
-def parse_optimizer_list(text: str) -> list[str]:
-    """``"adam"``, ``"sgd,adam"`` or ``"all"`` → validated registry names."""
+def parse_optimizer_list(text: str, supported: Sequence[str]) -> list[str]:
+    """``--optimizer``: ``"adam"``, ``"sgd,adam"`` or ``"all"`` (= ``supported``, a task's optimizers) →
+    validated registry names (a name the task cannot run is refused by its config)."""
     from kerasopt import optimizers
 
     if text.strip().lower() == "all":
-        return optimizers.available()
+        return list(supported)
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     if not names:
         raise UsageError("--optimizer needs at least one name (or 'all')")
     for name in names:
         optimizers.spec(name)  # raises with the list of valid names
     return list(dict.fromkeys(names))
+
+
+def run_comparison(task, configs: list, out: Path) -> dict[str, Path]:
+    """The end of every task CLI: `kerasopt.comparison.compare` into ``out`` (a line per run), then the
+    comparison table and where its files are (one run: its result image)."""
+    from kerasopt.comparison import compare, markdown_table, summary_rows
+    from kerasopt.records import ARTIFACTS
+
+    run_dirs = compare(task, configs, out, log=lambda line: print(line, flush=True))
+    print(markdown_table(summary_rows(task, run_dirs)), end="")
+    if len(run_dirs) > 1:
+        shown = ["comparison.md", "curves.png"] + ["comparison.png"] * bool(task.result_image)
+        print("comparison: " + ", ".join(str(out / name) for name in shown))
+    elif task.result_image:
+        print(f"result: {next(iter(run_dirs.values())) / ARTIFACTS / task.result_image}")
+    return run_dirs
 
 
 def _optimizers_main(argv=None) -> int:

@@ -37,12 +37,12 @@ import dataclasses
 import hashlib
 import inspect
 import math
-import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import keras
 
+from kerasopt import timing
 from kerasopt.config import TaskConfig
 from kerasopt.tasks import Task
 
@@ -77,18 +77,12 @@ class KerasConfig(TaskConfig):
         task_source: which task ran (`source_identity`); must match the loaded task.
     """
 
-    KIND: ClassVar[str] = "keras task"
+    KIND: ClassVar[str] = "keras"
     TASK: ClassVar[Any] = None
 
     def check(self) -> None:
-        from kerasopt import optimizers
-
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1. Received: {name}={getattr(self, name)}")
-        if optimizers.is_full_batch_driver(self.optimizer):
-            raise ValueError(f"optimizer {self.optimizer!r} is a full-batch driver; task {self.TASK.name!r} trains "
-                             f"on mini-batches with model.fit. Valid: {', '.join(self.TASK.supported)}")
+        self.require_at_least(1, "epochs", "batch_size")
+        self.require_mini_batch_optimizer()
         if self.task_source != self.TASK.identity:
             raise ValueError(f"task_source {self.task_source!r} is not the loaded task "
                              f"({self.TASK.identity!r}): its source changed")
@@ -288,47 +282,20 @@ def _prefixed(prefix: str, logs: dict) -> dict:
     return {f"{prefix}_{key}": float(value) for key, value in logs.items()}
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """One history row per epoch (``step, evaluations, seconds, loss, <every logged metric>, epoch``);
-    keeps the weights of the best validation epoch; times training without validation and tracing.
-
-    ``trace_seconds``: the first step minus the median of the other first-epoch steps.
-    """
+class EpochRecorder(timing.EpochTimer):
+    """One history row per epoch (``step, evaluations, seconds, loss, <every logged metric>, epoch``), timed
+    by `kerasopt.timing.EpochTimer`; keeps the weights of the best epoch of ``metric`` (``mode``)."""
 
     def __init__(self, record, metric: str, mode: str, progress: bool = False):
         super().__init__()
         self.record, self.metric, self.mode, self.progress = record, metric, mode, progress
         self.values: list[float] = []
-        self.best_weights, self.best_epoch, self.diverged = None, None, None
-        self.train_seconds = self.trace_seconds = 0.0
-        self._steps: list[float] = []
-        self._epoch_start = self._batch_start = 0.0
-        self._train_end = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start, self._train_end = time.perf_counter(), None
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._batch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if not self.values:
-            self._steps.append(time.perf_counter() - self._batch_start)
-        loss = (logs or {}).get("loss")
-        if self.diverged is None and loss is not None and not math.isfinite(float(loss)):
-            self.diverged = f"non-finite loss {float(loss)} at step {int(self.model.optimizer.iterations)}"
-
-    def on_test_begin(self, logs=None):
-        self._train_end = self._train_end or time.perf_counter()
+        self.best_weights, self.best_epoch = None, None
+        self.train_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {key: float(value) for key, value in (logs or {}).items()}
-        seconds = (self._train_end or time.perf_counter()) - self._epoch_start
-        if not self.values and self._steps:
-            rest = sorted(self._steps[1:])
-            self.trace_seconds = max(0.0, self._steps[0] - (rest[len(rest) // 2] if rest else 0.0))
-            seconds -= self.trace_seconds
-        self.train_seconds += seconds
+        self.train_seconds += self.epoch_seconds(epoch)
         step = int(self.model.optimizer.iterations)
         self.record.log({"step": step, "evaluations": step, "seconds": self.train_seconds, **logs,
                          "epoch": epoch + 1})
