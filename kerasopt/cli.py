@@ -1,13 +1,15 @@
 """Shared CLI plumbing: quiet TensorFlow, argparse types, output directories, one-line errors.
 
 ``kerasopt`` (the console script) dispatches to the task CLIs:
-``kerasopt optimizers | style ... | defects ... | study ...`` (``kerasopt --help`` lists them).
+``kerasopt optimizers | style ... | defects ... | faststyle ... | study ...`` (``kerasopt --help`` lists them).
 Set ``KERASOPT_DEBUG=1`` to see full tracebacks and TensorFlow's unfiltered start-up log.
 
 Every task CLI uses the same pieces: `quiet_tensorflow` before TensorFlow is
-imported, `run_cli` around its main function, the argparse types
-(`positive_float`, `non_negative_float`, `positive_int`, `seed_type`) and
-`prepare_output_dir`, the one policy for output directories.
+imported, `ArgumentParser` and `run_cli` around its main function (usage errors
+and bad input alike: one ``error:`` line, exit code 2), the argparse types
+(`positive_float`, `non_negative_float`, `positive_int`, `seed_type`),
+`parse_optimizer_list` (``all`` = the task's optimizers), `prepare_output_dir`
+(the one policy for output directories) and `run_comparison`.
 """
 
 from __future__ import annotations
@@ -215,12 +217,16 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an int > 0."""
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int > 0."""
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -228,10 +234,7 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     """argparse type: an int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
@@ -239,10 +242,7 @@ def non_negative_int(text: str) -> int:
 
 def seed_type(text: str) -> int:
     """argparse type: a random seed, an int in [0, 2**32 - 1] (what NumPy's seeding accepts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _integer(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**32-1 = {MAX_SEED}, got {text}")
     return value
@@ -367,7 +367,8 @@ COMMANDS = {
 def help_text() -> str:
     """What ``kerasopt --help`` prints."""
     width = max(map(len, COMMANDS))
-    lines = [_usage(), "", "Fair optimizer comparisons on style transfer and defect segmentation (Keras 3).", "",
+    lines = [_usage(), "", "Fair optimizer comparisons on style transfer, defect segmentation, fast style transfer",
+             "and your own Keras models (Keras 3; a study file names yours as task: my_task.py:TASK).", "",
              "commands:"]
     lines += [f"  {name:<{width}}  {description}" for name, (_, description) in COMMANDS.items()]
     lines += ["", "options:", "  -h, --help  show this help and exit", "  --version   print the version and exit", "",

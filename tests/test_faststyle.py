@@ -328,3 +328,14 @@ def test_library_defaults_build_the_optimizer_as_keras_does():
     assert library.resolved_hparams() == {}
     assert float(optimizers.build("adagrad", library.resolved_hparams()).learning_rate) == pytest.approx(1e-3)
     assert FastStyleConfig(optimizer="adagrad").resolved_hparams()["learning_rate"] == 0.01
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "--steps", "0"], "argument --steps: must be at least 1"),
+    (["train", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["nope"], "invalid choice: 'nope'"),
+])
+def test_usage_errors_go_through_the_shared_one_line_handling(capsys, arguments, message):
+    assert main(arguments) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error

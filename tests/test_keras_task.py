@@ -160,3 +160,30 @@ def test_full_batch_driver_is_refused_for_a_user_task(tmp_path, capsys):
     with pytest.raises(ValueError, match="full-batch driver"):
         write_task(tmp_path, optimizers=["adam", "lbfgs"], name="drivers.py")
         tasks.get(f"{tmp_path / 'drivers.py'}:TASK")
+
+
+def test_a_task_built_in_python_trains_on_tf_data_and_records_its_identity(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasopt import KerasTask
+
+    def build_model(seed):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0], "float32")
+    task = KerasTask(build_model, train=tf.data.Dataset.from_tensor_slices((x[:32], y[:32])),
+                     validation=lambda: (x[32:], y[32:]), loss="mse", metrics=["mae"], target="mae", mode="min",
+                     epochs=2, batch_size=8, optimizers=["adam", "sgd"], name="regression")
+    assert task.target == {"metric": "val_mae", "mode": "min"} and task.headline == ("val_mae",)
+    assert task.identity.startswith("regression sha256:")  # hash of this test file, where build_model lives
+    summary = task.run(task.resolve({"optimizer": "sgd", "seed": 3}), tmp_path / "run")
+    assert summary["status"] == "completed" and summary["metrics"]["epochs"] == 2
+    assert summary["metrics"]["steps"] == 8 and summary["metrics"]["val_mae"] >= 0
+    history = records.read_history(tmp_path / "run")
+    assert [row["epoch"] for row in history] == [1, 2] and "val_mae" in history[0]
+    with pytest.raises(ValueError, match="not in the registry|Unknown optimizer|full-batch"):
+        task.resolve({"optimizer": "lbfgs"})
