@@ -115,6 +115,8 @@ class KerasTask(Task):
         optimizers: registry names this task may run (default: every mini-batch optimizer).
         name: the task's name in results (default: set from the import path it is loaded by).
         title: a heading for comparisons.
+        source: the file whose SHA-256 identifies the task in every run (default: ``build_model``'s file;
+            a task loaded by import path: the file or module it was loaded from).
     """
 
     def __init__(self, build_model: Callable, train: Any, validation: Any, loss: Any, metrics: list,
@@ -150,7 +152,7 @@ class KerasTask(Task):
             title=title or f"Keras task {name}",
             comparison_metrics=tuple(dict.fromkeys((headline, f"val_{target}", "test_loss", "val_loss",
                                                     "best_epoch", "epochs", "steps", "train_seconds"))),
-            curve_metrics=("loss", "val_loss", f"val_{target}"), log_metrics=("loss", "val_loss"),
+            curve_metrics=tuple(dict.fromkeys(("loss", "val_loss", f"val_{target}"))), log_metrics=("loss", "val_loss"),
             comparison_note=f"val_{target}: validation value of the best epoch (used for selection); test_*: "
                             "the test split with that epoch's weights.")
         object.__setattr__(self, "arguments", arguments)

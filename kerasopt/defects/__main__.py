@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0],
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--optimizer", required=True,
-                        help="registry name(s), comma-separated, or 'all' (every mini-batch optimizer; no full-batch driver)")
+                        help="registry name(s), comma-separated, or 'all' (every mini-batch optimizer; "
+                             "no full-batch driver)")
     parser.add_argument("--lr", type=positive_float,
                         help="learning rate for every optimizer (default: registry)")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configs_from_args(args) -> list:
-    """One validated `FastStyleConfig` per requested optimizer (ValueError on bad input, full-batch drivers included)."""
+    """One validated `FastStyleConfig` per requested optimizer (ValueError on bad input, e.g. a full-batch driver)."""
     from kerasopt.faststyle import TASK
     from kerasopt.faststyle.config import FastStyleConfig
 
