@@ -31,8 +31,10 @@ def is_file_reference(where: str) -> bool:
 
 def find_file(reference: str, where: str, base_dir: str | Path | None) -> Path:
     """The file ``where`` names: absolute, else under ``base_dir``, else under the working directory."""
-    candidates = [Path(where)] if Path(where).is_absolute() else \
-        [Path(base_dir) / where] * (base_dir is not None) + [Path.cwd() / where]
+    if Path(where).is_absolute():
+        candidates = [Path(where)]
+    else:
+        candidates = ([Path(base_dir) / where] if base_dir is not None else []) + [Path.cwd() / where]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()

@@ -93,6 +93,8 @@ def test_relative_task_file_is_found_next_to_the_study_file(tmp_path, monkeypatc
                                 "search": {"adam": {"learning_rate": 0.01}}, "seeds": [1]},
                                source=str(tmp_path / "study.yaml"))
     assert spec.task == "my_task.py:TASK"
+    monkeypatch.chdir(tmp_path)  # without a study file: relative to the working directory
+    assert tasks.get("my_task.py:TASK").locator == f"{tmp_path / 'my_task.py'}:TASK"
 
 
 def test_a_changed_task_file_changes_every_run_id(tmp_path):
