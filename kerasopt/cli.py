@@ -1,13 +1,15 @@
 """Shared CLI plumbing: quiet TensorFlow, argparse types, output directories, one-line errors.
 
 ``kerasopt`` (the console script) dispatches to the task CLIs:
-``kerasopt optimizers | style ... | defects ... | study ...`` (``kerasopt --help`` lists them).
+``kerasopt optimizers | style ... | defects ... | faststyle ... | study ...`` (``kerasopt --help`` lists them).
 Set ``KERASOPT_DEBUG=1`` to see full tracebacks and TensorFlow's unfiltered start-up log.
 
 Every task CLI uses the same pieces: `quiet_tensorflow` before TensorFlow is
-imported, `run_cli` around its main function, the argparse types
-(`positive_float`, `non_negative_float`, `positive_int`, `seed_type`) and
-`prepare_output_dir`, the one policy for output directories.
+imported, `ArgumentParser` and `run_cli` around its main function (usage errors
+and bad input alike: one ``error:`` line, exit code 2), the argparse types
+(`positive_float`, `non_negative_float`, `positive_int`, `seed_type`),
+`parse_optimizer_list` (``all`` = the task's optimizers), `prepare_output_dir`
+(the one policy for output directories) and `run_comparison`.
 """
 
 from __future__ import annotations
@@ -181,6 +183,14 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+def add_loss_weight_arguments(parser: argparse.ArgumentParser, defaults) -> None:
+    """``--content-weight``, ``--style-weight``, ``--tv-weight`` (>= 0) of the perceptual (Gatys) loss that
+    the style and fast-style tasks share; ``defaults``: their config (``content_weight``, ...)."""
+    for part, what in (("content", "content loss"), ("style", "style loss"), ("tv", "total-variation loss")):
+        parser.add_argument(f"--{part}-weight", type=non_negative_float, default=getattr(defaults, f"{part}_weight"),
+                            help=f"weight of the {what} (default: %(default)s)")
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -207,12 +217,16 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an int > 0."""
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int > 0."""
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -220,10 +234,7 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     """argparse type: an int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
@@ -231,10 +242,7 @@ def non_negative_int(text: str) -> int:
 
 def seed_type(text: str) -> int:
     """argparse type: a random seed, an int in [0, 2**32 - 1] (what NumPy's seeding accepts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _integer(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**32-1 = {MAX_SEED}, got {text}")
     return value
@@ -305,18 +313,35 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
     return out
 
 
-def parse_optimizer_list(text: str) -> list[str]:
-    """``"adam"``, ``"sgd,adam"`` or ``"all"`` → validated registry names."""
+def parse_optimizer_list(text: str, supported: Sequence[str]) -> list[str]:
+    """``--optimizer``: ``"adam"``, ``"sgd,adam"`` or ``"all"`` (= ``supported``, a task's optimizers) →
+    validated registry names (a name the task cannot run is refused by its config)."""
     from kerasopt import optimizers
 
     if text.strip().lower() == "all":
-        return optimizers.available()
+        return list(supported)
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     if not names:
         raise UsageError("--optimizer needs at least one name (or 'all')")
     for name in names:
         optimizers.spec(name)  # raises with the list of valid names
     return list(dict.fromkeys(names))
+
+
+def run_comparison(task, configs: list, out: Path) -> dict[str, Path]:
+    """The end of every task CLI: `kerasopt.comparison.compare` into ``out`` (a line per run), then the
+    comparison table and where its files are (one run: its result image)."""
+    from kerasopt.comparison import compare, markdown_table, summary_rows
+    from kerasopt.records import ARTIFACTS
+
+    run_dirs = compare(task, configs, out, log=lambda line: print(line, flush=True))
+    print(markdown_table(summary_rows(task, run_dirs)), end="")
+    if len(run_dirs) > 1:
+        shown = ["comparison.md", "curves.png"] + ["comparison.png"] * bool(task.result_image)
+        print("comparison: " + ", ".join(str(out / name) for name in shown))
+    elif task.result_image:
+        print(f"result: {next(iter(run_dirs.values())) / ARTIFACTS / task.result_image}")
+    return run_dirs
 
 
 def _optimizers_main(argv=None) -> int:
@@ -342,7 +367,8 @@ COMMANDS = {
 def help_text() -> str:
     """What ``kerasopt --help`` prints."""
     width = max(map(len, COMMANDS))
-    lines = [_usage(), "", "Fair optimizer comparisons on style transfer and defect segmentation (Keras 3).", "",
+    lines = [_usage(), "", "Fair optimizer comparisons on style transfer, defect segmentation, fast style transfer",
+             "and your own Keras models (Keras 3; a study file names yours as task: my_task.py:TASK).", "",
              "commands:"]
     lines += [f"  {name:<{width}}  {description}" for name, (_, description) in COMMANDS.items()]
     lines += ["", "options:", "  -h, --help  show this help and exit", "  --version   print the version and exit", "",

@@ -137,7 +137,8 @@ def compare(task, configs: list, out_dir: str | Path, log: Callable[[str], None]
 
     Args:
         task: the `kerasopt.tasks.Task`.
-        configs: one validated config per optimizer (names must differ).
+        configs: one config per optimizer (names must differ); validated, then ``task.prepare``
+            (when the task has one) loads the shared inputs, so bad input fails before any output.
         out_dir: each run goes to ``out_dir/<optimizer>``; the comparison files are
             rewritten after every run when there is more than one config.
         log: receives one line per finished run.
@@ -146,6 +147,13 @@ def compare(task, configs: list, out_dir: str | Path, log: Callable[[str], None]
     Returns:
         ``{optimizer: run_dir}`` in the order of ``configs``.
     """
+    names = [config.optimizer for config in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"compare needs distinct optimizers. Received: {names}")
+    for config in configs:
+        config.validate()
+    if task.prepare is not None:
+        task.prepare(configs[0])
     out_dir = Path(out_dir)
     run_dirs = {}
     for config in configs:
@@ -157,3 +165,15 @@ def compare(task, configs: list, out_dir: str | Path, log: Callable[[str], None]
         if len(configs) > 1:
             write_comparison(task, run_dirs, out_dir)
     return run_dirs
+
+
+def for_task(task) -> Callable:
+    """``compare`` bound to ``task``: what each task package exports as its ``compare(configs, out_dir)``."""
+
+    def compare_runs(configs: list, out_dir: str | Path, log: Callable[[str], None] = print,
+                     progress: bool = True) -> dict[str, Path]:
+        return compare(task, configs, out_dir, log=log, progress=progress)
+
+    compare_runs.__doc__ = f"`kerasopt.comparison.compare` on the {task.name} task: run ``configs`` into " \
+                           "``out_dir/<optimizer>`` and write comparison.md, curves.png and comparison.png."
+    return compare_runs

@@ -167,6 +167,20 @@ class TaskConfig:
     def check(self) -> None:
         """Task-specific checks (override); raise ValueError naming the setting."""
 
+    def require_at_least(self, minimum: int, *names: str) -> None:
+        """ValueError naming the first of the settings ``names`` below ``minimum``."""
+        for name in names:
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be at least {minimum}. Received: {name}={getattr(self, name)}")
+
+    def require_mini_batch_optimizer(self) -> None:
+        """ValueError when ``optimizer`` is a full-batch driver (tasks that train with ``model.fit``)."""
+        from kerasopt import optimizers
+
+        if optimizers.is_full_batch_driver(self.optimizer):
+            raise ValueError(f"optimizer {self.optimizer!r} is a full-batch driver; the {self.KIND} task trains on "
+                             f"mini-batches. Valid: {', '.join(optimizers.mini_batch())}")
+
     def task_hparams(self) -> dict:
         """kerasopt's per-task defaults of ``self.optimizer`` (override; default: the registry's)."""
         from kerasopt import optimizers

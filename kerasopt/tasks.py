@@ -3,13 +3,18 @@
 A `Task` names its config class (a `kerasopt.config.TaskConfig`), its ``run``
 function, the metric a study selects on (validation), the metrics it reports as
 the answer (test metrics where the task has a test split), which optimizers it
-supports, and how its budget is counted. `TASKS` is an explicit table; `get`
-builds a task on first use, so importing this module does not import TensorFlow.
+supports, and how its budget is counted. Each built-in task package declares
+its ``TASK`` in its ``task`` module from its own constants; `TASKS` maps a task
+name to that package and `get` imports it on first use (this module imports no
+task package, and no task package imports this registry back). User tasks are
+found by import path (`kerasopt.user_tasks`).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 
@@ -36,6 +41,8 @@ class Task:
         log_metrics: the curve metrics drawn on a log scale.
         result_image: the artifact file shown side by side in a comparison (None: none).
         comparison_note: a sentence under the comparison table explaining its columns.
+        prepare: ``prepare(config)`` before a comparison's first run: loads and checks the inputs
+            shared by every run (images, weights, data) so bad input fails before any output.
     """
 
     name: str
@@ -53,6 +60,7 @@ class Task:
     log_metrics: tuple = ("loss",)
     result_image: str | None = None
     comparison_note: str = ""
+    prepare: Callable | None = None
 
     def resolve(self, settings: dict) -> dict:
         """Settings -> the resolved, fully validated settings (ValueError on bad ones)."""
@@ -62,75 +70,48 @@ class Task:
         """kerasopt's default hyperparameters of ``settings["optimizer"]`` for these settings."""
         return self.config_cls.from_dict(settings).task_hparams()
 
+    def preflight(self, settings: dict) -> None:
+        """Checks a study makes once before it writes anything (user tasks: model and data); ValueError."""
+
     def describe(self) -> dict:
         """What ``study.json`` records about the task."""
         return {"name": self.name, "target": dict(self.target), "headline": list(self.headline),
-                "budget_key": self.budget_key, "excluded": dict(self.excluded)}
+                "budget_key": self.budget_key, "excluded": dict(self.excluded), "result_image": self.result_image}
 
 
-def _style() -> Task:
-    from kerasopt import optimizers
-    from kerasopt.optimizers.muon import PIXEL_PROBLEM_REASON
-    from kerasopt.style.config import StyleConfig
-    from kerasopt.style.workload import run
-
-    def deterministic(settings: dict) -> str | None:
-        if settings.get("init", StyleConfig.init) == "content":
-            return "init: content starts every seed from the same image and the loss is deterministic"
-        return None
-
-    excluded = {"muon": PIXEL_PROBLEM_REASON}
-    return Task("style", StyleConfig, run, {"metric": "loss", "mode": "min"}, ("loss",),
-                tuple(name for name in optimizers.available() if name not in excluded), excluded,
-                budget_key="evaluations", seeds_matter=deterministic, title="Style transfer",
-                comparison_metrics=("loss", "content_loss", "style_loss", "tv_loss", "iterations", "evaluations",
-                                    "seconds"),
-                result_image="result.png",
-                comparison_note="Seconds exclude tracing; peak_rss_mb is the process peak RSS sampled during each "
-                                "run (runs share one process, so it is cumulative).")
-
-
-def _defects() -> Task:
-    from kerasopt.defects.config import DefectsConfig, supported_optimizers
-    from kerasopt.defects.train import run
-
-    headline = ("test_dice", "test_dice_at_best", "test_iou", "test_precision", "test_recall")
-    return Task("defects", DefectsConfig, run, {"metric": "val_dice", "mode": "max"}, headline,
-                tuple(supported_optimizers()), title="Defect segmentation",
-                comparison_metrics=(*headline, "val_dice", "image_ap", "image_auroc", "epochs", "steps",
-                                    "train_seconds"),
-                curve_metrics=("val_dice", "val_loss"), log_metrics=("val_loss",),
-                comparison_note="val_dice: validation Dice of the selected (best-validation) checkpoint, used only "
-                                "for selection. test_*: test split at 0.5; test_dice_at_best: at the threshold best "
-                                "on validation. image_ap / image_auroc: image-level, score = max probability. "
-                                "train_seconds excludes validation and the first step's tracing (trace_seconds).")
-
-
-def _faststyle() -> Task:
-    from kerasopt.faststyle import FastStyleConfig, TARGET, run, supported_optimizers
-
-    return Task("faststyle", FastStyleConfig, run, dict(TARGET), (TARGET["metric"],), tuple(supported_optimizers()),
-                title="Fast style transfer",
-                comparison_metrics=(TARGET["metric"], "val_content_loss", "val_style_loss", "style_ratio", "loss",
-                                    "steps", "train_seconds"),
-                curve_metrics=("loss", TARGET["metric"]), log_metrics=("loss", TARGET["metric"]),
-                result_image="grid.png",
-                comparison_note="val_loss: perceptual loss on held-out validation photos (never trained on).")
-
-
-TASKS: dict[str, Callable[[], Task]] = {"style": _style, "defects": _defects, "faststyle": _faststyle}
+TASKS: dict[str, str] = {"style": "kerasopt.style", "defects": "kerasopt.defects", "faststyle": "kerasopt.faststyle"}
+"""Built-in task name -> its package; the package's ``task`` module declares ``TASK``."""
 _BUILT: dict[str, Task] = {}
+REFERENCE_HELP = "a built-in task ({names}), path/to/file.py:NAME or package.module:NAME (a kerasopt.KerasTask)"
 
 
-def names() -> list[str]:
-    """The task names study files may use."""
-    return list(TASKS)
+def get(name: str, base_dir: str | Path | None = None) -> Task:
+    """The `Task` called ``name``: a built-in task, or a user task by import path.
+
+    Args:
+        name: ``"defects"``; ``"path/to/file.py:TASK"`` (relative paths: to ``base_dir``, e.g. the
+            study file's folder, then the working directory); or ``"package.module:TASK"``.
+        base_dir: where relative file paths are looked up first.
+
+    Raises:
+        ValueError: one line: unknown name, a path that does not import, or names nothing / no task.
+    """
+    name = str(name).strip()
+    if name in _BUILT:
+        return _BUILT[name]
+    if name in TASKS:
+        _BUILT[name] = importlib.import_module(f"{TASKS[name]}.task").TASK
+        return _BUILT[name]
+    if ":" not in name:
+        raise ValueError(f"unknown task {name!r}. Valid: {REFERENCE_HELP.format(names=', '.join(TASKS))}")
+    from kerasopt import user_tasks
+
+    return user_tasks.load(name, base_dir, _BUILT)
 
 
-def get(name: str) -> Task:
-    """The `Task` called ``name``; ValueError listing the valid names."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}. Valid: {', '.join(TASKS)}")
-    if name not in _BUILT:
-        _BUILT[name] = TASKS[name]()
-    return _BUILT[name]
+def register(task: Task) -> Task:
+    """Make ``task`` findable by `get` under ``task.name`` in this process (the Python API of studies)."""
+    if task.name in TASKS:
+        raise ValueError(f"task name {task.name!r} is a built-in task; give your task another name")
+    _BUILT[task.name] = task
+    return task

@@ -222,12 +222,12 @@ def test_cli_prints_one_line_errors_and_exits_2(argv, match, capsys, tmp_path):
 
 def test_cli_all_means_every_optimizer_except_the_full_batch_drivers():
     from kerasopt import optimizers
-    from kerasopt.defects.__main__ import selected_optimizers
+    from kerasopt.cli import parse_optimizer_list
+    from kerasopt.defects import TASK
 
     drivers = {"lbfgs", "lbfgs_tf", "hessian_free"}
-    assert selected_optimizers("all") == [n for n in optimizers.available() if n not in drivers]
-    assert "rprop" in selected_optimizers("all")
-    assert selected_optimizers("sgd,adam") == ["sgd", "adam"]
+    assert parse_optimizer_list("all", TASK.supported) == [n for n in optimizers.available() if n not in drivers]
+    assert "rprop" in parse_optimizer_list("all", TASK.supported)
 
 
 def test_the_study_sees_the_supported_optimizers():

@@ -144,16 +144,15 @@ def test_memory_check_refuses_what_cannot_fit_and_passes_the_defaults():
 
 
 def test_without_data_the_synthetic_set_is_generated_with_one_line(tmp_path, monkeypatch, capsys):
-    import kerasopt.defects
+    from kerasopt.defects import __main__ as cli
     from kerasopt.defects import train
-    from kerasopt.defects.__main__ import main
 
     real = train.synth.generate
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(train.synth, "generate", lambda out, n, size, seed: real(out, 12, 32, seed))
     seen = []
-    monkeypatch.setattr(kerasopt.defects, "compare", lambda configs, out, log: seen.extend(configs) or {})
-    assert main(["--optimizer", "adam", "--size", "32", "--out", str(tmp_path / "o")]) == 0
+    monkeypatch.setattr(cli, "run_comparison", lambda task, configs, out: seen.extend(configs) or {})
+    assert cli.main(["--optimizer", "adam", "--size", "32", "--out", str(tmp_path / "o")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == ("no --data given: using the synthetic air-filter set in data/synthetic "
                         "(generating 400 images of 128 px now)")

@@ -130,3 +130,14 @@ def test_predict_refuses_bad_models_and_images_with_one_line(trained, tmp_path, 
     assert main(["predict", "--model", str(model), str(image), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("error: ")
+
+
+def test_best_keras_reloads_with_plain_load_model_after_importing_the_package(trained):
+    """README: ``import kerasopt.defects`` registers every object best.keras uses (loss, metric, optimizer)."""
+    code = ("import sys, keras, kerasopt.defects\n"
+            "model = keras.models.load_model(sys.argv[1])\n"
+            "print(type(model.loss).__name__, model.optimizer.__class__.__name__)")
+    result = subprocess.run([sys.executable, "-c", code, str(trained / "run" / "artifacts" / "best.keras")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "DiceFocalLoss Adam"

@@ -128,6 +128,8 @@ def test_study_notebook_runs_a_study_and_shows_its_report(tmp_path):
     notebook = execute("optimizer_study.ipynb", f'OUT = "{tmp_path}"')
     assert (tmp_path / "report.md").is_file()
     assert image_outputs(notebook) >= 4  # curves vs step/evaluations/seconds, LR sensitivity, image grid
+    digits = (tmp_path.with_name(tmp_path.name + "_digits") / "report.md").read_text()  # "Your own model"
+    assert "## Final test_accuracy per optimizer (ranked)" in digits
 
 
 def test_defect_notebook_trains_and_shows_curves_and_overlays(tmp_path):

@@ -1,40 +1,32 @@
 """Defect segmentation workload: a U-Net (segmentation_models) on air-filter images.
 
-Public API:
+Public API (the same names in every task package):
 
 - `DefectsConfig`: every setting of one run (``from_dict`` / ``to_dict``).
-- `run(config, run_dir) -> dict`: one optimizer run, written as a run record.
-- `compare(configs, out_dir) -> {optimizer: run_dir}`: several optimizers, comparison.md + curves.png.
-- `SUPPORTED_OPTIMIZERS`: registry names this task trains (all but lbfgs).
-- `TARGET`: the metric a study optimises (``val_dice``, maximised).
+- `run(config, run_dir, progress=False) -> dict`: one optimizer run, written as a run record.
+- `compare(configs, out_dir) -> {optimizer: run_dir}`: several optimizers, comparison.md + curves.png
+  + comparison.png (the runs' ``test_predictions.png``).
+- `TASK`: the task as a study sees it (`kerasopt.tasks.Task`); `TARGET`: the metric a study
+  optimises (``val_dice``, maximised); `SUPPORTED_OPTIMIZERS`: every mini-batch optimizer.
 - `kerasopt.defects.synth.generate(out_dir, n, size, seed, ...)`: synthetic data.
 
-Importing this package does not import TensorFlow; `run` does on first use.
+Importing this package quiets TensorFlow's start-up log (`kerasopt.cli.quiet_tensorflow`), imports
+it and registers every Keras object a saved defect model uses (its loss, metric and kerasopt's
+optimizers), so ``keras.models.load_model("RUN/artifacts/best.keras")`` works after ``import
+kerasopt.defects``.
 """
 
-from kerasopt.defects.config import TARGET, DefectsConfig
+from kerasopt.cli import quiet_tensorflow
 
-__all__ = ["DefectsConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "compare", "run"]
+quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.defects`` imports this package first)
 
+from kerasopt import comparison  # noqa: E402
+from kerasopt.defects import saving  # noqa: E402, F401  (registers the loss, metric and optimizers)
+from kerasopt.defects.config import TARGET, DefectsConfig  # noqa: E402
+from kerasopt.defects.task import TASK  # noqa: E402
+from kerasopt.defects.train import run  # noqa: E402
 
-def __getattr__(name):
-    """``SUPPORTED_OPTIMIZERS``: every registry optimizer but lbfgs (loaded on first use)."""
-    if name == "SUPPORTED_OPTIMIZERS":
-        from kerasopt.defects.config import supported_optimizers
+__all__ = ["DefectsConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "TASK", "compare", "run"]
 
-        return supported_optimizers()
-    raise AttributeError(f"module 'kerasopt.defects' has no attribute {name!r}")
-
-
-def run(config, run_dir, progress=False):
-    """Train and evaluate one optimizer run; see `kerasopt.defects.train.run`."""
-    from kerasopt.defects.train import run as _run
-
-    return _run(config, run_dir, progress=progress)
-
-
-def compare(configs, out_dir, log=print, progress=True):
-    """Train several optimizers and compare them; see `kerasopt.defects.train.compare`."""
-    from kerasopt.defects.train import compare as _compare
-
-    return _compare(configs, out_dir, log=log, progress=progress)
+SUPPORTED_OPTIMIZERS = list(TASK.supported)
+compare = comparison.for_task(TASK)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kerasopt import records
 from kerasopt.cli import ArgumentParser, default_output_dir, parse_optimizer_list, positive_float, positive_int, \
-    prepare_output_dir, quiet_tensorflow, run_cli, seed_type
+    prepare_output_dir, quiet_tensorflow, run_cli, run_comparison, seed_type
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0],
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--optimizer", required=True,
-                        help="registry name(s), comma-separated, or 'all' (every optimizer except lbfgs)")
+                        help="registry name(s), comma-separated, or 'all' (every mini-batch optimizer; "
+                             "no full-batch driver)")
     parser.add_argument("--lr", type=positive_float,
                         help="learning rate for every optimizer (default: registry)")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
@@ -46,7 +47,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                         help="float32 (default), mixed_float16 (GPUs) or mixed_bfloat16 (CPUs with AVX512-BF16)")
-    parser.add_argument("--mixed-precision", action="store_true", help="same as --precision mixed_float16")
     parser.add_argument("--bn-recalibration", action=argparse.BooleanOptionalAction, default=defaults.bn_recalibration,
                         help="recompute BatchNorm statistics before each evaluation (default on)")
     parser.add_argument("--bn-batches", type=positive_int, default=defaults.bn_batches,
@@ -56,15 +56,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="mirrored: one run over all visible GPUs")
     parser.add_argument("--deterministic", action="store_true", help="TF op determinism (slower)")
     return parser.parse_args(argv)
-
-
-def selected_optimizers(text: str) -> list[str]:
-    """Names from ``--optimizer``; ``all`` means the optimizers this task supports (not lbfgs)."""
-    from kerasopt.defects.config import supported_optimizers
-
-    if text.strip().lower() == "all":
-        return supported_optimizers()
-    return parse_optimizer_list(text)
 
 
 def main(argv=None) -> int:
@@ -80,11 +71,10 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
     quiet_tensorflow()
     args = parse_args(argv)
-    from kerasopt.defects import compare, synth
+    from kerasopt.defects import TASK, synth
     from kerasopt.defects.config import DefectsConfig
     from kerasopt.defects.data import load_splits
     from kerasopt.defects.model import check_memory
-    from kerasopt.defects.train import prepare_data
 
     synthetic = args.data is None
     data = DefectsConfig.data if synthetic else args.data
@@ -92,27 +82,25 @@ def _main(argv=None) -> int:
         optimizer=name, hparams={} if args.lr is None else {"learning_rate": args.lr}, seed=args.seed,
         data=data, synthetic=synthetic, backbone=args.backbone, encoder_weights=args.encoder_weights,
         size=args.size, epochs=args.epochs, batch_size=args.batch_size,
-        precision="mixed_float16" if args.mixed_precision else args.precision, jit=args.jit,
+        precision=args.precision, jit=args.jit,
         strategy=args.strategy, deterministic=args.deterministic, bn_recalibration=args.bn_recalibration,
         bn_batches=args.bn_batches).validate()
-        for name in selected_optimizers(args.optimizer)]
+        for name in parse_optimizer_list(args.optimizer, TASK.supported)]
     check_memory(args.size, args.batch_size)
     if synthetic:
         ready = (Path(data) / synth.MANIFEST).is_file()
         first = configs[0]
         print(f"no --data given: using the synthetic air-filter set in {data}" + (
             "" if ready else f" (generating {first.synthetic_n} images of {first.synthetic_size} px now)"), flush=True)
-        prepare_data(first)
+    TASK.prepare(configs[0])  # synthetic data generated, encoder weights checked: before any output
     splits = load_splits(data)
     print(f"data {data} ({splits.layout}): " + ", ".join(f"{n} {len(splits[n])}" for n in ("train", "val", "test")))
     if args.out and not args.overwrite and resumes(Path(args.out), configs):
         out = Path(args.out)
         print(f"resuming the unfinished runs in {out}", flush=True)
     else:
-        out = prepare_output_dir(args.out or default_output_dir("defects"), overwrite=args.overwrite)
-    run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
-    print_table(run_dirs)
-    print(f"runs and comparison in {out} (comparison.md, curves.png)")
+        out = prepare_output_dir(args.out or default_output_dir(TASK.name), overwrite=args.overwrite)
+    run_comparison(TASK, configs, out)
     return 0
 
 
@@ -137,14 +125,6 @@ def resumes(out: Path, configs: list) -> bool:
             return False
         unfinished |= not records.is_complete(entry)
     return unfinished
-
-
-def print_table(run_dirs: dict) -> None:
-    """The comparison table (test metrics of each run) on stdout."""
-    from kerasopt import tasks
-    from kerasopt.comparison import markdown_table, summary_rows
-
-    print(markdown_table(summary_rows(tasks.get("defects"), run_dirs)), end="")
 
 
 if __name__ == "__main__":

@@ -12,16 +12,10 @@ from typing import ClassVar
 
 from kerasopt.config import TaskConfig
 
+NAME = "defects"
 TARGET = {"metric": "val_dice", "mode": "max"}
 STRATEGIES = ("default", "mirrored")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-def supported_optimizers() -> list[str]:
-    """Registry names this task trains with ``model.fit``: all but full-batch drivers (lbfgs)."""
-    from kerasopt import optimizers
-
-    return optimizers.mini_batch()
 
 
 @dataclass
@@ -29,7 +23,7 @@ class DefectsConfig(TaskConfig):
     """Settings of one run (defaults = ``make train-defects``).
 
     Attributes:
-        optimizer: registry name (see ``kerasopt optimizers``); not ``lbfgs``.
+        optimizer: registry name of a mini-batch optimizer (``optimizers.mini_batch()``; no full-batch driver).
         hparams: optimizer hyperparameter overrides, e.g. ``{"learning_rate": 1e-3}``;
             empty = registry defaults.
         seed: int >= 0; fixes initial weights, data order and augmentation.
@@ -85,26 +79,17 @@ class DefectsConfig(TaskConfig):
 
     def check(self) -> None:
         """Defect-specific checks; ValueError naming the setting."""
-        from kerasopt import optimizers
         from kerasopt.defects.model import check_backbone, check_encoder_weights
 
-        positive = ("synthetic_n", "synthetic_size", "size", "epochs", "batch_size", "bn_batches")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1. Received: {name}={getattr(self, name)}")
-        for name in ("synthetic_seed", "split_seed", "overlays"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be non-negative. Received: {name}={getattr(self, name)}")
+        self.require_mini_batch_optimizer()
+        self.require_at_least(1, "synthetic_n", "synthetic_size", "size", "epochs", "batch_size", "bn_batches")
+        self.require_at_least(0, "synthetic_seed", "split_seed", "overlays")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.size % 32:
             raise ValueError(f"size must be a multiple of 32 (U-Net). Received: size={self.size}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if optimizers.is_full_batch_driver(self.optimizer):
-            raise ValueError(f"optimizer {self.optimizer!r} is a full-batch driver without apply_gradients; the "
-                             "defects workload trains mini-batch U-Nets with model.fit and does not support it "
-                             "(use it in the style workload)")
         check_backbone(self.backbone)
         check_encoder_weights(self.encoder_weights)
 

@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasopt.defects.splits import SPLITS, split_stems
+from kerasopt.image_header import check_decoded_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -179,13 +180,18 @@ def read_image(path: str | os.PathLike | bytes) -> np.ndarray:
         uint8/uint16/float32 array (H, W) or (H, W, C), channels in OpenCV's BGR(A) order.
 
     Raises:
-        ValueError: naming the file, if it cannot be read or decoded.
+        ValueError: naming the file, if it cannot be read or decoded, or its header declares more
+            pixels than `kerasopt.image_header.MAX_PIXELS` (checked before decoding).
     """
     path = os.fsdecode(path)
     try:
         raw = np.fromfile(path, np.uint8)
+    except OSError:
+        raw = np.zeros(0, np.uint8)
+    check_decoded_size(raw.tobytes(), f"image file {_shown(path)}")
+    try:
         image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
-    except (OSError, cv2.error):
+    except cv2.error:
         image = None
     if image is None or image.size == 0:
         raise ValueError(f"cannot read image file {_shown(path)}")

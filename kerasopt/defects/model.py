@@ -91,6 +91,20 @@ def check_memory(size: int, batch_size: int, images: int = 0, available: int | N
                          f"{available / 2**30:.3g} GiB of memory: use a smaller --size or --batch-size")
 
 
+def check_encoder_weights_fit(backbone: str, encoder_weights: str | None) -> None:
+    """Load an .h5 ``encoder_weights`` file into the ``backbone`` encoder once, before any run: ValueError
+    (one line) when its layers are missing or its kernels misshaped. None and "imagenet" pass unchecked."""
+    if encoder_weights in (None, "imagenet"):
+        return
+    try:
+        build_unet(backbone, None, encoder_weights)
+    except Exception as exc:  # Keras/h5py raise several types for a file of another network
+        text = str(exc).strip()
+        reason = text.splitlines()[0][:200] if text else type(exc).__name__
+        raise ValueError(f"encoder_weights file {encoder_weights} does not fit the {backbone} encoder: "
+                         f"{reason}") from None
+
+
 def build_unet(backbone: str = DEFAULT_BACKBONE, size: int | None = None,
                encoder_weights: str | None = None) -> keras.Model:
     """``sm.Unet(backbone, encoder_weights=..., classes=1, activation="sigmoid")``.

@@ -39,22 +39,21 @@ import importlib.util
 import math
 import os
 import signal
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import optimizers
+from kerasopt import optimizers, timing
 from kerasopt.defects import synth
-from kerasopt.defects.config import DefectsConfig
+from kerasopt.defects.config import NAME, DefectsConfig
 from kerasopt.optimizers.schedule_free import ScheduleFreeCheckpoint, ScheduleFreeEvaluation, average_into
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
 from kerasopt.defects.data import Splits, load_splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
 from kerasopt.defects.metrics import PooledDice, evaluate_predictions, pixel_metrics
-from kerasopt.defects.model import build_unet, check_memory
+from kerasopt.defects.model import build_unet, check_encoder_weights_fit, check_memory
 from kerasopt.defects.resume import BACKUP, ResumableRecord, resume_point
 from kerasopt.records import RunRecord, one_line_error
 from kerasopt.seeding import set_seed
@@ -87,7 +86,7 @@ def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = Fals
     prepare_data(config)
     splits = load_splits(config.data, config.split_seed, config.val_fraction, config.test_fraction)
     check_memory(config.size, config.batch_size, images=sum(len(splits[n]) for n in ("train", "val", "test")))
-    settings = {**config.to_dict(), "task": "defects",
+    settings = {**config.to_dict(), "task": NAME,
                 "resolved_hparams": config.resolved_hparams(),
                 "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")}}
     resume = resume_point(run_dir, settings)
@@ -100,9 +99,11 @@ def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = Fals
 
 
 def prepare_data(config: DefectsConfig) -> None:
-    """Generate the synthetic data set into ``config.data`` if asked and not yet complete."""
+    """Before a comparison or a run: generate the synthetic data set into ``config.data`` if asked and not
+    yet complete, and check that an .h5 ``encoder_weights`` file fits the backbone (ValueError)."""
     if config.synthetic and not (Path(config.data) / synth.MANIFEST).is_file():
         synth.generate(config.data, config.synthetic_n, config.synthetic_size, config.synthetic_seed)
+    check_encoder_weights_fit(config.backbone, config.encoder_weights)
 
 
 def build_model(config: DefectsConfig) -> keras.Model:
@@ -123,50 +124,20 @@ def build_model(config: DefectsConfig) -> keras.Model:
     return model
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Writes one history row per epoch and times training without validation and tracing.
-
-    The first training step (tracing + compilation + one step) minus the median
-    of the other steps of the first epoch is ``trace_seconds``; a non-finite
-    batch loss sets ``diverged``.
+class EpochRecorder(timing.EpochTimer):
+    """Writes one history row per epoch, timed by `kerasopt.timing.EpochTimer` (training without
+    validation and the first step's tracing, ``trace_seconds``; a non-finite batch loss sets ``diverged``).
     """
 
     def __init__(self, record: RunRecord, progress: bool = False, previous_rows: list[dict] = ()):
         super().__init__()
         self.record, self.progress = record, progress
-        self.trace_seconds = 0.0
         self.train_seconds = float(previous_rows[-1]["seconds"]) if previous_rows else 0.0
         self.val_dices: list[float | None] = [_float(row.get("val_dice")) for row in previous_rows]
-        self.diverged = None
-        self._first_epoch_steps: list[float] = []
-        self._first_epoch = None
-        self._epoch, self._epoch_start, self._batch_start, self._train_end = 0, 0.0, 0.0, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._epoch_start, self._train_end = epoch, time.perf_counter(), None
-        self._first_epoch = epoch if self._first_epoch is None else self._first_epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._batch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._epoch == self._first_epoch:
-            self._first_epoch_steps.append(time.perf_counter() - self._batch_start)
-        loss = (logs or {}).get("loss")
-        if self.diverged is None and loss is not None and not math.isfinite(float(loss)):
-            self.diverged = f"non-finite loss {float(loss)} at step {int(self.model.optimizer.iterations)}"
-
-    def on_test_begin(self, logs=None):
-        self._train_end = self._train_end or time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        seconds = (self._train_end or time.perf_counter()) - self._epoch_start
-        if epoch == self._first_epoch and self._first_epoch_steps:
-            rest = self._first_epoch_steps[1:]
-            self.trace_seconds = max(0.0, self._first_epoch_steps[0] - (float(np.median(rest)) if rest else 0.0))
-            seconds -= self.trace_seconds
-        self.train_seconds += seconds
+        self.train_seconds += self.epoch_seconds(epoch)
         step = int(self.model.optimizer.iterations)
         row = {"step": step, "evaluations": step, "seconds": self.train_seconds, "loss": logs.get("loss"),
                "dice": logs.get("dice"), "val_loss": logs.get("val_loss"), "val_dice": logs.get("val_dice"),
@@ -335,22 +306,3 @@ def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Pat
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
-
-
-def compare(configs: list[DefectsConfig], out_dir: str | Path, log=print, progress: bool = True) -> dict[str, Path]:
-    """Train several optimizers from identical initial weights and data order and compare them.
-
-    Args:
-        configs: one validated `DefectsConfig` per optimizer (same data and seed).
-        out_dir: each run goes to ``out_dir/<optimizer>``; ``comparison.md`` and
-            ``curves.png`` are rewritten after every run, so an interrupted comparison
-            keeps its finished runs.
-        log: called with one status line before and after each run.
-        progress: show Keras' per-epoch progress.
-
-    Returns:
-        ``{optimizer: run_dir}`` in the order of ``configs``.
-    """
-    from kerasopt import comparison, tasks
-
-    return comparison.compare(tasks.get("defects"), configs, out_dir, log=log, progress=progress)

@@ -1,40 +1,38 @@
 """Fast style transfer (Johnson, Alahi & Fei-Fei 2016): a feed-forward network trained on photos
 with the perceptual (Gatys) loss of `kerasopt.style`, under each optimizer.
 
-Public API (imported lazily, so ``import kerasopt.faststyle`` does not load TensorFlow):
+Public API (the same names in every task package):
 
 - `FastStyleConfig`: every setting of one run (``from_dict``, ``to_dict``, ``validate``).
 - `run(config, run_dir, progress=False) -> dict`: one training run, written as a run record
   (history.csv, summary.json, artifacts/model.keras, artifacts/grid.png).
 - `compare(configs, out_dir, log=print, progress=True) -> {optimizer: run_dir}`: several
-  optimizers from identical initial weights and batches, plus comparison.md and curves.png.
-- `TARGET`: the study metric, ``{"metric": "val_loss", "mode": "min"}``.
-- `supported_optimizers()` / `SUPPORTED_OPTIMIZERS`: every registry optimizer but ``lbfgs``.
+  optimizers from identical initial weights and batches, plus comparison.md, curves.png and comparison.png.
+- `TASK` (`kerasopt.tasks.Task`); `TARGET`: the study metric, ``{"metric": "val_loss", "mode": "min"}``;
+  `SUPPORTED_OPTIMIZERS` / `supported_optimizers()`: every mini-batch optimizer (no full-batch driver).
 
+Importing this package quiets TensorFlow's start-up log (`kerasopt.cli.quiet_tensorflow`), imports
+it and registers the network's custom layers, so
+``keras.models.load_model("RUN/artifacts/model.keras")`` works after ``import kerasopt.faststyle``.
 CLI: ``python -m kerasopt.faststyle train|stylize`` (see ``--help`` and docs/faststyle.md).
 """
 
-from kerasopt.faststyle.config import TARGET, FastStyleConfig, supported_optimizers
+from kerasopt.cli import quiet_tensorflow
 
-__all__ = ["FastStyleConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "compare", "run", "supported_optimizers"]
+quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.faststyle`` imports this package first)
 
+from kerasopt import comparison  # noqa: E402
+from kerasopt.faststyle import model  # noqa: E402, F401  (registers the custom layers of saved networks)
+from kerasopt.faststyle.config import TARGET, FastStyleConfig  # noqa: E402
+from kerasopt.faststyle.task import TASK  # noqa: E402
+from kerasopt.faststyle.train import run  # noqa: E402
 
-def __getattr__(name):
-    """``SUPPORTED_OPTIMIZERS``: every registry optimizer but lbfgs (loaded on first use)."""
-    if name == "SUPPORTED_OPTIMIZERS":
-        return supported_optimizers()
-    raise AttributeError(f"module 'kerasopt.faststyle' has no attribute {name!r}")
+__all__ = ["FastStyleConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "TASK", "compare", "run", "supported_optimizers"]
 
-
-def run(config, run_dir, progress=False):
-    """Train one transformation network; see `kerasopt.faststyle.train.run`."""
-    from kerasopt.faststyle.train import run as _run
-
-    return _run(config, run_dir, progress=progress)
+SUPPORTED_OPTIMIZERS = list(TASK.supported)
+compare = comparison.for_task(TASK)
 
 
-def compare(configs, out_dir, log=print, progress=True):
-    """Train several optimizers and compare them; see `kerasopt.faststyle.train.compare`."""
-    from kerasopt.faststyle.train import compare as _compare
-
-    return _compare(configs, out_dir, log=log, progress=progress)
+def supported_optimizers() -> list[str]:
+    """`SUPPORTED_OPTIMIZERS` as a function (notebooks/fast_style.ipynb calls it)."""
+    return list(SUPPORTED_OPTIMIZERS)

@@ -14,8 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from kerasopt.cli import (default_output_dir, non_negative_float, parse_optimizer_list, positive_float, positive_int,
-                          prepare_output_dir, quiet_tensorflow, run_cli, seed_type)
+from kerasopt.cli import (ArgumentParser, add_loss_weight_arguments, default_output_dir, parse_optimizer_list,
+                          positive_float, positive_int, prepare_output_dir, quiet_tensorflow, run_cli,
+                          run_comparison, seed_type)
 
 PROG = "python -m kerasopt.faststyle"
 
@@ -32,13 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = FastStyleConfig()
     formatter = _Formatter
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=formatter)
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=formatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,stylize}")
     train = commands.add_parser("train", formatter_class=formatter,
                                 help="train a transformation network per optimizer",
                                 description="Train Johnson et al.'s transformation network under each optimizer.")
     train.add_argument("--optimizer", default=d.optimizer,
-                       help="registry name, comma list, or 'all' (every optimizer except lbfgs)")
+                       help="registry name, comma list, or 'all' (every mini-batch optimizer; no full-batch driver)")
     train.add_argument("--style", default=d.style, help="'starry-night' (bundled), 'pattern' (generated) or a path")
     train.add_argument("--size", type=positive_int, default=d.size, help="training crop side in px (multiple of 4)")
     train.add_argument("--steps", type=positive_int, default=d.steps, help="optimizer steps (mini-batches)")
@@ -50,12 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="learning rate of every optimizer (default: the registry's per optimizer)")
     train.add_argument("--width", type=positive_float, default=d.width, help="channel multiplier of the network")
     train.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="validation every K steps")
-    train.add_argument("--content-weight", type=non_negative_float, default=d.content_weight,
-                       help="weight of the content loss")
-    train.add_argument("--style-weight", type=non_negative_float, default=d.style_weight,
-                       help="weight of the style loss")
-    train.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight,
-                       help="weight of the total-variation loss")
+    add_loss_weight_arguments(train, d)
     train.add_argument("--network", choices=NETWORKS, default=d.network, help="feature network of the loss")
     train.add_argument("--out", default=None, help="output folder; None: runs/faststyle/<timestamp>")
     train.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
@@ -69,17 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def selected_optimizers(text: str) -> list[str]:
-    """Names from ``--optimizer``; ``all`` means every optimizer this task supports (not lbfgs)."""
-    from kerasopt.faststyle.config import supported_optimizers
-
-    if text.strip().lower() == "all":
-        return supported_optimizers()
-    return parse_optimizer_list(text)
-
-
 def configs_from_args(args) -> list:
-    """One validated `FastStyleConfig` per requested optimizer (ValueError on bad input, lbfgs included)."""
+    """One validated `FastStyleConfig` per requested optimizer (ValueError on bad input, e.g. a full-batch driver)."""
+    from kerasopt.faststyle import TASK
     from kerasopt.faststyle.config import FastStyleConfig
 
     return [FastStyleConfig(
@@ -87,26 +75,20 @@ def configs_from_args(args) -> list:
         style=args.style, size=args.size, steps=args.steps, batch_size=args.batch_size, data=args.data,
         eval_every=args.eval_every, width=args.width, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, network=args.network).validate()
-        for name in selected_optimizers(args.optimizer)]
+        for name in parse_optimizer_list(args.optimizer, TASK.supported)]
 
 
 def train(args) -> int:
     """Run every requested optimizer and print the comparison table."""
     configs = configs_from_args(args)
-    from kerasopt import tasks
-    from kerasopt.comparison import markdown_table, summary_rows
-    from kerasopt.faststyle.train import compare, prepare
+    from kerasopt.faststyle import TASK
+    from kerasopt.faststyle.train import MODEL_FILE
 
-    problem = prepare(configs[0])  # bad photos, style or weights fail here, before any output
-    split = problem.split
+    split = TASK.prepare(configs[0]).split  # bad photos, style or weights fail here, before any output
     print(f"photos {split.root}: {len(split.train)} training, {len(split.val)} held out", flush=True)
-    out = prepare_output_dir(args.out or default_output_dir("faststyle"), overwrite=args.overwrite)
-    run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
-    print(markdown_table(summary_rows(tasks.get("faststyle"), run_dirs)), end="")
-    if len(run_dirs) > 1:
-        print(f"comparison: {out / 'comparison.md'}, {out / 'curves.png'}, {out / 'comparison.png'}")
-    else:
-        print(f"network: {run_dirs[configs[0].optimizer] / 'artifacts' / 'model.keras'}")
+    out = prepare_output_dir(args.out or default_output_dir(TASK.name), overwrite=args.overwrite)
+    run_dirs = run_comparison(TASK, configs, out)
+    print(f"networks: {', '.join(str(run_dir / 'artifacts' / MODEL_FILE) for run_dir in run_dirs.values())}")
     return 0
 
 

@@ -13,17 +13,11 @@ from typing import ClassVar
 
 from kerasopt.config import TaskConfig
 
+NAME = "faststyle"
 TARGET = {"metric": "val_loss", "mode": "min"}
 DEFAULT_NETWORK = "vgg16-hed"  # = kerasopt.style.features.DEFAULT_NETWORK (that module imports TensorFlow)
 NETWORKS = ("vgg16-hed", "vgg19", "vgg16")
 MIN_SIZE_PX = 16
-
-
-def supported_optimizers() -> list[str]:
-    """Registry names this task trains with mini-batches: every optimizer but full-batch drivers (lbfgs)."""
-    from kerasopt import optimizers
-
-    return optimizers.mini_batch()
 
 
 @dataclass
@@ -31,7 +25,7 @@ class FastStyleConfig(TaskConfig):
     """All settings of one fast style-transfer run (a transformation network trained on photos).
 
     Attributes:
-        optimizer: registry name of a mini-batch optimizer (`supported_optimizers`; not ``lbfgs``).
+        optimizer: registry name of a mini-batch optimizer (``optimizers.mini_batch()``; no full-batch driver).
         hparams: optimizer hyperparameter overrides as Keras spells them; empty = registry
             defaults (adam: learning_rate 1e-3, as Johnson et al.).
         seed: int in [0, 2**32 - 1]; fixes initial weights and the crops of every batch.
@@ -77,18 +71,12 @@ class FastStyleConfig(TaskConfig):
 
     def check(self) -> None:
         """Task-specific checks; ValueError naming the setting ("Received: x=...")."""
-        from kerasopt import optimizers
-
-        if optimizers.is_full_batch_driver(self.optimizer):
-            raise ValueError(f"faststyle trains on mini-batches; {self.optimizer} is a full-batch driver. "
-                             f"Valid: {', '.join(supported_optimizers())}")
+        self.require_mini_batch_optimizer()
         if self.size < MIN_SIZE_PX or self.size % 4:
             raise ValueError(f"size must be a multiple of 4 and at least 16 px. Received: size={self.size}")
         if self.style_size is not None and self.style_size < MIN_SIZE_PX:
             raise ValueError(f"style_size must be at least 16 px. Received: style_size={self.style_size}")
-        for name in ("steps", "batch_size", "eval_every", "log_every", "val_photos"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1. Received: {name}={getattr(self, name)}")
+        self.require_at_least(1, "steps", "batch_size", "eval_every", "log_every", "val_photos")
         for name in ("content_weight", "style_weight", "tv_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0. Received: {name}={getattr(self, name)!r}")

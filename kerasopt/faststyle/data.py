@@ -30,12 +30,12 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from kerasopt.installed import installed_file
 from kerasopt.style import images
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -82,14 +82,7 @@ def default_corpus_dir() -> Path:
 
 
 def _skimage_file(relative: str) -> Path:
-    try:
-        path = Path(metadata.distribution(SKIMAGE).locate_file(relative))
-    except metadata.PackageNotFoundError:
-        raise ValueError(f"the default photo corpus needs the package {SKIMAGE}; "
-                         f"install it or pass --data DIR") from None
-    if not path.is_file():
-        raise ValueError(f"{SKIMAGE} is installed but lacks {relative}; pass --data DIR")
-    return path
+    return installed_file(SKIMAGE, relative, "the default photo corpus (or pass --data DIR)")
 
 
 def build_default_corpus(target: Path | None = None) -> Path:

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import optimizers
+from kerasopt import optimizers, timing
 from kerasopt.faststyle import data
-from kerasopt.faststyle.config import FastStyleConfig
+from kerasopt.faststyle.config import NAME, FastStyleConfig
 from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
 from kerasopt.faststyle.model import build_transformer
 from kerasopt.records import RunRecord, one_line_error
@@ -116,7 +116,7 @@ def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict
     config = FastStyleConfig.from_dict(config) if isinstance(config, dict) else config
     config.validate()
     problem = prepare(config)
-    settings = {**config.to_dict(), "task": "faststyle", "resolved_hparams": config.resolved_hparams(),
+    settings = {**config.to_dict(), "task": NAME, "resolved_hparams": config.resolved_hparams(),
                 **problem.describe()}
     with RunRecord(run_dir, settings, seed=config.seed) as record:
         return _train(config, problem, record, progress)
@@ -134,9 +134,7 @@ class _Timer:
 
     @property
     def trace_seconds(self) -> float:
-        if len(self.step_seconds) < 2:
-            return 0.0
-        return max(0.0, self.step_seconds[0] - float(np.median(self.step_seconds[1:11])))
+        return timing.trace_seconds(self.step_seconds[:11])
 
     @property
     def train_seconds(self) -> float:
@@ -264,27 +262,3 @@ def save_grid(style_image: np.ndarray, photos: np.ndarray, model, path) -> Path:
 
     gap_row = np.full((GRID_GAP_PX, strip(top).shape[1], 3), 255.0, np.float32)
     return images.save_image(np.concatenate([strip(top), gap_row, strip(bottom)], axis=0), path)
-
-
-def compare(configs: list[FastStyleConfig], out_dir, log=print, progress: bool = True) -> dict[str, Path]:
-    """Train several optimizers from identical initial weights and batches, and compare them.
-
-    Args:
-        configs: one `FastStyleConfig` per optimizer (same data, style and seed; names must differ).
-        out_dir: each run goes to ``out_dir/<optimizer>``; with more than one run,
-            ``comparison.md`` and ``curves.png`` are rewritten after every run.
-        log: called with one status line per finished run.
-        progress: print a line at every validation.
-
-    Returns:
-        ``{optimizer: run_dir}`` in the order of ``configs``.
-    """
-    from kerasopt import comparison, tasks
-
-    names = [c.optimizer for c in configs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"compare needs distinct optimizers. Received: {names}")
-    for config in configs:
-        config.validate()
-    prepare(configs[0])  # bad photos, style image or weights fail here, before any output
-    return comparison.compare(tasks.get("faststyle"), configs, out_dir, log=log, progress=progress)

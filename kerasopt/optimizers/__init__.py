@@ -1,10 +1,13 @@
 """The optimizer registry: one name per optimizer that kerasopt compares.
 
 ``available()`` lists the names, ``make(name, **hparams)`` builds one with the
-defaults of `DEFAULTS` overridden by ``hparams``, and ``spec(name)`` tells where
-each default comes from. First-order optimizers are `keras.optimizers.Optimizer`
-instances (use them in ``model.fit`` or ``apply_gradients``); ``lbfgs`` is a
-full-batch `LBFGS` driver with ``minimize(loss_fn, variables)``.
+registry defaults of its `OptimizerSpec` (``spec(name).defaults``, all of them in
+`REGISTRY`) overridden by ``hparams``, and ``spec(name)`` tells where each
+default comes from. First-order optimizers are `keras.optimizers.Optimizer`
+instances (use them in ``model.fit`` or ``apply_gradients``; ``mini_batch()``
+lists them); ``lbfgs`` (`LBFGS`, scipy), ``lbfgs_tf`` (`TFLBFGS`) and
+``hessian_free`` (`HessianFree`) are full-batch drivers with
+``minimize(loss_fn, variables)`` (`is_full_batch_driver`).
 """
 
 from __future__ import annotations

@@ -179,7 +179,8 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         raise UsageError("--workers and --address need --backend ray (the local backend runs one run at a time)")
     if backend == "ray" and importlib.util.find_spec("ray") is None:
         raise UsageError(RAY_HINT)
-    task = tasks.get(spec.task)
+    task = tasks.get(spec.task, base_dir=Path(spec.source).parent)
+    task_ref = getattr(task, "locator", task.name)  # user task files by absolute path (Ray workers' cwd may differ)
     unsupported = [name for name in spec.optimizers if name not in (*task.supported, *task.excluded)]
     if unsupported:
         raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
@@ -189,6 +190,10 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         first = expand.first_phase(spec, task.resolve)
     except ValueError as exc:
         raise ValueError(f"{spec.source}: {exc}") from None
+    try:
+        task.preflight(spec.base)  # user tasks: model and data checked before anything is written
+    except ValueError as exc:
+        raise ValueError(f"{spec.source}: task: {records.one_line_error(exc).removeprefix('ValueError: ')}") from None
     claim_out_dir(out_dir, spec, task)
     write_plan(out_dir, spec, first)
 
@@ -205,7 +210,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         log(f"warning: {warning}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
     try:
-        _run_phase(first, out_dir, task.name, executor, progress, counts, metric)
+        _run_phase(first, out_dir, task_ref, executor, progress, counts, metric)
         planned = list(first)
         while True:  # bracket extensions, round by round, until every selection is bracketed or capped
             tune = [r for r in planned if r.phase == "tune"]
@@ -215,7 +220,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
             planned += more
             write_plan(out_dir, spec, planned)
             progress.total = counts["total"] = counts["total"] + len(_unique(more))
-            _run_phase(more, out_dir, task.name, executor, progress, counts, metric)
+            _run_phase(more, out_dir, task_ref, executor, progress, counts, metric)
         tune = [r for r in planned if r.phase == "tune"]
         selection = selection_record(spec, tune, _outcomes(out_dir, tune, metric), mode)
         best = {name: (chosen["trial"], chosen["hparams"]) for name, chosen in selection.items()
@@ -225,7 +230,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         progress.total = counts["total"] = len(_unique(planned + final))
         planned_ids = {r.run_id for r in planned}
         final_only = [r for r in final if r.run_id not in planned_ids]
-        _run_phase(final_only, out_dir, task.name, executor, progress, counts, metric)
+        _run_phase(final_only, out_dir, task_ref, executor, progress, counts, metric)
     finally:
         executor.close()
     statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in _unique(planned + final)
@@ -234,6 +239,28 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     log(f"study {spec.name}: {counts['executed']} runs executed, {counts['skipped']} already complete; "
         + ", ".join(f"{counts[s]} {s}" for s in records.STATUSES))
     return counts
+
+
+def run(study: dict | str | Path, task: Task | None = None, out_dir: str | Path | None = None,
+        log: Callable[[str], None] = print, **backend) -> dict:
+    """The Python API of studies: run (or resume) ``study`` and return `run_study`'s counts.
+
+    Args:
+        study: a study as a dict (the schema of a study file), a study file or a shipped study name.
+        task: a task object (e.g. a `kerasopt.KerasTask`) to run the study on; it replaces the
+            study's ``task`` entry (a dict study only; it may then omit ``task``). Runs in this process
+            (``backend="ray"`` needs a study file naming the task by import path).
+        out_dir, log, backend: see `run_study`.
+    """
+    from kerasopt.study.spec import load
+
+    if task is None:
+        spec = StudySpec.from_dict(study, source="<python>") if isinstance(study, dict) else load(study)
+    elif isinstance(study, dict):
+        spec = StudySpec.from_dict({**study, "task": tasks.register(task).name}, source="<python>")
+    else:
+        raise ValueError("a study file names its own task; pass the study as a dict to give a task object")
+    return run_study(spec, out_dir=out_dir, log=log, **backend)
 
 
 def _any_setting(spec: StudySpec, first: list[PlannedRun]) -> dict:

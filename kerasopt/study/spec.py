@@ -7,7 +7,9 @@ arms show what an untuned user gets. Schema (every key except ``name``,
 ``task``, ``optimizers``, ``search`` and ``seeds`` optional)::
 
     name: style_smoke                  # results under runs/<name>/
-    task: style                        # a name in kerasopt.tasks.TASKS
+    task: style                        # a name in kerasopt.tasks.TASKS, or a user task by import
+                                       # path: path/to/file.py:TASK (relative to this file, then
+                                       # the working directory) or package.module:TASK
     base: {size: 32, evaluations: 30}  # task settings shared by every run
     optimizers: [sgd, adam, lbfgs]     # or: all (the task's supported optimizers)
     search:                            # one search space per optimizer
@@ -114,7 +116,7 @@ class StudySpec:
 
     Attributes:
         name: study name (directory under ``runs/``).
-        task: a task name (`kerasopt.tasks.names`).
+        task: a built-in task name (`kerasopt.tasks.TASKS`) or a user task's import path, as written.
         base: task settings shared by every run.
         optimizers: registry names, in order.
         spaces: per optimizer, hyperparameter → `Dimension` (may be empty).
@@ -179,7 +181,8 @@ class StudySpec:
         Args:
             data: the parsed YAML mapping.
             source: file name used in error messages.
-            get_task: task name -> `kerasopt.tasks.Task` (default `kerasopt.tasks.get`).
+            get_task: task name -> `kerasopt.tasks.Task` (default `kerasopt.tasks.get`, with relative
+                task file paths looked up next to ``source`` first).
 
         Raises:
             ValueError: one line, ``"<source>: <key>: <problem>"``.
@@ -248,7 +251,7 @@ class _Parser:
         from kerasopt import tasks
 
         self.source = source
-        self.get_task = get_task or tasks.get
+        self.get_task = get_task or (lambda name: tasks.get(name, base_dir=Path(source).parent))
 
     def error(self, key: str, problem: str) -> ValueError:
         return ValueError(f"{self.source}: {key}: {problem}")
@@ -277,8 +280,10 @@ class _Parser:
         name = str(data["name"]).strip()
         if not name or "/" in name or name.startswith("."):
             raise self.error("name", f"expected a directory name. Received: {data['name']!r}")
+        if not isinstance(data["task"], str) or not data["task"].strip():
+            raise self.error("task", f"expected a task name or import path. Received: {data['task']!r}")
         try:
-            task = self.get_task(data["task"])
+            task = self.get_task(data["task"].strip())
         except ValueError as exc:
             raise self.error("task", f"{exc}") from None
         base = self.base(data.get("base") or {}, task)

@@ -1,34 +1,33 @@
 """Gatys style transfer: the pixels of an image are optimized so that its VGG
 features match a content photo and the Gram matrices of a style image.
 
-Public API (imported lazily, so ``import kerasopt.style`` does not load TensorFlow):
+Public API (the same names in every task package):
 
 - `StyleConfig`: every setting of one run (``from_dict``, ``to_dict``, ``validate``).
-- `run(config, run_dir, progress=True) -> dict`: one optimizer run, writes a run record.
+- `run(config, run_dir, progress=False) -> dict`: one optimizer run, writes a run record.
 - `compare(configs, out_dir) -> {optimizer: run_dir}`: several optimizers from one start image,
   plus comparison.png, curves.png and comparison.md.
-- `TARGET`: the metric a study selects on, ``{"metric": "loss", "mode": "min"}``.
+- `TASK` (`kerasopt.tasks.Task`); `TARGET`: the metric a study selects on, ``{"metric": "loss",
+  "mode": "min"}``; `SUPPORTED_OPTIMIZERS`: every optimizer but muon.
+- `prepare(config)`: load and check the images and weights of ``config`` (cached).
 - `PIXEL_LEARNING_RATES`: per-optimizer default learning rates for pixels in [0, 255].
 
-CLI: ``python -m kerasopt.style --optimizer lbfgs`` (see ``--help`` and docs/style.md).
+Importing this package quiets TensorFlow's start-up log (`kerasopt.cli.quiet_tensorflow`), imports
+it (the style task saves no Keras models). CLI: ``python -m kerasopt.style --optimizer lbfgs`` (see
+``--help`` and docs/style.md).
 """
 
-TARGET = {"metric": "loss", "mode": "min"}
+from kerasopt.cli import quiet_tensorflow
 
-_LAZY = {"StyleConfig": "kerasopt.style.config", "PIXEL_LEARNING_RATES": "kerasopt.style.config",
-         "run": "kerasopt.style.workload", "prepare": "kerasopt.style.workload",
-         "compare": "kerasopt.style.workload"}
+quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.style`` imports this package first)
 
-__all__ = ["TARGET", *_LAZY]
+from kerasopt import comparison  # noqa: E402
+from kerasopt.style.config import PIXEL_LEARNING_RATES, TARGET, StyleConfig  # noqa: E402
+from kerasopt.style.task import TASK  # noqa: E402
+from kerasopt.style.workload import prepare, run  # noqa: E402
 
+__all__ = ["PIXEL_LEARNING_RATES", "StyleConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "TASK", "compare", "prepare",
+           "run"]
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kerasopt.style' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+SUPPORTED_OPTIMIZERS = list(TASK.supported)
+compare = comparison.for_task(TASK)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kerasopt.cli import (ArgumentParser, UsageError, default_output_dir, non_negative_float, non_negative_int,
-                          parse_optimizer_list, positive_float, positive_int, prepare_output_dir, quiet_tensorflow,
-                          run_cli, seed_type)
+from kerasopt.cli import (ArgumentParser, UsageError, add_loss_weight_arguments, default_output_dir,
+                          non_negative_int, parse_optimizer_list, positive_float, positive_int, prepare_output_dir,
+                          quiet_tensorflow, run_cli, run_comparison, seed_type)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,12 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--network", choices=NETWORKS, default=d.network,
                         help="feature network; vgg16-hed works offline, vgg19/vgg16 download ImageNet weights (default: %(default)s)")
     parser.add_argument("--weights", default=None, help="local weights file for the network (default: the network's own)")
-    parser.add_argument("--content-weight", type=non_negative_float, default=d.content_weight,
-                        help="weight of the content loss (default: %(default)s)")
-    parser.add_argument("--style-weight", type=non_negative_float, default=d.style_weight,
-                        help="weight of the style loss (default: %(default)s)")
-    parser.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight,
-                        help="weight of the total-variation loss (default: %(default)s)")
+    add_loss_weight_arguments(parser, d)
     parser.add_argument("--seed", type=seed_type, default=d.seed,
                         help="random seed, 0 to 2**32-1 (default: %(default)s)")
     parser.add_argument("--out", default=None,
@@ -61,11 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configs_from_args(args) -> list:
     """One validated `StyleConfig` per requested optimizer (UsageError/ValueError on bad input)."""
-    from kerasopt import optimizers, tasks
+    from kerasopt import optimizers
+    from kerasopt.style import TASK
     from kerasopt.style.config import StyleConfig
 
-    style = tasks.get("style")
-    names = list(style.supported) if args.optimizer.strip().lower() == "all" else parse_optimizer_list(args.optimizer)
+    names = parse_optimizer_list(args.optimizer, TASK.supported)
     if args.lr is not None and all(optimizers.is_full_batch_driver(n) for n in names):
         raise UsageError(f"--lr does not apply to {', '.join(names)} (no learning rate)")
     iterations = args.iterations if (args.iterations or args.evaluations) else StyleConfig().iterations
@@ -82,20 +77,13 @@ def stylize(argv=None) -> int:
     """Parse ``argv``, run every requested optimizer, write and print the comparison."""
     args = build_parser().parse_args(argv)
     configs = configs_from_args(args)
-    from kerasopt import tasks
-    from kerasopt.comparison import markdown_table, summary_rows
+    from kerasopt.style import TASK
     from kerasopt.style.images import check_memory
-    from kerasopt.style.workload import compare, prepare
 
     check_memory(configs[0].content, configs[0].style, configs[0].size, configs[0].network)
-    prepare(configs[0])  # bad images or weights fail here, before any output
-    out = prepare_output_dir(args.out or default_output_dir("style"), overwrite=args.overwrite)
-    run_dirs = compare(configs, out, log=lambda line: print(line, flush=True))
-    print(markdown_table(summary_rows(tasks.get("style"), run_dirs)), end="")
-    if len(run_dirs) > 1:
-        print(f"comparison: {out / 'comparison.md'}, {out / 'comparison.png'}, {out / 'curves.png'}")
-    else:
-        print(f"result: {run_dirs[configs[0].optimizer] / 'artifacts' / 'result.png'}")
+    TASK.prepare(configs[0])  # bad images or weights fail here, before any output
+    out = prepare_output_dir(args.out or default_output_dir(TASK.name), overwrite=args.overwrite)
+    run_comparison(TASK, configs, out)
     return 0
 
 

@@ -17,6 +17,8 @@ from kerasopt.config import TaskConfig
 from kerasopt.style.features import DEFAULT_NETWORK, NETWORKS
 from kerasopt.style.images import BUNDLED, PATTERN
 
+NAME = "style"
+TARGET = {"metric": "loss", "mode": "min"}
 INITS = ("content", "noise")
 PIXEL_BOUNDS = (0.0, 255.0)
 

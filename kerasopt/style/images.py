@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kerasopt.image_header import check_decoded_size
+
 MIN_SIDE_PX = 16
 """Shortest image side the network accepts: VGG halves the resolution four times
 before block5_conv1, so a side below 16 px leaves no block5 feature."""
@@ -62,7 +64,8 @@ def read_rgb(path: str | os.PathLike, role: str = "image") -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be read or decoded (corrupt, not an image).
+        ValueError: the file cannot be read or decoded (corrupt, not an image), or its header
+            declares more pixels than fit in memory (`kerasopt.image_header`).
     """
     path = Path(path)
     if not path.is_file():
@@ -71,6 +74,7 @@ def read_rgb(path: str | os.PathLike, role: str = "image") -> np.ndarray:
         data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
     except OSError as exc:
         raise ValueError(f"cannot read {role} {path}: {exc.strerror or exc}") from None
+    check_decoded_size(data.tobytes(), f"{role} {path}", available_memory_bytes())
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if decoded is None:
         raise ValueError(f"cannot decode {role} {path}: corrupt or not an image file")

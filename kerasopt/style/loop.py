@@ -1,7 +1,8 @@
-"""Optimization loops over the image: first-order (Keras optimizers, Rprop) and L-BFGS.
+"""Optimization loops over the image: first-order (Keras optimizers, Rprop, ...) and the
+full-batch drivers (``lbfgs``, ``lbfgs_tf``, ``hessian_free``).
 
-Both solve the same box-constrained problem, pixels in [0, 255]: L-BFGS-B gets
-the bounds, first-order steps are followed by a projection onto the box
+Both solve the same box-constrained problem, pixels in [0, 255]: a driver gets
+the bounds (``lbfgs``: scipy's L-BFGS-B; ``lbfgs_tf`` and ``hessian_free``: projected steps), first-order steps are followed by a projection onto the box
 (`kerasopt.optimizers.schedule_free.project_iterates`: a clip, or for
 Schedule-Free a projection that keeps its three sequences consistent).
 Schedule-Free is scored at its averaged point x: the last row and the final
@@ -12,8 +13,8 @@ loss AT the iterate reached after ``step`` iterations, with the evaluations
 (loss-and-gradient computations) and seconds spent to reach it. Seconds exclude
 tracing of the compiled step (reported as ``trace_seconds``). First-order: the
 loss of iterate k is the one computed by step k+1 (it needs it anyway); the last
-iterate costs one extra forward pass, not counted as an evaluation. L-BFGS:
-every line-search evaluation counts.
+iterate costs one extra forward pass, not counted as an evaluation. Drivers:
+every evaluation counts (line searches; Hessian-vector products are reported apart).
 """
 
 from __future__ import annotations
@@ -98,13 +99,14 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
                       f"budget of {steps} iterations used")
 
 
-def run_lbfgs(objective: Objective, image: tf.Variable, driver: optimizers.LBFGS, on_row: RowCallback,
-              on_iterate: IterateCallback | None = None) -> LoopResult:
-    """L-BFGS-B with pixel bounds through the registry driver (one scipy call).
+def run_driver(objective: Objective, image: tf.Variable, driver, on_row: RowCallback,
+               on_iterate: IterateCallback | None = None) -> LoopResult:
+    """A full-batch registry driver (`LBFGS`, `TFLBFGS`, `HessianFree`) with pixel bounds: one
+    ``driver.minimize`` call (for ``lbfgs`` one scipy L-BFGS-B call) that logs a row per iteration.
 
     Args:
         objective, image, on_row, on_iterate: as in `run_first_order`.
-        driver: an `LBFGS` with its budget and ``bounds=(0, 255)``.
+        driver: the built driver, with its budget and ``bounds=(0, 255)``.
     """
     parts_seen = tf.Variable(tf.zeros([len(Objective.COMPONENTS)]), trainable=False)
 

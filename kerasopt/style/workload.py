@@ -20,7 +20,7 @@ from kerasopt import optimizers
 from kerasopt.records import RunRecord
 from kerasopt.seeding import set_seed
 from kerasopt.style import features, images, loop
-from kerasopt.style.config import StyleConfig
+from kerasopt.style.config import NAME, StyleConfig
 from kerasopt.style.losses import Objective, Targets, compute_targets
 
 RESULT_FILE = "result.png"
@@ -85,11 +85,11 @@ def initial_image(config: StyleConfig, problem: Problem) -> np.ndarray:
     return rng.uniform(0.0, 255.0, (1, *problem.content_image.shape)).astype(np.float32)
 
 
-def run(config: StyleConfig, run_dir, progress: bool = False) -> dict:
+def run(config: StyleConfig | dict, run_dir, progress: bool = False) -> dict:
     """Perform one style-transfer optimization and write its run record.
 
     Args:
-        config: the `StyleConfig`.
+        config: a `StyleConfig` (or a dict for `StyleConfig.from_dict`).
         run_dir: directory of the run record (created): config.json,
             history.csv (step, evaluations, seconds, loss, content_loss,
             style_loss, tv_loss), summary.json, artifacts/result.png
@@ -107,10 +107,11 @@ def run(config: StyleConfig, run_dir, progress: bool = False) -> dict:
         FileNotFoundError / ValueError: bad settings or inputs, before anything is written.
         OSError: the run directory cannot be created.
     """
+    config = StyleConfig.from_dict(config) if isinstance(config, dict) else config
     config.validate()
     problem = prepare(config)
     hparams = config.resolved_hparams()
-    settings = {**config.to_dict(), "resolved_hparams": hparams, **problem.describe()}
+    settings = {**config.to_dict(), "task": NAME, "resolved_hparams": hparams, **problem.describe()}
     set_seed(config.seed)
     with RunRecord(run_dir, settings, seed=config.seed) as record:
         objective = Objective(problem.extractor, problem.targets, config.content_weight, config.style_weight,
@@ -150,21 +151,10 @@ def _optimize(config, hparams, objective, image, record, progress) -> tuple[loop
     optimizer = optimizers.build(config.optimizer, hparams)
     try:
         if optimizers.is_full_batch_driver(config.optimizer):
-            result = loop.run_lbfgs(objective, image, optimizer, on_row, on_iterate)
+            result = loop.run_driver(objective, image, optimizer, on_row, on_iterate)
         else:
             steps = loop.step_budget(config.iterations, config.evaluations)
             result = loop.run_first_order(objective, image, optimizer, steps, on_row, on_iterate)
         return result, start.get("loss")
     finally:
         bar.close()
-
-
-def compare(configs: list[StyleConfig], out_dir, log=print, progress: bool = True) -> dict[str, Path]:
-    """Run several optimizers from the identical start image and compare them (`kerasopt.comparison.compare`).
-
-    Bad images or weights fail before any output is written.
-    """
-    from kerasopt import comparison, tasks
-
-    prepare(configs[0])
-    return comparison.compare(tasks.get("style"), configs, out_dir, log=log, progress=progress)

@@ -1,0 +1,16 @@
+"""The fast-style-transfer task as a study sees it: `TASK`, declared from this package's constants."""
+
+from kerasopt import optimizers
+from kerasopt.faststyle.config import NAME, TARGET, FastStyleConfig
+from kerasopt.faststyle.train import GRID_FILE, prepare, run
+from kerasopt.tasks import Task
+
+METRIC = TARGET["metric"]
+
+TASK = Task(
+    NAME, FastStyleConfig, run, dict(TARGET), (METRIC,), tuple(optimizers.mini_batch()),
+    title="Fast style transfer",
+    comparison_metrics=(METRIC, "val_content_loss", "val_style_loss", "style_ratio", "loss", "steps",
+                        "train_seconds"),
+    curve_metrics=("loss", METRIC), log_metrics=("loss", METRIC), result_image=GRID_FILE, prepare=prepare,
+    comparison_note="val_loss: perceptual loss on held-out validation photos (never trained on).")

@@ -1,0 +1,312 @@
+"""Your own Keras model and data as a kerasopt task: `KerasTask`.
+
+A study then compares optimizers on it exactly as on the built-in workloads
+(tuning trials, held-out seeds, defaults arms, intervals, curves, report)::
+
+    # my_task.py
+    import keras, kerasopt
+
+    def build_model(seed: int) -> keras.Model:          # uncompiled; seeded by kerasopt
+        ...
+
+    TASK = kerasopt.KerasTask(build_model, train=(x_train, y_train), validation=(x_val, y_val),
+                              test=(x_test, y_test), loss="sparse_categorical_crossentropy",
+                              metrics=["accuracy"], target="accuracy", mode="max", epochs=5, batch_size=32)
+
+and a study file with ``task: my_task.py:TASK`` (a file, relative to the study
+file or the working directory) or ``task: my_package.my_module:TASK`` (an
+importable module); or, from Python, ``kerasopt.study.run(study_dict, task=TASK)``.
+
+Data: each split is ``(x, y)`` NumPy arrays, an UNBATCHED ``tf.data.Dataset`` of
+``(x, y)`` elements, or a zero-argument callable returning either (called once,
+when a run first needs the data). kerasopt batches (``batch_size``) and, for
+training, shuffles with the run's seed.
+
+Selection uses the validation value of ``target`` (``val_<target>``); the
+report answers with its test value (``test_<target>``, of the weights of the
+best validation epoch) when there is a test split.
+
+Identity: every run's settings hold ``task_source`` = ``"<import path>
+sha256:<hash of the task's source file>"``, so the run id changes whenever the
+file defining the task changes and an edited model is never resumed as the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import math
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import keras
+
+from kerasopt import timing
+from kerasopt.config import TaskConfig
+from kerasopt.tasks import Task
+
+MODES = ("min", "max")
+BEST_MODEL = "best.keras"
+
+
+def source_identity(import_path: str, source: str | Path | None, fallback: Callable | None = None) -> str:
+    """``"<import path> sha256:<first 16 hex digits of the source file's SHA-256>"``.
+
+    Without a readable file (a function typed into a notebook) the hash is of
+    ``fallback``'s source text (or its code object when that is unavailable).
+    """
+    if source is not None and Path(source).is_file():
+        digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    else:
+        try:
+            text = inspect.getsource(fallback).encode()
+        except (OSError, TypeError):
+            text = repr(getattr(fallback, "__code__", fallback)).encode()
+        digest = hashlib.sha256(text).hexdigest()
+    return f"{import_path} sha256:{digest[:16]}"
+
+
+@dataclasses.dataclass
+class KerasConfig(TaskConfig):
+    """Settings of one run of a `KerasTask` (one generated subclass per task holds its defaults).
+
+    Attributes:
+        epochs: passes over the training data (>= 1).
+        batch_size: examples per mini-batch (>= 1).
+        task_source: which task ran (`source_identity`); must match the loaded task.
+    """
+
+    KIND: ClassVar[str] = "keras"
+    TASK: ClassVar[Any] = None
+
+    def check(self) -> None:
+        self.require_at_least(1, "epochs", "batch_size")
+        self.require_mini_batch_optimizer()
+        if self.task_source != self.TASK.identity:
+            raise ValueError(f"task_source {self.task_source!r} is not the loaded task "
+                             f"({self.TASK.identity!r}): its source changed")
+
+
+def _config_class(task: "KerasTask", epochs: int, batch_size: int) -> type:
+    """A `KerasConfig` subclass whose defaults are ``task``'s epochs, batch size and identity."""
+    cls = dataclasses.make_dataclass(
+        "KerasTaskConfig", [("epochs", int, dataclasses.field(default=epochs)),
+                            ("batch_size", int, dataclasses.field(default=batch_size)),
+                            ("task_source", str, dataclasses.field(default=task.identity))],
+        bases=(KerasConfig,))
+    cls.TASK = task
+    return cls
+
+
+class KerasTask(Task):
+    """A Keras model and its data as a task a study runs.
+
+    Args:
+        build_model: ``build_model(seed: int) -> keras.Model``, UNCOMPILED (kerasopt compiles it
+            with each optimizer); kerasopt seeds Python, NumPy and TensorFlow with ``seed`` first.
+        train, validation: the training and validation split (see the module docstring).
+        test: the test split (None: the report answers with the validation value).
+        loss: what ``model.compile(loss=...)`` accepts.
+        metrics: what ``model.compile(metrics=...)`` accepts; must compute ``target`` (or target "loss").
+        target: the metric name as Keras logs it (``"accuracy"``); selection uses ``val_<target>``.
+        mode: ``"max"`` (higher is better) or ``"min"``.
+        epochs, batch_size: default training length and mini-batch size (a study's ``base`` may override).
+        optimizers: registry names this task may run (default: every mini-batch optimizer).
+        name: the task's name in results (default: set from the import path it is loaded by).
+        title: a heading for comparisons.
+        source: the file whose SHA-256 identifies the task in every run (default: ``build_model``'s file;
+            a task loaded by import path: the file or module it was loaded from).
+    """
+
+    def __init__(self, build_model: Callable, train: Any, validation: Any, loss: Any, metrics: list,
+                 target: str, mode: str = "max", *, test: Any = None, epochs: int = 10, batch_size: int = 32,
+                 optimizers: list | None = None, name: str | None = None, title: str | None = None,
+                 source: str | Path | None = None):
+        from kerasopt import optimizers as registry
+
+        if not callable(build_model):
+            raise ValueError(f"build_model must be a function seed -> keras.Model. Received: {build_model!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'min' or 'max'. Received: mode={mode!r}")
+        if not isinstance(target, str) or not target:
+            raise ValueError(f"target must be a metric name such as 'accuracy'. Received: target={target!r}")
+        chosen = list(optimizers) if optimizers is not None else registry.mini_batch()
+        for optimizer in chosen:
+            if registry.is_full_batch_driver(optimizer):  # also: unknown name -> ValueError listing valid ones
+                raise ValueError(f"optimizer {optimizer!r} is a full-batch driver; a KerasTask trains on "
+                                 f"mini-batches. Valid: {', '.join(registry.mini_batch())}")
+        name = name or f"{getattr(build_model, '__module__', 'keras')}.{getattr(build_model, '__qualname__', 'task')}"
+        if source is None:
+            try:
+                source = inspect.getsourcefile(build_model)
+            except TypeError:
+                source = None
+        arguments = {"build_model": build_model, "train": train, "validation": validation, "loss": loss,
+                     "metrics": list(metrics), "target": target, "mode": mode, "test": test, "epochs": epochs,
+                     "batch_size": batch_size, "optimizers": optimizers, "title": title}
+        headline = f"test_{target}" if test is not None else f"val_{target}"
+        super().__init__(
+            name=name, config_cls=KerasConfig, run=self._run, target={"metric": f"val_{target}", "mode": mode},
+            headline=(headline,), supported=tuple(registry.spec(o).name for o in chosen),
+            title=title or f"Keras task {name}",
+            comparison_metrics=tuple(dict.fromkeys((headline, f"val_{target}", "test_loss", "val_loss",
+                                                    "best_epoch", "epochs", "steps", "train_seconds"))),
+            curve_metrics=tuple(dict.fromkeys(("loss", "val_loss", f"val_{target}"))), log_metrics=("loss", "val_loss"),
+            comparison_note=f"val_{target}: validation value of the best epoch (used for selection); test_*: "
+                            "the test split with that epoch's weights.")
+        object.__setattr__(self, "arguments", arguments)
+        object.__setattr__(self, "source", str(source) if source else None)
+        object.__setattr__(self, "identity", source_identity(name, source, build_model))
+        object.__setattr__(self, "config_cls", _config_class(self, _positive(epochs, "epochs"),
+                                                             _positive(batch_size, "batch_size")))
+        object.__setattr__(self, "_splits", {})
+
+    def bound(self, name: str, source: str | Path) -> "KerasTask":
+        """This task named ``name`` (the import path it was loaded by), identified by the file ``source``."""
+        return KerasTask(**{**self.arguments, "name": name, "source": source})
+
+    # data ------------------------------------------------------------------------------------------------
+
+    def split(self, which: str):
+        """The split ``"train"``, ``"validation"`` or ``"test"`` as given (callables called once), or None."""
+        if which not in self._splits:
+            value = self.arguments[which]
+            self._splits[which] = value() if callable(value) else value
+        return self._splits[which]
+
+    def dataset(self, which: str, batch_size: int, seed: int | None = None):
+        """A batched ``tf.data.Dataset`` of split ``which``; shuffled with ``seed`` when given (training)."""
+        import tensorflow as tf
+
+        data = self.split(which)
+        if isinstance(data, tf.data.Dataset):
+            dataset, size = data, 10_000
+        elif isinstance(data, (tuple, list)) and len(data) == 2:
+            if len(data[0]) != len(data[1]):
+                raise ValueError(f"{which} data: {len(data[0])} inputs but {len(data[1])} targets")
+            dataset, size = tf.data.Dataset.from_tensor_slices((data[0], data[1])), len(data[0])
+        else:
+            raise ValueError(f"{which} data must be (x, y) arrays or an unbatched tf.data.Dataset of (x, y). "
+                             f"Received: {type(data).__name__}")
+        if seed is not None:
+            dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    # one run ---------------------------------------------------------------------------------------------
+
+    def compiled_model(self, config: KerasConfig) -> keras.Model:
+        """``build_model(seed)`` compiled with ``config``'s optimizer, checked on one training batch.
+
+        Raises:
+            ValueError: not an uncompiled ``keras.Model``, data that do not fit it, or a target it
+                does not compute (one line each).
+        """
+        from kerasopt import optimizers
+        from kerasopt.seeding import set_seed
+
+        keras.backend.clear_session()
+        set_seed(config.seed)
+        model = self.arguments["build_model"](config.seed)
+        if not isinstance(model, keras.Model):
+            raise ValueError(f"build_model of task {self.name!r} returned {type(model).__name__}, not a keras.Model")
+        if getattr(model, "compiled", False) or getattr(model, "optimizer", None) is not None:
+            raise ValueError(f"build_model of task {self.name!r} returned a compiled model; return it uncompiled "
+                             "(kerasopt compiles it with each optimizer)")
+        model.compile(optimizer=optimizers.build(config.optimizer, config.resolved_hparams()),
+                      loss=self.arguments["loss"], metrics=list(self.arguments["metrics"]))
+        x, y = next(iter(self.dataset("train", min(config.batch_size, 4))))
+        try:
+            logs = model.evaluate(x, y, verbose=0, return_dict=True)
+        except Exception as exc:  # Keras raises many types for mismatched shapes
+            raise ValueError(f"the training data (x {tuple(x.shape)}, y {tuple(y.shape)}) do not fit the model of "
+                             f"task {self.name!r}: {_first_line(exc)}") from None
+        metric = self.arguments["target"]
+        if metric not in logs:
+            raise ValueError(f"target metric {metric!r} is not computed by the model of task {self.name!r}; "
+                             f"it reports: {', '.join(logs)}")
+        return model
+
+    def preflight(self, settings: dict) -> None:
+        """Build and check the model and data once, before a study writes anything (ValueError)."""
+        self.compiled_model(self.config_cls.from_dict({"optimizer": self.supported[0], **settings}))
+
+    def _run(self, config: KerasConfig | dict, run_dir: str | Path, progress: bool = False) -> dict:
+        """Train one optimizer run and write its run record into ``run_dir``; returns the summary."""
+        from kerasopt.records import RunRecord
+
+        config = self.config_cls.from_dict(config) if isinstance(config, dict) else config
+        config.validate()
+        model = self.compiled_model(config)  # bad input raises here, before anything is written
+        settings = {**config.to_dict(), "task": self.name, "resolved_hparams": config.resolved_hparams()}
+        with RunRecord(run_dir, settings, seed=config.seed) as record:
+            return self._train(model, config, record, progress)
+
+    def _train(self, model: keras.Model, config: KerasConfig, record, progress: bool) -> dict:
+        metric, mode = self.target["metric"], self.target["mode"]
+        recorder = EpochRecorder(record, metric, mode, progress)
+        train = self.dataset("train", config.batch_size, seed=config.seed)
+        validation = self.dataset("validation", config.batch_size)
+        model.fit(train, validation_data=validation, epochs=config.epochs, verbose=0, shuffle=False,
+                  callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+        steps = int(model.optimizer.iterations)
+        metrics = {"epochs": len(recorder.values), "steps": steps, "evaluations": steps,
+                   "train_seconds": recorder.train_seconds}
+        if recorder.diverged:
+            return record.finish("diverged", metrics, error=recorder.diverged, trace_seconds=recorder.trace_seconds)
+        if recorder.best_weights is not None:
+            model.set_weights(recorder.best_weights)
+        metrics["best_epoch"] = recorder.best_epoch
+        metrics.update(_prefixed("val", model.evaluate(validation, verbose=0, return_dict=True)))
+        if self.split("test") is not None:
+            metrics.update(_prefixed("test", model.evaluate(self.dataset("test", config.batch_size), verbose=0,
+                                                             return_dict=True)))
+        try:
+            model.save(record.artifacts / BEST_MODEL)
+        except Exception as exc:  # a model Keras cannot serialise must not lose the run
+            metrics["save_error"] = _first_line(exc)
+        return record.finish("completed", metrics, trace_seconds=recorder.trace_seconds)
+
+
+def _positive(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1. Received: {name}={value!r}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _prefixed(prefix: str, logs: dict) -> dict:
+    """``{"loss": 0.3, "accuracy": 0.9}`` -> ``{"<prefix>_loss": 0.3, "<prefix>_accuracy": 0.9}`` (floats)."""
+    return {f"{prefix}_{key}": float(value) for key, value in logs.items()}
+
+
+class EpochRecorder(timing.EpochTimer):
+    """One history row per epoch (``step, evaluations, seconds, loss, <every logged metric>, epoch``), timed
+    by `kerasopt.timing.EpochTimer`; keeps the weights of the best epoch of ``metric`` (``mode``)."""
+
+    def __init__(self, record, metric: str, mode: str, progress: bool = False):
+        super().__init__()
+        self.record, self.metric, self.mode, self.progress = record, metric, mode, progress
+        self.values: list[float] = []
+        self.best_weights, self.best_epoch = None, None
+        self.train_seconds = 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        self.train_seconds += self.epoch_seconds(epoch)
+        step = int(self.model.optimizer.iterations)
+        self.record.log({"step": step, "evaluations": step, "seconds": self.train_seconds, **logs,
+                         "epoch": epoch + 1})
+        value = logs.get(self.metric, math.nan)
+        finite = [v for v in self.values if math.isfinite(v)]
+        better = math.isfinite(value) and (not finite or (value > max(finite) if self.mode == "max"
+                                                          else value < min(finite)))
+        self.values.append(value)
+        if better:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch + 1
+        if self.progress:
+            print(f"  epoch {epoch + 1}: " + " ".join(f"{k} {v:.4g}" for k, v in logs.items()), flush=True)

@@ -1,0 +1,191 @@
+"""Your own Keras model through the protocol (`kerasopt.KerasTask`): study files naming the task by
+import path, the Python API, identity per run, and one-line refusals of bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kerasopt import records, tasks
+from kerasopt.study import StudySpec, run_id
+from kerasopt.study.__main__ import main as study_main
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+TASK_FILE = '''
+import keras
+import numpy as np
+import kerasopt
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(96, 4)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+
+
+def build_model(seed):
+    return {model}
+
+
+TASK = kerasopt.KerasTask(build_model, train=(x[:64], y[:64]), validation=(x[64:80], y[64:80]),
+                          test=(x[80:], y[80:]), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"], target={target!r}, mode="max", epochs=2, batch_size=16,
+                          optimizers={optimizers!r})
+'''
+GOOD_MODEL = 'keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])'
+
+STUDY = """
+name: mine
+task: '{task}'
+optimizers: [sgd, adam]
+search:
+  others: {{learning_rate: {{log_uniform_around_default: [0.3, 3.0]}}}}
+tuning: {{sampler: bracket, spacing: 0.5, extensions: 0, seeds: [0]}}
+seeds: [1, 2]
+"""
+
+
+def write_task(folder: Path, model: str = GOOD_MODEL, target: str = "accuracy", optimizers=None,
+               name: str = "my_task.py") -> Path:
+    path = folder / name
+    path.write_text(TASK_FILE.format(model=model, target=target, optimizers=optimizers))
+    return path
+
+
+def write_study(folder: Path, task: str, **changes) -> Path:
+    path = folder / "study.yaml"
+    text = STUDY.format(task=task)
+    for old, new in changes.items():
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
+def test_study_on_a_user_task_file_runs_and_its_report_ranks_by_the_target(tmp_path):
+    task_file = write_task(tmp_path)
+    study = write_study(tmp_path, f"{task_file}:TASK")
+    out = tmp_path / "out"
+    for command in (["run", str(study), "--out", str(out)], ["report", str(out)]):
+        result = subprocess.run([sys.executable, "-m", "kerasopt.study", *command], env=ENV, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = (out / "report.md").read_text()
+    assert "## Final test_accuracy per optimizer (ranked)" in report
+    assert "tuning selected on `val_accuracy`" in report
+    with open(out / "main_table.csv") as handle:
+        ranked = list(csv.DictReader(handle))
+    assert sorted(row["optimizer"] for row in ranked) == ["adam", "sgd"]
+    plan = json.loads((out / "plan.json").read_text())["runs"]
+    settings = records.read_config(out / plan[0]["run_id"])["settings"]
+    assert settings["task"] == f"{task_file}:TASK"
+    assert settings["task_source"].startswith(f"{task_file}:TASK sha256:")
+    assert (out / plan[0]["run_id"] / "artifacts" / "best.keras").is_file()
+
+
+def test_relative_task_file_is_found_next_to_the_study_file(tmp_path, monkeypatch):
+    write_task(tmp_path)
+    monkeypatch.chdir(tmp_path.parent)
+    spec = StudySpec.from_dict({"name": "x", "task": "my_task.py:TASK", "optimizers": ["adam"],
+                                "search": {"adam": {"learning_rate": 0.01}}, "seeds": [1]},
+                               source=str(tmp_path / "study.yaml"))
+    assert spec.task == "my_task.py:TASK"
+    monkeypatch.chdir(tmp_path)  # without a study file: relative to the working directory
+    assert tasks.get("my_task.py:TASK").locator == f"{tmp_path / 'my_task.py'}:TASK"
+
+
+def test_a_changed_task_file_changes_every_run_id(tmp_path):
+    ids = []
+    for folder, model in (("a", GOOD_MODEL), ("b", GOOD_MODEL.replace('"softmax"', '"softmax", use_bias=False'))):
+        (tmp_path / folder).mkdir()
+        write_task(tmp_path / folder, model=model)
+        task = tasks.get("my_task.py:TASK", base_dir=tmp_path / folder)  # the same import path as written
+        ids.append(run_id(task.name, task.resolve({"optimizer": "adam", "seed": 1})))
+    assert ids[0] != ids[1]
+
+
+def test_python_api_runs_a_study_on_a_task_object(tmp_path):
+    from kerasopt import study
+
+    task = tasks.get(f"{write_task(tmp_path)}:TASK")
+    counts = study.run({"name": "api", "optimizers": ["adam"], "search": {"adam": {"learning_rate": 0.01}},
+                        "seeds": [1]}, task=task, out_dir=tmp_path / "out", log=lambda line: None)
+    assert counts["completed"] == counts["total"] == 2  # the tuning trial and the held-out seed
+    summary = records.read_summary(next(p for p in (tmp_path / "out").iterdir() if p.is_dir()))
+    assert summary["metrics"]["test_accuracy"] >= 0
+
+
+BAD = {
+    "does not import": (dict(model="keras.Sequential([)"), "does not import"),
+    "not a model": (dict(model="42"), "returned int, not a keras.Model"),
+    "compiled": (dict(model=f'(lambda m: (m.compile(loss="mse"), m)[1])({GOOD_MODEL})'), "returned a compiled model"),
+    "shapes": (dict(model='keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, activation="softmax")])'),
+               "do not fit the model"),
+    "metric": (dict(target="auc"), "target metric 'auc' is not computed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_user_task_is_refused_in_one_line_and_nothing_is_written(case, tmp_path, capsys):
+    changes, message = BAD[case]
+    task_file = write_task(tmp_path, name="bad_" + case.replace(" ", "_") + ".py", **changes)
+    study = write_study(tmp_path, f"{task_file}:TASK")
+    out = tmp_path / "out"
+    assert study_main(["run", str(study), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and len(error.splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("reference, message", [
+    ("missing.py:TASK", "no file missing.py"),
+    ("my_task.py:NOPE", "names nothing called 'NOPE'"),
+    ("my_task.py:np", "is a module, not a kerasopt.KerasTask"),
+    ("no_such_package.module:TASK", "module no_such_package.module does not import"),
+    ("my_task.py:", "expected path/to/file.py:NAME"),
+])
+def test_bad_task_reference_is_refused_in_one_line(reference, message, tmp_path, capsys):
+    write_task(tmp_path)
+    study = write_study(tmp_path, reference)
+    assert study_main(["run", str(study), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_full_batch_driver_is_refused_for_a_user_task(tmp_path, capsys):
+    study = write_study(tmp_path, f"{write_task(tmp_path)}:TASK", **{"[sgd, adam]": "[adam, lbfgs]"})
+    assert study_main(["run", str(study), "--out", str(tmp_path / "out")]) == 2
+    assert "unsupported optimizer 'lbfgs'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="full-batch driver"):
+        write_task(tmp_path, optimizers=["adam", "lbfgs"], name="drivers.py")
+        tasks.get(f"{tmp_path / 'drivers.py'}:TASK")
+
+
+def test_a_task_built_in_python_trains_on_tf_data_and_records_its_identity(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasopt import KerasTask
+
+    def build_model(seed):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0], "float32")
+    task = KerasTask(build_model, train=tf.data.Dataset.from_tensor_slices((x[:32], y[:32])),
+                     validation=lambda: (x[32:], y[32:]), loss="mse", metrics=["mae"], target="mae", mode="min",
+                     epochs=2, batch_size=8, optimizers=["adam", "sgd"], name="regression")
+    assert task.target == {"metric": "val_mae", "mode": "min"} and task.headline == ("val_mae",)
+    assert task.identity.startswith("regression sha256:")  # hash of this test file, where build_model lives
+    summary = task.run(task.resolve({"optimizer": "sgd", "seed": 3}), tmp_path / "run")
+    assert summary["status"] == "completed" and summary["metrics"]["epochs"] == 2
+    assert summary["metrics"]["steps"] == 8 and summary["metrics"]["val_mae"] >= 0
+    history = records.read_history(tmp_path / "run")
+    assert [row["epoch"] for row in history] == [1, 2] and "val_mae" in history[0]
+    with pytest.raises(ValueError, match="not in the registry|Unknown optimizer|full-batch"):
+        task.resolve({"optimizer": "lbfgs"})
