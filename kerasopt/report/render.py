@@ -317,8 +317,8 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict
             part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & runs["complete"]]
             if len(part):
                 images[name][arm] = result_image(runs_dir, part["run_id"].iloc[0], image_name)
-    written.append(plots.image_grid(images, out_dir / "image_grid.png"))
-    written.append(mask_grid(runs_dir, out_dir, tuned, order))
+    masks = mask_grid(runs_dir, out_dir, tuned, order)  # defects: predicted masks under the true ones
+    written.append(masks if masks is not None else plots.image_grid(images, out_dir / "image_grid.png"))
     return [path for path in written if path is not None]
 
 
