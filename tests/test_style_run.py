@@ -44,6 +44,20 @@ def test_history_components_add_up_to_the_weighted_total(summaries):
         assert weighted == pytest.approx(row["loss"], rel=1e-4)
 
 
+def test_hessian_free_rows_carry_the_accepted_points_components(tmp_path):
+    # Hessian-free backtracks over its CG iterates: it evaluates the last one, then earlier ones while they
+    # improve, and accepts the best, so the last evaluation can be a rejected trial (2 of the rows of this
+    # run before the fix); a row must carry the accepted point's loss components
+    config = StyleConfig(optimizer="hessian_free", size=32, iterations=None, evaluations=60,
+                         hparams={"initial_damping": 1e-8})
+    summary = run(config, tmp_path / "hf", progress=False)
+    assert summary["metrics"]["gradient_evaluations"] > summary["metrics"]["iterations"]  # trials were rejected
+    for row in read_history(tmp_path / "hf"):
+        weighted = (config.content_weight * row["content_loss"] + config.style_weight * row["style_loss"]
+                    + config.tv_weight * row["tv_loss"])
+        assert weighted == pytest.approx(row["loss"], rel=1e-4)
+
+
 def test_lbfgs_counts_line_search_evaluations(summaries):
     summary, run_dir = summaries["lbfgs"]
     history = read_history(run_dir)

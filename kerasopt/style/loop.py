@@ -109,10 +109,12 @@ def run_driver(objective: Objective, image: tf.Variable, driver, on_row: RowCall
         driver: the built driver, with its budget and ``bounds=(0, 255)``.
     """
     parts_seen = tf.Variable(tf.zeros([len(Objective.COMPONENTS)]), trainable=False)
+    total_seen = tf.Variable(0.0, trainable=False)
 
     def loss_fn():
         total, parts = objective(image)
-        parts_seen.assign(parts)  # the last evaluation is the accepted point when the callback runs
+        parts_seen.assign(parts)
+        total_seen.assign(total)
         return total
 
     total, parts = objective(image)
@@ -121,7 +123,10 @@ def run_driver(objective: Objective, image: tf.Variable, driver, on_row: RowCall
         return LoopResult(math.nan, 0, 0, 0.0, 0.0, "diverged", "non-finite loss at the start image")
 
     def callback(iteration, evaluations, seconds, loss):
-        on_row(history_row(iteration, evaluations, seconds, loss, parts_seen.numpy()))
+        parts = parts_seen.numpy()
+        if float(total_seen.numpy()) != float(loss):  # the last evaluation was a rejected trial (Hessian-free):
+            parts = objective(image)[1].numpy()  # the accepted point's components, one uncounted forward pass
+        on_row(history_row(iteration, evaluations, seconds, loss, parts))
         if on_iterate is not None:
             on_iterate(iteration)
 
