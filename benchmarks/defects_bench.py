@@ -141,7 +141,7 @@ def sizing(args) -> int:
     from kerasopt.defects import DefectsConfig
     from kerasopt.defects.data import load_splits, make_dataset
     from kerasopt.defects.metrics import pixel_metrics
-    from kerasopt.defects.train import run
+    from kerasopt.defects.run import run
     from kerasopt.defects.synth import generate
     from kerasopt.records import read_history
 

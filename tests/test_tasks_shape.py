@@ -11,7 +11,7 @@ import pytest
 from kerasopt import tasks
 
 PACKAGES = Path(__file__).resolve().parents[1] / "kerasopt"
-ROLES = ("__init__.py", "__main__.py", "config.py", "task.py")
+ROLES = ("__init__.py", "__main__.py", "config.py", "run.py", "task.py")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -24,7 +24,7 @@ from kerasopt import comparison  # noqa: E402
 from kerasopt.defects import saving  # noqa: E402, F401  (registers the loss, metric and optimizers)
 from kerasopt.defects.config import TARGET, DefectsConfig  # noqa: E402
 from kerasopt.defects.task import TASK  # noqa: E402
-from kerasopt.defects.train import run  # noqa: E402
+from kerasopt.defects.run import run  # noqa: E402
 
 __all__ = ["DefectsConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "TASK", "compare", "run"]
 

@@ -2,7 +2,8 @@
 
 from kerasopt import optimizers
 from kerasopt.defects.config import NAME, TARGET, DefectsConfig
-from kerasopt.defects.train import PREDICTIONS, prepare_data, run
+from kerasopt.defects.run import run
+from kerasopt.defects.train import PREDICTIONS, prepare_data
 from kerasopt.tasks import Task
 
 HEADLINE = ("test_dice", "test_dice_at_best", "test_iou", "test_precision", "test_recall")

@@ -47,55 +47,19 @@ import tensorflow as tf
 
 from kerasopt import optimizers, timing
 from kerasopt.defects import synth
-from kerasopt.defects.config import NAME, DefectsConfig
+from kerasopt.defects.config import DefectsConfig
 from kerasopt.optimizers.schedule_free import ScheduleFreeCheckpoint, ScheduleFreeEvaluation, average_into
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
-from kerasopt.defects.data import Splits, load_splits, make_dataset, steps_per_epoch
+from kerasopt.defects.data import Splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
 from kerasopt.defects.metrics import PooledDice, evaluate_predictions, pixel_metrics
-from kerasopt.defects.model import build_unet, check_encoder_weights_fit, check_memory
-from kerasopt.defects.resume import BACKUP, ResumableRecord, resume_point
+from kerasopt.defects.model import build_unet, check_encoder_weights_fit
+from kerasopt.defects.resume import BACKUP, ResumableRecord
 from kerasopt.records import RunRecord, one_line_error
 from kerasopt.seeding import set_seed
 
 CHECKPOINT = "best.keras"
 KILL_AFTER_EPOCH = "KERASOPT_DEFECTS_KILL_AFTER_EPOCH"  # test hook: SIGKILL this process after that epoch
-
-
-def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = False, callbacks=()) -> dict:
-    """Train one optimizer on the defect data and write its run record into ``run_dir``.
-
-    Args:
-        config: a `DefectsConfig` (or a dict for `DefectsConfig.from_dict`).
-        run_dir: run directory (created).
-        progress: print one line per epoch.
-        callbacks: extra Keras callbacks for ``fit`` (they run after validation's BN recalibration and
-            the checkpoint; e.g. benchmarks that evaluate the test split every epoch).
-
-    Returns:
-        The summary dict (``status`` completed|diverged|failed, ``metrics`` with
-        ``val_dice`` (best epoch), ``test_dice``, ``test_iou``, ``test_precision``,
-        ``test_recall``, ``image_ap``, ``image_auroc`` and more).
-
-    Raises:
-        ValueError, FileNotFoundError: bad settings or data, before anything is written.
-    """
-    config = DefectsConfig.from_dict(config) if isinstance(config, dict) else config
-    config.validate()
-    check_memory(config.size, config.batch_size)
-    prepare_data(config)
-    splits = load_splits(config.data, config.split_seed, config.val_fraction, config.test_fraction)
-    check_memory(config.size, config.batch_size, images=sum(len(splits[n]) for n in ("train", "val", "test")))
-    settings = {**config.to_dict(), "task": NAME,
-                "resolved_hparams": config.resolved_hparams(),
-                "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")}}
-    resume = resume_point(run_dir, settings)
-    if resume is not None and progress:
-        print(f"  resuming {run_dir} after epoch {resume.epoch}", flush=True)
-    with ResumableRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic,
-                         resume=resume) as record:
-        return _train_and_evaluate(config, splits, record, progress, list(callbacks))
-    return record.summary
 
 
 def prepare_data(config: DefectsConfig) -> None:
@@ -180,7 +144,7 @@ class _KillAfterEpoch(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableRecord, progress: bool,
+def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableRecord, progress: bool,
                         extra_callbacks: list = ()) -> dict:
     keras.backend.clear_session()
     set_seed(config.seed, config.deterministic)

@@ -25,7 +25,7 @@ from kerasopt import comparison  # noqa: E402
 from kerasopt.faststyle import model  # noqa: E402, F401  (registers the custom layers of saved networks)
 from kerasopt.faststyle.config import TARGET, FastStyleConfig  # noqa: E402
 from kerasopt.faststyle.task import TASK  # noqa: E402
-from kerasopt.faststyle.train import run  # noqa: E402
+from kerasopt.faststyle.run import run  # noqa: E402
 
 __all__ = ["FastStyleConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "TASK", "compare", "run", "supported_optimizers"]
 

@@ -2,7 +2,8 @@
 
 from kerasopt import optimizers
 from kerasopt.faststyle.config import NAME, TARGET, FastStyleConfig
-from kerasopt.faststyle.train import GRID_FILE, prepare, run
+from kerasopt.faststyle.run import run
+from kerasopt.faststyle.train import GRID_FILE, prepare
 from kerasopt.tasks import Task
 
 METRIC = TARGET["metric"]

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from kerasopt import optimizers, timing
 from kerasopt.faststyle import data
-from kerasopt.faststyle.config import NAME, FastStyleConfig
+from kerasopt.faststyle.config import FastStyleConfig
 from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
 from kerasopt.faststyle.model import build_transformer
 from kerasopt.records import RunRecord, one_line_error
@@ -93,36 +93,6 @@ def prepare(config: FastStyleConfig) -> Problem:
                            config.style_size or config.size, config.network, config.weights, stamp)
 
 
-def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict:
-    """Train one transformation network and write its run record into ``run_dir``.
-
-    Args:
-        config: a `FastStyleConfig` (or a dict for `FastStyleConfig.from_dict`).
-        run_dir: run directory (created).
-        progress: print a line at every validation.
-
-    Returns:
-        The summary dict. ``metrics``: ``val_loss`` (final network on the held-out
-        photos; the study metric, lower is better), ``val_content_loss``,
-        ``val_style_loss``, ``val_tv_loss``, ``photo_style_loss`` (style loss of the
-        unstylized held-out photos), ``style_ratio`` (val_style_loss /
-        photo_style_loss), ``best_val_loss``, ``initial_val_loss``, ``loss`` (last
-        training window), ``steps``, ``evaluations``, ``train_seconds``. Status
-        ``diverged`` (val_loss None) when a training loss is not finite.
-
-    Raises:
-        ValueError / FileNotFoundError: bad settings or inputs, before anything is written.
-    """
-    config = FastStyleConfig.from_dict(config) if isinstance(config, dict) else config
-    config.validate()
-    problem = prepare(config)
-    settings = {**config.to_dict(), "task": NAME, "resolved_hparams": config.resolved_hparams(),
-                **problem.describe()}
-    with RunRecord(run_dir, settings, seed=config.seed) as record:
-        return _train(config, problem, record, progress)
-    return record.summary  # reached only when the record swallowed an exception (status failed)
-
-
 class _Timer:
     """Training seconds without validation; the first step's excess over later steps is tracing."""
 
@@ -167,7 +137,7 @@ def _val_row(evaluate, val_photos) -> dict:
     return {"val_loss": float(total), **{f"val_{n}": float(v) for n, v in zip(COMPONENTS, parts.numpy())}}
 
 
-def _train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress: bool) -> dict:
+def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress: bool) -> dict:
     set_seed(config.seed)
     model = build_transformer(config.width)
     loss = PerceptualLoss(problem.extractor, problem.grams, config.content_weight, config.style_weight,

@@ -22,7 +22,6 @@ import importlib.util
 import json
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 

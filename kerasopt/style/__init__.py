@@ -24,7 +24,8 @@ quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.style`` impo
 from kerasopt import comparison  # noqa: E402
 from kerasopt.style.config import PIXEL_LEARNING_RATES, TARGET, StyleConfig  # noqa: E402
 from kerasopt.style.task import TASK  # noqa: E402
-from kerasopt.style.workload import prepare, run  # noqa: E402
+from kerasopt.style.run import run  # noqa: E402
+from kerasopt.style.workload import prepare  # noqa: E402
 
 __all__ = ["PIXEL_LEARNING_RATES", "StyleConfig", "SUPPORTED_OPTIMIZERS", "TARGET", "TASK", "compare", "prepare",
            "run"]

@@ -26,7 +26,6 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import optimizers
 from kerasopt.optimizers import schedule_free
 from kerasopt.optimizers.lbfgs import LBFGSResult as LoopResult
 from kerasopt.style.losses import Objective

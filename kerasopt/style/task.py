@@ -3,7 +3,8 @@
 from kerasopt import optimizers
 from kerasopt.optimizers.muon import PIXEL_PROBLEM_REASON
 from kerasopt.style.config import NAME, TARGET, StyleConfig
-from kerasopt.style.workload import RESULT_FILE, prepare, run
+from kerasopt.style.run import run
+from kerasopt.style.workload import RESULT_FILE, prepare
 from kerasopt.tasks import Task
 
 EXCLUDED = {"muon": PIXEL_PROBLEM_REASON}
