@@ -396,7 +396,7 @@ class TFLBFGS:
             def search():
                 evaluations, done, finite, last, best = line_search(x0, f0, g0, d, slope, xbar, largest_step(x0, d))
                 state.evaluations.assign(evaluations)
-                lower = last[0] < f0
+                lower = last[0] <= f0  # scipy accepts an equal loss (then stops by ftol)
                 interrupted = ~done & (evaluations >= budget)
                 code = tf.where(~finite, NON_FINITE,
                                 tf.where(done, tf.where(lower, ACCEPTED, NO_DECREASE),
