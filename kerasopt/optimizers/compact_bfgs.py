@@ -41,6 +41,7 @@ class CompactMatrix(NamedTuple):
         middle_inverse: (2m, 2m) M^{-1} (identity on unused pairs).
         theta: scalar, the scaling of B0 = theta I.
         used: int32 scalar, number of pairs stored (0: B = theta I).
+        gram: (2m, 2m) W'W = w w' (from the m x m products of the pairs).
     """
 
     w: tf.Tensor
@@ -48,6 +49,7 @@ class CompactMatrix(NamedTuple):
     middle_inverse: tf.Tensor
     theta: tf.Tensor
     used: tf.Tensor
+    gram: tf.Tensor
 
 
 def compact_matrix(s: tf.Tensor, y: tf.Tensor, used: tf.Tensor, theta: tf.Tensor) -> CompactMatrix:
@@ -64,7 +66,9 @@ def compact_matrix(s: tf.Tensor, y: tf.Tensor, used: tf.Tensor, theta: tf.Tensor
     middle_inverse = tf.concat([top, bottom], 0)
     middle = tf.linalg.inv(middle_inverse)
     w = tf.concat([y, theta * s], 0)
-    return CompactMatrix(w, middle, middle_inverse, theta, used)
+    yy = tf.matmul(y, y, transpose_b=True)
+    gram = tf.concat([tf.concat([yy, theta * tf.transpose(sy)], 1), tf.concat([theta * sy, theta * theta * ss], 1)], 0)
+    return CompactMatrix(w, middle, middle_inverse, theta, used, gram)
 
 
 def quadratic_form(b: CompactMatrix, v: tf.Tensor) -> tf.Tensor:
@@ -89,6 +93,11 @@ class CauchyPoint(NamedTuple):
     segments: tf.Tensor
 
 
+FIRST_BREAKPOINTS = 4096
+"""Breakpoints examined first (the smallest ones, by ``top_k``); the full sort runs only when the
+Cauchy point lies beyond them."""
+
+
 def generalized_cauchy_point(x: tf.Tensor, g: tf.Tensor, low: float, high: float, b: CompactMatrix) -> CauchyPoint:
     """The generalized Cauchy point of ``m(x + s) = g's + s'Bs/2`` along ``P(x - t g)`` (Byrd et al. 1995, Alg. CP).
 
@@ -101,10 +110,11 @@ def generalized_cauchy_point(x: tf.Tensor, g: tf.Tensor, low: float, high: float
         A `CauchyPoint`. As in L-BFGS-B: a variable at a bound whose gradient points out of the box
         (or is zero) is fixed; on segment j (after j breakpoints) the slope f1 and curvature f2 of
         m decide whether the minimizer ``t_j - f1/f2`` lies before the next breakpoint; f2 is kept
-        >= eps * theta * d'd after the first breakpoint (L-BFGS-B 3.0).
+        >= eps * theta * d'd after the first breakpoint (L-BFGS-B 3.0). The smallest
+        `FIRST_BREAKPOINTS` breakpoints are walked first; all of them only if the point lies beyond.
     """
     dtype = x.dtype
-    n = tf.size(x)
+    n = x.shape[0]
     zero = tf.zeros_like(x)
     inf = tf.constant(float("inf"), dtype)
     at_low = x <= low
@@ -112,49 +122,77 @@ def generalized_cauchy_point(x: tf.Tensor, g: tf.Tensor, low: float, high: float
     fixed = (at_low & (g >= 0)) | (~at_low & at_high & (g <= 0))
     d = tf.where(fixed, zero, -g)  # Cauchy direction
     moving = tf.not_equal(d, 0)
-    breakpoint = tf.where(d < 0, (x - low) / tf.where(d < 0, -d, 1), tf.where(d > 0, (high - x) / tf.where(d > 0, d, 1), inf))
+    breakpoint = tf.where(d < 0, (x - low) / tf.where(d < 0, -d, 1),
+                          tf.where(d > 0, (high - x) / tf.where(d > 0, d, 1), inf))
     breakpoint = tf.where(moving, breakpoint, inf)
     has_break = tf.math.is_finite(breakpoint)
-    breaks = tf.reduce_sum(tf.cast(has_break, tf.int32))
-    unbounded_moving = tf.reduce_any(moving & ~has_break)
+    path = _Path(x, d, breakpoint, has_break, b)
 
-    order = tf.argsort(breakpoint, stable=True)  # finite breakpoints first, ascending
-    rank = tf.scatter_nd(order[:, None], tf.range(n), [n])
-    t_sorted = tf.where(tf.gather(has_break, order), tf.gather(breakpoint, order), 0)
-    d_sorted = tf.gather(d, order)
-    wd_sorted = tf.gather(b.w * d, order, axis=1)  # (2m, n)
+    def walk_all():
+        return path.walk(tf.argsort(breakpoint, stable=True))
 
-    def exclusive(values, axis):  # sums over the first k sorted variables, k = 0..n
-        total = tf.cumsum(values, axis=axis)
-        zeros = tf.zeros_like(tf.gather(values, [0], axis=axis))
-        return tf.concat([zeros, total], axis)
-
-    dd_passed = exclusive(d_sorted * d_sorted, 0)  # (n+1,)
-    wd_passed = exclusive(wd_sorted, 1)  # (2m, n+1)
-    wdt_passed = exclusive(wd_sorted * t_sorted, 1)
-    dd_moving = dd_passed[-1] - dd_passed  # d'd over the variables still moving after k breakpoints
-    p = wd_passed[:, -1:] - wd_passed  # W'd_k
-    t_start = tf.concat([tf.zeros([1], dtype), t_sorted], 0)  # (n+1,) start of segment k
-    c = wdt_passed + t_start * p  # W'(x(t_k) - x)
-    mp = tf.matmul(b.middle, p)
-    theta = b.theta
-    f1 = -dd_moving + theta * t_start * dd_moving - tf.reduce_sum(c * mp, 0)
-    f2 = theta * dd_moving - tf.reduce_sum(p * mp, 0)
-    f2_floor = tf.constant(np.finfo(dtype.as_numpy_dtype).eps, dtype) * theta * dd_moving[0]
-    f2 = tf.concat([f2[:1], tf.maximum(f2[1:], f2_floor)], 0)
-    to_minimizer = -f1 / f2
-    t_end = tf.concat([t_sorted, tf.fill([1], inf)], 0)
-    segment = tf.range(n + 1)
-    stops = (segment < breaks) & (to_minimizer < t_end - t_start)
-    first = tf.cast(tf.argmax(tf.cast(stops, tf.int32)), tf.int32)
-    j = tf.where(tf.reduce_any(stops), first, breaks)
-    step = tf.where(j < breaks, tf.maximum(to_minimizer[j], 0),
-                    tf.where(unbounded_moving, tf.maximum(to_minimizer[j], 0), tf.zeros([], dtype)))
-    t = t_start[j] + step
-    passed = rank < j
+    if n is not None and n > FIRST_BREAKPOINTS:
+        _, first = tf.math.top_k(-breakpoint, k=FIRST_BREAKPOINTS, sorted=True)
+        valid, j, t, passed = path.walk(first)
+        j, t, passed = tf.cond(valid, lambda: (j, t, passed), lambda: walk_all()[1:])
+    else:
+        _, j, t, passed = walk_all()
     bound = tf.where(d > 0, tf.cast(high, dtype) * tf.ones_like(x), tf.cast(low, dtype) * tf.ones_like(x))
     point = tf.where(passed, bound, x + t * d)
     return CauchyPoint(point, ~fixed & ~passed, tf.linalg.matvec(b.w, point - x), j + 1)
+
+
+class _Path:
+    """The piecewise-quadratic model along the projected path, walked over a sorted list of breakpoints."""
+
+    def __init__(self, x, d, breakpoint, has_break, b: CompactMatrix):
+        self.x, self.d, self.breakpoint, self.has_break, self.b = x, d, breakpoint, has_break, b
+        self.breaks = tf.reduce_sum(tf.cast(has_break, tf.int32))
+        self.unbounded_moving = tf.reduce_any(tf.not_equal(d, 0) & ~has_break)
+        self.dd_total = tf.reduce_sum(d * d)
+        self.p_total = tf.linalg.matvec(b.w, d)  # W'd
+
+    def walk(self, order):
+        """(valid, j, t, passed) over the breakpoints ``order`` (indices, ascending breakpoints, length K).
+
+        On segment k (after k breakpoints) with start t_k: ``D_k = d_k'd_k``, ``p_k = W'd_k``,
+        ``c_k = W'(x(t_k) - x)``; slope ``f1 = -D_k + theta t_k D_k - c_k'M p_k`` and curvature
+        ``f2 = theta D_k - p_k'M p_k`` (prefix sums over the passed variables). j is the segment of the
+        first local minimizer, t its parameter, passed the (n,) mask of the first j breakpoints.
+        valid is False when the minimizer lies beyond the K listed breakpoints and more exist.
+        """
+        b, dtype = self.b, self.d.dtype
+        k_count = order.shape[0]
+        inf = tf.constant(float("inf"), dtype)
+        listed = tf.gather(self.has_break, order)
+        t_sorted = tf.where(listed, tf.gather(self.breakpoint, order), tf.zeros([], dtype))
+        d_sorted = tf.gather(self.d, order)
+        wd_sorted = tf.gather(b.w, order, axis=1) * d_sorted  # (2m, K)
+
+        def exclusive(values, axis):  # sums over the first k listed variables, k = 0..K
+            zeros = tf.zeros_like(tf.gather(values, [0], axis=axis))
+            return tf.concat([zeros, tf.cumsum(values, axis=axis)], axis)
+
+        dd_moving = self.dd_total - exclusive(d_sorted * d_sorted, 0)  # (K+1,)
+        p = self.p_total[:, None] - exclusive(wd_sorted, 1)  # (2m, K+1)
+        t_start = tf.concat([tf.zeros([1], dtype), t_sorted], 0)
+        c = exclusive(wd_sorted * t_sorted, 1) + t_start * p
+        mp = tf.matmul(b.middle, p)
+        f1 = -dd_moving + b.theta * t_start * dd_moving - tf.reduce_sum(c * mp, 0)
+        f2 = b.theta * dd_moving - tf.reduce_sum(p * mp, 0)
+        f2_floor = tf.constant(np.finfo(dtype.as_numpy_dtype).eps, dtype) * b.theta * self.dd_total
+        f2 = tf.concat([f2[:1], tf.maximum(f2[1:], f2_floor)], 0)
+        to_minimizer = -f1 / f2
+        t_end = tf.concat([t_sorted, tf.fill([1], inf)], 0)
+        limit = tf.minimum(self.breaks, k_count)
+        segment = tf.range(k_count + 1)
+        stops = (segment < limit) & (to_minimizer < t_end - t_start)
+        found = tf.reduce_any(stops)
+        j = tf.where(found, tf.cast(tf.argmax(tf.cast(stops, tf.int32)), tf.int32), limit)
+        beyond = tf.where(self.unbounded_moving, tf.maximum(to_minimizer[j], 0), tf.zeros([], dtype))
+        t = t_start[j] + tf.where(found, tf.maximum(to_minimizer[j], 0), beyond)
+        passed = tf.scatter_nd(order[:, None], tf.range(k_count) < j, tf.shape(self.d))
+        return found | (self.breaks <= k_count), j, t, passed
 
 
 def subspace_minimization(x: tf.Tensor, g: tf.Tensor, cauchy: CauchyPoint, low: float, high: float,
@@ -176,23 +214,27 @@ def subspace_minimization(x: tf.Tensor, g: tf.Tensor, cauchy: CauchyPoint, low: 
     zero = tf.zeros_like(x)
     r = tf.where(free, -(g + b.theta * (xc - x) - tf.linalg.matvec(b.w, tf.linalg.matvec(b.middle, cauchy.c),
                                                                      transpose_a=True)), zero)
-    wz = tf.where(free[None, :], b.w, tf.zeros_like(b.w))
-    inner = b.middle_inverse - tf.matmul(wz, wz, transpose_b=True) / b.theta
-    u = tf.linalg.solve(inner, tf.linalg.matvec(wz, r)[:, None])[:, 0]
-    du = tf.where(free, r / b.theta + tf.linalg.matvec(wz, u, transpose_a=True) / (b.theta * b.theta), zero)
+    # W'ZZ'W = W'W minus the rows of the variables that are not free (usually few: gathered).
+    w_fixed = tf.gather(b.w, tf.where(~free)[:, 0], axis=1)
+    inner = b.middle_inverse - (b.gram - tf.matmul(w_fixed, w_fixed, transpose_b=True)) / b.theta
+    u = tf.linalg.solve(inner, tf.linalg.matvec(b.w, r)[:, None])[:, 0]
+    du = tf.where(free, r / b.theta + tf.linalg.matvec(b.w, u, transpose_a=True) / (b.theta * b.theta), zero)
     projected = tf.clip_by_value(xc + du, low, high)
     hit = tf.reduce_any(free & ((projected <= low) | (projected >= high)))
     ascent = tf.reduce_sum((projected - x) * g) > 0
-    # Backtracking: the largest alpha <= 1 with x^c + alpha du in the box.
-    ratio = tf.where(free & (du < 0), tf.where(low - xc >= 0, zero, (low - xc) / tf.where(du < 0, du, 1)),
-                     tf.where(free & (du > 0), tf.where(high - xc <= 0, zero, (high - xc) / tf.where(du > 0, du, 1)),
-                              tf.fill(tf.shape(x), tf.constant(float("inf"), dtype))))
-    limiting = tf.argmin(ratio)
-    alpha = tf.minimum(tf.reduce_min(ratio), 1.0)
-    backtracked = xc + alpha * du
-    on_bound = tf.where(du[limiting] > 0, tf.cast(high, dtype), tf.cast(low, dtype))
-    backtracked = tf.where((tf.range(tf.size(x), dtype=limiting.dtype) == limiting) & (alpha < 1), on_bound,
-                           backtracked)
-    trial = tf.where(hit & ascent, backtracked, projected)
+
+    def backtracked():
+        """The largest alpha <= 1 with x^c + alpha du in the box; the limiting variable on its bound."""
+        ratio = tf.where(free & (du < 0), tf.where(low - xc >= 0, zero, (low - xc) / tf.where(du < 0, du, 1)),
+                         tf.where(free & (du > 0),
+                                  tf.where(high - xc <= 0, zero, (high - xc) / tf.where(du > 0, du, 1)),
+                                  tf.fill(tf.shape(x), tf.constant(float("inf"), dtype))))
+        limiting = tf.argmin(ratio)
+        alpha = tf.minimum(tf.reduce_min(ratio), 1.0)
+        on_bound = tf.where(du[limiting] > 0, tf.cast(high, dtype), tf.cast(low, dtype))
+        return tf.where((tf.range(tf.size(x), dtype=limiting.dtype) == limiting) & (alpha < 1), on_bound,
+                        xc + alpha * du)
+
+    trial = tf.cond(hit & ascent, backtracked, lambda: projected)
     skip = tf.equal(b.used, 0) | ~tf.reduce_any(free)
     return tf.where(skip, xc, trial)
