@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasopt.optimizers import compact_bfgs
 from kerasopt.optimizers.compact_bfgs import (compact_matrix, generalized_cauchy_point, quadratic_form,
                                               subspace_minimization)
 
@@ -83,7 +84,10 @@ def test_variables_at_a_bound_with_an_outward_gradient_stay_fixed():
     assert cauchy.free.numpy().tolist() == [False, True]
 
 
-def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_problem():
+@pytest.mark.parametrize("first_breakpoints", [3, 32, 1000])
+def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_problem(monkeypatch, first_breakpoints):
+    # 3: the point lies beyond the first breakpoints walked, so the full sort runs; 32: found among them.
+    monkeypatch.setattr(compact_bfgs, "FIRST_BREAKPOINTS", first_breakpoints)
     rng = np.random.default_rng(3)
     n = 40
     a = rng.normal(size=(n, n))
@@ -112,4 +116,4 @@ def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_probl
         point[i] = 0.0 if d[i] < 0 else 1.0
         d[i], t_old = 0.0, t_break[i]
     np.testing.assert_allclose(cauchy.point.numpy(), point, atol=1e-10)
-    assert 0 < int(cauchy.segments) - 1 < n  # the walk passed some breakpoints, not all
+    assert 3 < int(cauchy.segments) - 1 < 32  # the walk passed some breakpoints, not all
