@@ -167,10 +167,10 @@ def fmt(value, digits=3):
 
 
 def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_evals: int, log,
-                   xla: bool = True) -> dict:
+                   xla: bool = True, hf: bool = True) -> dict:
     objective, start = setup(size)
     keys = ("bare", "bare_jit", "kerasopt", "scipy", "tf", "tf_jit", "hf_eval", "hf_hvp")
-    timing = {key: [] for key in keys if xla or not key.endswith("_jit")}
+    timing = {key: [] for key in keys if (xla or not key.endswith("_jit")) and (hf or not key.startswith("hf_"))}
     for r in range(rounds):
         timing["bare"].append(bare_step_seconds(objective, start, steps))
         timing["kerasopt"].append(kerasopt_step_seconds(objective, start, steps))
@@ -182,9 +182,10 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
             timing["bare_jit"].append(bare_step_seconds(objective, start, steps, jit=True))
             timing["tf_jit"].append(per_evaluation(*driver_run(
                 TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS, jit_compile=True), objective, start)))
-        hf_eval, hf_hvp = hf_costs(objective, start, max(2, steps // 4))
-        timing["hf_eval"].append(hf_eval)
-        timing["hf_hvp"].append(hf_hvp)
+        if hf:
+            hf_eval, hf_hvp = hf_costs(objective, start, max(2, steps // 4))
+            timing["hf_eval"].append(hf_eval)
+            timing["hf_hvp"].append(hf_hvp)
         log(f"{size}px round {r + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in timing.items()))
     out = {key: median(timing[key]) if key in timing else None for key in keys}
     # (d) time to target: the loss the best of Adam at lr 3, 10, 30 has after target_evals steps (a target set by
@@ -194,8 +195,8 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
     target = adam[best_rate][-1][2]
     _, scipy_rows = driver_run(LBFGS(max_evaluations=3 * target_evals, bounds=BOUNDS), objective, start, target)
     _, tf_rows = driver_run(TFLBFGS(max_evaluations=3 * target_evals, bounds=BOUNDS), objective, start, target)
-    _, hf_rows = driver_run(HessianFree(max_evaluations=6 * target_evals, bounds=BOUNDS, max_cg_iterations=10,
-                                        initial_damping=0.1), objective, start, target)
+    hf_rows = driver_run(HessianFree(max_evaluations=6 * target_evals, bounds=BOUNDS, max_cg_iterations=10,
+                                     initial_damping=0.1), objective, start, target)[1] if hf else []
     out.update(target=target, to_target={f"best Adam (lr {best_rate:g})": seconds_to(adam[best_rate], target),
                                          "scipy L-BFGS-B": seconds_to(scipy_rows, target),
                                          "on-device L-BFGS-B": seconds_to(tf_rows, target),
@@ -231,14 +232,15 @@ def xla_cells(r: dict) -> str:
 def markdown(results: dict, checks: list[dict], args) -> str:
     lines = [f"Sizes {args.sizes}, {args.rounds} interleaved round(s), medians; {args.steps} steps / "
              f"{args.evaluations} evaluations per timing run.", "",
-             "| px | bare step s | kerasopt step s (ratio) | scipy L-BFGS s/eval (ratio) | TF L-BFGS s/eval (ratio) "
-             "| HF s/grad eval | HF s/Hv (Hv cost) | bare XLA s (ratio) | TF L-BFGS XLA s/eval (ratio) |",
+             "| px | bare step s | kerasopt step s (ratio) | scipy L-BFGS-B s/eval (ratio) | on-device L-BFGS-B s/eval (ratio) "
+             "| HF s/grad eval | HF s/Hv (Hv cost) | bare XLA s (ratio) | on-device L-BFGS-B XLA s/eval (ratio) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for size, r in results.items():
         bare = r["bare"]
         lines.append(f"| {size} | {bare:.4f} | {r['kerasopt']:.4f} ({r['kerasopt'] / bare:.2f}) | "
                      f"{r['scipy']:.4f} ({r['scipy'] / bare:.2f}) | {r['tf']:.4f} ({r['tf'] / bare:.2f}) | "
-                     f"{r['hf_eval']:.4f} | {r['hf_hvp']:.4f} ({r['hf_hvp'] / r['hf_eval']:.2f}) | "
+                     + (f"{r['hf_eval']:.4f} | {r['hf_hvp']:.4f} ({r['hf_hvp'] / r['hf_eval']:.2f}) | "
+                        if r["hf_eval"] is not None else "not run | not run | ")
                      + xla_cells(r))
     lines += ["", f"Seconds to reach the loss the best of Adam at lr {', '.join(map(str, ADAM_RATES))} has after "
                   f"{args.target_evals} steps (n/a: not reached within 3x (L-BFGS) or 6x (Hessian-free) the "
@@ -268,12 +270,14 @@ def main(argv=None) -> int:
     parser.add_argument("--check-seeds", type=int, default=1, help="noise seeds of the 2%% check")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True,
                         help="also time jit_compile=True (compiling takes seconds per size)")
+    parser.add_argument("--hf", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time Hessian-free (its seconds-to-target run uses 6x the evaluations)")
     parser.add_argument("--out", default=None, help="also write the markdown table to this file")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     log = lambda line: print(f"[{time.perf_counter() - started:7.1f} s] {line}", flush=True)  # noqa: E731
     results = {size: benchmark_size(size, args.rounds, args.steps, args.evaluations, args.target_evals, log,
-                                    args.xla) for size in args.sizes}
+                                    args.xla, args.hf) for size in args.sizes}
     checks = [row for size in args.check_sizes
               for row in two_percent_check(size, args.evaluations_check, args.check_seeds, log)]
     publish(markdown(results, checks, args), started, args.out)
