@@ -224,7 +224,7 @@ def test_cli_all_means_every_optimizer_except_the_full_batch_drivers():
     from kerasopt import optimizers
     from kerasopt.defects.__main__ import selected_optimizers
 
-    drivers = {"lbfgs", "lbfgs_tf", "hessian_free"}
+    drivers = {"lbfgs", "lbfgs_scipy", "hessian_free"}
     assert selected_optimizers("all") == [n for n in optimizers.available() if n not in drivers]
     assert "rprop" in selected_optimizers("all")
     assert selected_optimizers("sgd,adam") == ["sgd", "adam"]
