@@ -11,7 +11,7 @@ method once, so machine load hits all alike):
     ``hvp_cost`` of ``HessianFree``);
 (d) seconds to reach a loss target (the loss the best of Adam at learning rates 3, 10, 30 has after
     ``--target-evals`` steps) for that Adam, scipy L-BFGS-B, the on-device L-BFGS-B, Hessian-free;
-(e) ``jit_compile=True`` vs not, for the bare step and TF L-BFGS;
+(e) ``jit_compile=True`` vs not, for the bare step and the on-device L-BFGS-B;
 (f) the 2% check: TFLBFGS vs scipy LBFGS final loss at the same evaluations, content and
     noise init (sizes <= 256); the parity table of issue 20 is `benchmarks/lbfgs_parity.py`.
 
@@ -208,7 +208,7 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
 
 
 def two_percent_check(size: int, evaluations: int, noise_seeds: int, log) -> list[dict]:
-    """Final losses of scipy and TF L-BFGS after ``evaluations``: content init, noise seeds 0..noise_seeds-1."""
+    """Final losses of scipy and on-device L-BFGS-B after ``evaluations``: content init, noise seeds 0..noise_seeds-1."""
     rows = []
     for init, seed in [("content", 0)] + [("noise", seed) for seed in range(noise_seeds)]:
         objective, start = setup(size, init, seed)
@@ -253,7 +253,7 @@ def markdown(results: dict, checks: list[dict], args) -> str:
             for k, v in r["to_target"].items()) + " |")
     if checks:
         lines += ["", f"2% check: loss after {args.evaluations_check} evaluations (ratio TF / scipy):", "",
-                  "| px | init | scipy L-BFGS | TF L-BFGS | ratio |", "| --- | --- | --- | --- | --- |"]
+                  "| px | init | scipy L-BFGS-B | on-device L-BFGS-B | ratio |", "| --- | --- | --- | --- | --- |"]
         lines += [f"| {c['size']} | {c['init']} | {c['scipy']:.4g} | {c['tf']:.4g} | {c['ratio']:.4f} |" for c in checks]
     return "\n".join(lines) + "\n"
 
