@@ -60,3 +60,14 @@ def test_lbfgs_parity_prints_one_row_per_size_start_and_budget_and_a_verdict(tmp
     assert f"Mean ratio {mean:.4f}" in table and ("holds" if holds else "fails") in table.splitlines()[-1]
     assert parity.verdict([{"ratio": 1.0}, {"ratio": 1.029}]) == (pytest.approx(1.0145), 1.029, False)
     assert parity.verdict([{"ratio": 0.99}, {"ratio": 1.029}])[2] is True
+
+
+def test_style_precision_scores_both_precisions_in_float32(capsys):
+    assert load("style_precision").main(["--sizes", "32", "--seeds", "1", "--evaluations", "3", "--rounds", "1",
+                                         "--steps", "1"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| 32 | ")]
+    assert len(rows) == 1 and rows[0][3] == "noise seed 1"
+    f32, bf16 = float(rows[0][4]), float(rows[0][5].split()[0])
+    assert 0.5 < bf16 / f32 < 2.0  # both optimized the same problem
+    import keras
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy is restored

@@ -220,3 +220,17 @@ def test_evaluation_budget_is_never_exceeded_on_a_box():
         assert chained_rosenbrock(x).numpy() == pytest.approx(result.loss)
         assert np.all((x.numpy() >= -1.5) & (x.numpy() <= 0.7))
         assert result.evaluations >= budget - 1
+
+
+def test_a_loss_with_python_control_flow_on_tensors_is_converted_by_autograph():
+    x = tf.Variable([3.0, -2.0], dtype=tf.float64)
+
+    def loss():
+        total = tf.reduce_sum(tf.square(x - 1.0))
+        if total > 100.0:  # a Python branch on a tensor: needs AutoGraph inside the compiled iteration
+            total = total * 2.0
+        return total
+
+    result = TFLBFGS(max_iterations=20).minimize(loss, [x])
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-5)
+    assert result.status == "completed"

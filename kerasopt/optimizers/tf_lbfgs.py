@@ -135,6 +135,19 @@ def dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
 
 
 
+def _autographed(loss_fn: Callable[[], tf.Tensor]) -> Callable[[], tf.Tensor]:
+    """``loss_fn`` converted by AutoGraph (Python control flow on tensors becomes tf.cond/while).
+
+    The driver's own compiled functions are traced with ``autograph=False`` (its control flow is
+    explicit; converting it took seconds of tracing), so only the user's loss is converted, as a
+    plain ``tf.function`` would. A function AutoGraph cannot convert is used as it is.
+    """
+    try:
+        return tf.autograph.to_graph(loss_fn)
+    except Exception:  # e.g. a lambda AutoGraph cannot parse: trace it unconverted
+        return loss_fn
+
+
 class TFLBFGS:
     """L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995) compiled into one tf.function per iteration.
 
@@ -217,7 +230,7 @@ class TFLBFGS:
             An `LBFGSResult`; the variables hold the last accepted iterate (the lowest loss
             accepted; on divergence the last finite iterate).
         """
-        problem = FlatProblem(loss_fn, variables, dtype=tf.float64)
+        problem = FlatProblem(_autographed(loss_fn), variables, dtype=tf.float64)
         state = _State(problem.size, self.history_size)
         max_iterations, max_evaluations = self._limits()
         initialize, iterate = self._compile(problem, state, max_evaluations)
@@ -281,6 +294,7 @@ class TFLBFGS:
         eps = tf.constant(np.finfo(np.float64).eps, dtype)
         history_size = self.history_size
         one = tf.ones([], dtype)
+        evaluate = problem.value_and_gradient
 
         def project(x):
             return tf.clip_by_value(x, low, high) if bounded else x
@@ -288,10 +302,10 @@ class TFLBFGS:
         def projected_gradient_norm(x, g):
             return tf.reduce_max(tf.abs(project(x - g) - x))
 
-        @tf.function(jit_compile=self.jit_compile)
+        @tf.function(jit_compile=self.jit_compile, autograph=False)
         def initialize():
             x = project(problem.read())
-            loss, gradient = problem.value_and_gradient(x)
+            loss, gradient = evaluate(x)
             state.x.assign(x)
             state.f.assign(loss)
             state.g.assign(gradient)
@@ -340,7 +354,7 @@ class TFLBFGS:
 
             def trial(stp, search, trials, evaluations, done, finite, last, best):
                 x_t = tf.where(tf.equal(stp, 1.0), xbar, project(x0 + stp * d))
-                f_t, g_t = problem.value_and_gradient(x_t)
+                f_t, g_t = evaluate(x_t)
                 evaluations, trials = evaluations + 1, trials + 1
                 finite = tf.math.is_finite(f_t) & tf.reduce_all(tf.math.is_finite(g_t))
                 search, next_stp, converged, warned = more_thuente.advance(
@@ -385,7 +399,7 @@ class TFLBFGS:
             state.clear()
             return tf.where(empty, ABNORMAL, RESTART)
 
-        @tf.function(jit_compile=self.jit_compile)
+        @tf.function(jit_compile=self.jit_compile, autograph=False)
         def iterate():
             x0, f0, g0 = state.x.read_value(), state.f.read_value(), state.g.read_value()
             b = model()
