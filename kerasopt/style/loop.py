@@ -98,13 +98,14 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
                       f"budget of {steps} iterations used")
 
 
-def run_lbfgs(objective: Objective, image: tf.Variable, driver: optimizers.LBFGS, on_row: RowCallback,
+def run_lbfgs(objective: Objective, image: tf.Variable, driver, on_row: RowCallback,
               on_iterate: IterateCallback | None = None) -> LoopResult:
-    """L-BFGS-B with pixel bounds through the registry driver (one scipy call).
+    """A full-batch driver with pixel bounds: L-BFGS-B (``lbfgs`` on the device, ``lbfgs_scipy`` through
+    one scipy call) or Hessian-free.
 
     Args:
         objective, image, on_row, on_iterate: as in `run_first_order`.
-        driver: an `LBFGS` with its budget and ``bounds=(0, 255)``.
+        driver: a driver with ``minimize(loss_fn, variables, callback)``, its budget and ``bounds=(0, 255)``.
     """
     parts_seen = tf.Variable(tf.zeros([len(Objective.COMPONENTS)]), trainable=False)
 
