@@ -225,7 +225,7 @@ def test_cli_all_means_every_optimizer_except_the_full_batch_drivers():
     from kerasopt.cli import parse_optimizer_list
     from kerasopt.defects import TASK
 
-    drivers = {"lbfgs", "lbfgs_tf", "hessian_free"}
+    drivers = {"lbfgs", "lbfgs_scipy", "hessian_free"}
     assert parse_optimizer_list("all", TASK.supported) == [n for n in optimizers.available() if n not in drivers]
     assert "rprop" in parse_optimizer_list("all", TASK.supported)
 

@@ -213,7 +213,7 @@ def test_bad_settings_raise_value_errors(values, message):
 def test_supported_optimizers_are_all_but_the_full_batch_drivers():
     from kerasopt import optimizers
 
-    drivers = {"lbfgs", "lbfgs_tf", "hessian_free"}
+    drivers = {"lbfgs", "lbfgs_scipy", "hessian_free"}
     assert supported_optimizers() == [name for name in optimizers.available() if name not in drivers]
 
 

@@ -1,4 +1,4 @@
-"""The L-BFGS driver: Rosenbrock, budgets, bounds, callback, divergence."""
+"""The scipy L-BFGS-B driver (``lbfgs_scipy``): Rosenbrock, budgets, bounds, callback, divergence."""
 
 import keras
 import numpy as np
@@ -14,7 +14,7 @@ def rosenbrock(x):
 
 def test_rosenbrock_from_the_classic_start():
     x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
-    result = make("lbfgs", max_iterations=200, history_size=10).minimize(lambda: rosenbrock(x), [x])
+    result = make("lbfgs_scipy", max_iterations=200, history_size=10).minimize(lambda: rosenbrock(x), [x])
     assert result.loss < 1e-8
     np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-4)
     assert result.evaluations >= result.iterations > 0

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kerasopt import optimizers
-from kerasopt.optimizers import LBFGS, Rprop
+from kerasopt.optimizers import LBFGS, TFLBFGS, Rprop
 
 REQUIRED = {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "amsgrad", "adamax", "nadam",
             "adamw", "lion", "lamb", "ftrl", "adafactor", "muon", "rprop", "lbfgs"}
@@ -35,7 +35,8 @@ def test_paper_variants_are_configured():
     assert nesterov.nesterov and nesterov.momentum == 0.9
     assert optimizers.make("amsgrad").amsgrad
     assert isinstance(optimizers.make("rprop"), Rprop)
-    assert isinstance(optimizers.make("lbfgs"), LBFGS)
+    assert isinstance(optimizers.make("lbfgs"), TFLBFGS)  # L-BFGS-B on the device
+    assert isinstance(optimizers.make("lbfgs_scipy"), LBFGS)
 
 
 def test_make_overrides_defaults():

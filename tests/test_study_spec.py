@@ -69,7 +69,7 @@ def test_style_all_leaves_out_muon_with_a_reason_but_muon_can_be_named(tmp_path)
     from kerasopt import tasks
 
     text = VALID.replace("optimizers: [adam, sgd, lbfgs]", "optimizers: all").replace("    momentum: 0.5\n", "")
-    text = text.replace("  lbfgs: {}", "  lbfgs: {}\n  lbfgs_tf: {}\n  hessian_free: {}")
+    text = text.replace("  lbfgs: {}", "  lbfgs: {}\n  lbfgs_scipy: {}\n  hessian_free: {}")
     spec = study_spec.load(write(tmp_path, text))
     assert "muon" not in spec.optimizers and "lbfgs" in spec.optimizers
     assert "muon" in tasks.get("style").excluded and tasks.get("style").excluded["muon"]
@@ -203,5 +203,5 @@ def test_all_for_defects_leaves_out_the_full_batch_drivers(tmp_path):
                      ("    momentum: 0.5\n", "")]:
         text = text.replace(old, new)
     spec = study_spec.load(write(tmp_path, text))
-    assert not {"lbfgs", "lbfgs_tf", "hessian_free"} & set(spec.optimizers)
+    assert not {"lbfgs", "lbfgs_scipy", "hessian_free"} & set(spec.optimizers)
     assert {"adam", "sgd", "rprop", "muon"} <= set(spec.optimizers)

@@ -26,7 +26,7 @@ def test_style_bench_writes_ratio_target_and_two_percent_tables(tmp_path, capsys
                                      "--target-evals", "4", "--evaluations-check", "4", "--check-sizes", "32",
                                      "--check-seeds", "1", "--no-xla", "--out", str(out)]) == 0
     table = out.read_text()
-    assert "| 32 | " in table and "Seconds to reach the loss scipy L-BFGS has after 4 evaluations" in table
+    assert "| 32 | " in table and "Seconds to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 has after 4 steps" in table
     rows = [line for line in table.splitlines() if line.startswith("| 32 | ")]
     assert len(rows) == 2 + 2  # ratios, time to target, content + 1 noise seed
     assert "noise seed 0" in table
@@ -44,3 +44,30 @@ def test_hf_vs_adam_reports_every_method_at_every_budget(capsys):
     best = [float(v) for v in lines[5].strip("| ").split(" | ")[1:]]
     adam = [[float(v) for v in line.strip("| ").split(" | ")[1:]] for line in lines[3:5]]
     assert best == [min(column) for column in zip(*adam)]
+
+
+def test_lbfgs_parity_prints_one_row_per_size_start_and_budget_and_a_verdict(tmp_path, capsys):
+    out = tmp_path / "parity.md"
+    parity = load("lbfgs_parity")
+    assert parity.main(["--sizes", "32", "--seeds", "1", "--budgets", "3", "5", "--out", str(out)]) == 0
+    table = out.read_text()
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| 32 | ")]
+    assert [(row[1], row[2]) for row in rows] == [("content", "3"), ("content", "5"), ("noise seed 1", "3"),
+                                                  ("noise seed 1", "5")]
+    ratios = [float(row[5]) for row in rows]
+    assert all(r == pytest.approx(float(row[4]) / float(row[3]), rel=1e-3) for r, row in zip(ratios, rows))
+    mean, worst, holds = parity.verdict([{"ratio": r} for r in ratios])
+    assert f"Mean ratio {mean:.4f}" in table and ("holds" if holds else "fails") in table.splitlines()[-1]
+    assert parity.verdict([{"ratio": 1.0}, {"ratio": 1.029}]) == (pytest.approx(1.0145), 1.029, False)
+    assert parity.verdict([{"ratio": 0.99}, {"ratio": 1.029}])[2] is True
+
+
+def test_style_precision_scores_both_precisions_in_float32(capsys):
+    assert load("style_precision").main(["--sizes", "32", "--seeds", "1", "--evaluations", "3", "--rounds", "1",
+                                         "--steps", "1"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| 32 | ")]
+    assert len(rows) == 1 and rows[0][3] == "noise seed 1"
+    f32, bf16 = float(rows[0][4]), float(rows[0][5].split()[0])
+    assert 0.5 < bf16 / f32 < 2.0  # both optimized the same problem
+    import keras
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy is restored

@@ -167,3 +167,70 @@ def test_negative_curvature_on_a_box_extrapolates_instead_of_creeping_at_step_on
     np.testing.assert_allclose(x.numpy(), 255.0)
     assert result.loss == pytest.approx(-0.5 * eps * 4 * 255.0**2)
     assert result.evaluations <= 30
+
+
+def chained_rosenbrock(x):
+    return tf.reduce_sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def chained_rosenbrock_numpy(x):
+    value = np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    gradient = np.zeros_like(x)
+    gradient[:-1] += -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    gradient[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return value, gradient
+
+
+def test_box_constrained_rosenbrock_follows_scipy_lbfgsb_iterate_by_iterate():
+    # 6-D chained Rosenbrock on [-1.5, 0.7]^6 (the minimizer has variables on the upper bound), memory 5:
+    # every iterate, loss and evaluation count of scipy's L-BFGS-B, until it is within rounding of the end.
+    start, box = np.array([-1.2, 1.0, -1.2, 1.0, -1.2, 1.0]), (-1.5, 0.7)
+    theirs, counted = [], [0]
+
+    def fun(v):
+        counted[0] += 1
+        return chained_rosenbrock_numpy(v)
+
+    scipy.optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=[box] * 6,
+                            callback=lambda intermediate_result: theirs.append(
+                                (intermediate_result.x.copy(), intermediate_result.fun, counted[0])),
+                            options={"ftol": 0, "gtol": 0, "maxiter": 25, "maxcor": 5})
+    x = tf.Variable(start)
+    ours = []
+    result = TFLBFGS(max_iterations=25, history_size=5, bounds=box).minimize(
+        lambda: chained_rosenbrock(x), [x], callback=lambda it, ev, sec, loss: ours.append((x.numpy().copy(), loss, ev)))
+    assert len(ours) == len(theirs) == 25 and result.iterations == 25
+    assert [row[2] for row in ours] == [row[2] for row in theirs]  # evaluations, line searches included
+    np.testing.assert_allclose([row[1] for row in ours], [row[1] for row in theirs], rtol=1e-5)
+    np.testing.assert_allclose(np.array([row[0] for row in ours]), np.array([row[0] for row in theirs]), atol=1e-6)
+    assert np.sum(ours[-1][0] == box[1]) >= 1  # the bound is active at the end
+
+
+def test_evaluation_budget_is_never_exceeded_on_a_box():
+    calls = tf.Variable(0, dtype=tf.int64)
+    for budget in (1, 2, 3, 5, 8, 13):
+        x = tf.Variable(np.array([-1.2, 1.0, -1.2, 1.0]))
+        calls.assign(0)
+        seen = []
+        result = TFLBFGS(max_evaluations=budget, bounds=(-1.5, 0.7)).minimize(
+            counted(lambda: chained_rosenbrock(x), calls), [x],
+            callback=lambda it, ev, sec, loss: seen.append((ev, loss)))
+        assert result.evaluations == calls.numpy() <= budget
+        assert all(ev <= budget for ev, _ in seen)
+        assert chained_rosenbrock(x).numpy() == pytest.approx(result.loss)
+        assert np.all((x.numpy() >= -1.5) & (x.numpy() <= 0.7))
+        assert result.evaluations >= budget - 1
+
+
+def test_a_loss_with_python_control_flow_on_tensors_is_converted_by_autograph():
+    x = tf.Variable([3.0, -2.0], dtype=tf.float64)
+
+    def loss():
+        total = tf.reduce_sum(tf.square(x - 1.0))
+        if total > 100.0:  # a Python branch on a tensor: needs AutoGraph inside the compiled iteration
+            total = total * 2.0
+        return total
+
+    result = TFLBFGS(max_iterations=20).minimize(loss, [x])
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-5)
+    assert result.status == "completed"

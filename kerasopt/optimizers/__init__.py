@@ -5,9 +5,9 @@ registry defaults of its `OptimizerSpec` (``spec(name).defaults``, all of them i
 `REGISTRY`) overridden by ``hparams``, and ``spec(name)`` tells where each
 default comes from. First-order optimizers are `keras.optimizers.Optimizer`
 instances (use them in ``model.fit`` or ``apply_gradients``; ``mini_batch()``
-lists them); ``lbfgs`` (`LBFGS`, scipy), ``lbfgs_tf`` (`TFLBFGS`) and
-``hessian_free`` (`HessianFree`) are full-batch drivers with
-``minimize(loss_fn, variables)`` (`is_full_batch_driver`).
+lists them); ``lbfgs`` (`TFLBFGS`, L-BFGS-B on the device), ``lbfgs_scipy``
+(`LBFGS`, scipy's L-BFGS-B) and ``hessian_free`` (`HessianFree`) are full-batch
+drivers with ``minimize(loss_fn, variables)`` (`is_full_batch_driver`).
 """
 
 from __future__ import annotations
@@ -133,11 +133,11 @@ REGISTRY: dict[str, OptimizerSpec] = {
                {"learning_rate": 0.01, "eta_plus": 1.2, "eta_minus": 0.5, "min_step": 1e-6, "max_step": 50.0},
                {"learning_rate": PAPER_ERA, "eta_plus": PAPER_ERA, "eta_minus": PAPER_ERA,
                 "min_step": PAPER_ERA, "max_step": PAPER_ERA}),
-        _entry("lbfgs", LBFGS, "Liu & Nocedal 1989; scipy L-BFGS-B (Byrd et al. 1995)",
+        _entry("lbfgs", TFLBFGS, "Byrd, Lu, Nocedal & Zhu 1995 (L-BFGS-B: generalized Cauchy point, subspace "
+                                 "minimization, More-Thuente line search), compiled TensorFlow on the device",
                {"max_iterations": 100, "history_size": 10},
                {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, kind="driver"),
-        _entry("lbfgs_tf", TFLBFGS, "Liu & Nocedal 1989; Nocedal & Wright 2006 (Alg. 7.4, strong-Wolfe zoom "
-                                    "3.5/3.6); projected with an active set, on the device",
+        _entry("lbfgs_scipy", LBFGS, "Liu & Nocedal 1989; scipy L-BFGS-B (Byrd et al. 1995), on the host",
                {"max_iterations": 100, "history_size": 10},
                {"max_iterations": OURS, "history_size": "scipy default (maxcor)"}, kind="driver"),
         _entry("hessian_free", HessianFree, "Martens 2010 (truncated Newton: CG on exact Hessian-vector "
@@ -218,7 +218,8 @@ def make(name: str, **hparams):
     """Build optimizer ``name`` with its registry defaults overridden by ``hparams``.
 
     Returns:
-        A `keras.optimizers.Optimizer`, or a full-batch driver (``minimize``) for ``"lbfgs"``.
+        A `keras.optimizers.Optimizer`, or a full-batch driver (``minimize``) for ``"lbfgs"``,
+        ``"lbfgs_scipy"`` and ``"hessian_free"``.
     """
     return build(name, resolve_hparams(name, **hparams))
 

@@ -1,45 +1,42 @@
-"""On-device L-BFGS for tf.Variables: the whole iteration runs inside one compiled tf.function.
+"""On-device L-BFGS-B for tf.Variables: the whole iteration runs inside one compiled tf.function.
 
 `TFLBFGS` is the in-graph counterpart of the scipy driver `kerasopt.optimizers.lbfgs.LBFGS`
-(same constructor budget arguments, same ``minimize`` contract, same `LBFGSResult`):
+(same constructor budget arguments, same ``minimize`` contract, same `LBFGSResult`) and follows
+scipy's L-BFGS-B (version 3.0 of Zhu, Byrd, Lu & Nocedal's code) step by step:
 
-- **Direction**: the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4; Liu & Nocedal
-  1989) over the last ``history_size`` correction pairs (s, y), kept in a circular buffer
-  of tf.Variables (``history_size`` x n each), initial matrix ``H0 = (s'y / y'y) I``.
-  A pair is stored only if ``s'y > eps * y'y`` (curvature positive), so H stays positive
-  definite.
-- **Line search**: strong Wolfe conditions by bracketing and zoom with safeguarded cubic
-  interpolation (Nocedal & Wright 2006, Alg. 3.5/3.6), constants ``c1=1e-3, c2=0.9`` as
-  scipy's L-BFGS-B. The first trial step is 1, except on the first iteration (or after a
-  memory reset) of an unbounded problem, where it is ``1/||d||_2`` (as L-BFGS-B). On a box,
-  only the very first iteration caps the step at 1 (as L-BFGS-B's ``stpmx``); every later
-  line search may extrapolate, also after a memory reset or a rejected pair, so a run whose
-  pairs have non-positive curvature does not creep along at step 1.
-- **Bounds** (``bounds=(low, high)``, scalars for every element): projected L-BFGS with an
-  active set. A variable at a bound whose gradient pushes outward is *active*: its
-  gradient component is zeroed before the two-loop and its direction component after.
-  Trial points are projected onto the box, ``x(a) = clip(x + a d)``; the line search
-  works on the projected path: sufficient decrease ``f(x(a)) <= f(x) + c1 g'(x(a) - x)``
-  and the one-sided derivative ``phi'(a) = g(x(a))' d_free(a)`` (components clipped at
-  ``a`` do not move). This is not L-BFGS-B's generalized Cauchy point (Byrd et al.
-  1995): it is cheaper (no breakpoint sort) and identical to L-BFGS without bounds;
-  iterates may differ from scipy's when bounds are active.
+- **Model**: the compact limited-memory matrix ``B = theta I - W M W'`` of the last
+  ``history_size`` pairs (Byrd, Nocedal & Schnabel 1994), ``theta = y'y / s'y`` of the newest
+  pair (1 with no pair); a pair is stored only if ``s'y > eps * (-g's)``
+  (`kerasopt.optimizers.compact_bfgs`).
+- **Box** (``bounds=(low, high)``, scalars for every element): generalized Cauchy point along
+  the projected steepest-descent path, then minimization of the model over the variables free
+  there, projected onto the box (with L-BFGS-B 3.0's backtracking when the projection is not a
+  descent direction) (Byrd, Lu, Nocedal & Zhu 1995). Without bounds this is L-BFGS.
+- **Line search**: Moré-Thuente (MINPACK-2 ``dcsrch``, `kerasopt.optimizers.more_thuente`)
+  along ``d = x-bar - x`` with ``ftol=c1=1e-3, gtol=c2=0.9, xtol=0.1``; its largest step keeps
+  the iterate in the box (1 on the very first iteration of a bounded problem); the first trial
+  is ``stp = 1`` (``1/||d||`` on the first iteration of a problem that is not boxed on both
+  sides). More than ``max_line_search`` (20) trials, or a direction that is not a descent
+  direction, restores the iterate and clears the memory (with an empty memory: the run ends).
 - **Budget**: ``max_evaluations`` counts every loss-and-gradient evaluation (the one at the
-  start and every line-search trial), as scipy does, and is never exceeded: the line
-  search stops before an evaluation beyond it. If the interrupted line search has met
-  sufficient decrease, its lowest trial is accepted as the last iteration; otherwise
-  the run ends at the last accepted iterate.
-- **Host traffic**: each iteration (direction, line search, history update) is ONE call
-  of a compiled tf.function with ``tf.while_loop``s; only scalars (loss, counts, a
-  status code) come back to Python, for the callback and the stopping tests.
+  start and every line-search trial), as scipy does, and is never exceeded: the line search
+  stops before an evaluation beyond it. If the interrupted line search has met sufficient
+  decrease, its lowest such trial is accepted as the last iteration; otherwise the run ends at
+  the last accepted iterate.
+- **Precision**: the optimizer works in float64 (x, g, the pairs, as scipy does); the loss is
+  evaluated at x cast to the variables' dtype and its gradient is cast back.
+- **Host traffic**: each iteration (Cauchy point, subspace step, line search, memory update) is
+  ONE call of a compiled tf.function; only scalars (loss, counts, a status code) come back to
+  Python, for the callback and the stopping tests.
 
 References:
-    Liu, D. C. & Nocedal, J. (1989). On the limited memory BFGS method for large scale
-    optimization. Mathematical Programming 45, 503-528.
-    Nocedal, J. & Wright, S. J. (2006). Numerical Optimization, 2nd ed., Springer
-    (Alg. 3.5/3.6 line search, Alg. 7.4 two-loop recursion).
     Byrd, R. H., Lu, P., Nocedal, J. & Zhu, C. (1995). A limited memory algorithm for
     bound constrained optimization. SIAM J. Sci. Comput. 16(5), 1190-1208.
+    Byrd, R. H., Nocedal, J. & Schnabel, R. B. (1994). Representations of quasi-Newton matrices
+    and their use in limited memory methods. Math. Programming 63, 129-156.
+    Morales, J. L. & Nocedal, J. (2011). Remark on "Algorithm 778: L-BFGS-B". ACM TOMS 38(1).
+    Moré, J. J. & Thuente, D. J. (1994). Line search algorithms with guaranteed sufficient
+    decrease. ACM TOMS 20(3), 286-307.
 """
 
 from __future__ import annotations
@@ -51,15 +48,20 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from kerasopt.optimizers import more_thuente
+from kerasopt.optimizers.compact_bfgs import (CauchyPoint, compact_matrix, generalized_cauchy_point,
+                                              subspace_minimization)
 from kerasopt.optimizers.lbfgs import Callback, LBFGSResult
 
 # Status codes of one compiled iteration.
-WOLFE, DECREASE, NO_DECREASE, NON_FINITE, STATIONARY = 0, 1, 2, 3, 4
+ACCEPTED, BUDGET_DECREASE, NO_DECREASE, NON_FINITE, RESTART, ABNORMAL, BUDGET = 0, 1, 2, 3, 4, 5, 6
 _MESSAGES = {
-    NO_DECREASE: "line search found no lower point",
+    NO_DECREASE: "line search ended at a point no lower than the iterate",
     NON_FINITE: "non-finite loss or gradient",
-    STATIONARY: "projected gradient is zero",
+    ABNORMAL: "abnormal termination in line search (no descent with an empty memory)",
 }
+XTOL = 0.1  # dcsrch's relative bracket tolerance in L-BFGS-B
+BIG_STEP = 1e10  # L-BFGS-B's largest line-search step without bounds
 
 
 def check_budget(name: str, label: str, value) -> int | None:
@@ -92,11 +94,12 @@ class FlatProblem:
         variables: float `tf.Variable`s or `keras.Variable`s, any shapes.
 
     Attributes:
-        dtype: working dtype (that of the first variable); the flat vector has shape (n,).
+        dtype: working dtype (``dtype`` if given, else that of the first variable); the flat
+            vector has shape (n,).
         size: n, the total number of elements.
     """
 
-    def __init__(self, loss_fn: Callable[[], tf.Tensor], variables: Sequence):
+    def __init__(self, loss_fn: Callable[[], tf.Tensor], variables: Sequence, dtype=None):
         self.loss_fn = loss_fn
         self.variables = list(variables)
         if not self.variables:
@@ -104,7 +107,7 @@ class FlatProblem:
         self.shapes = [tuple(v.shape) for v in self.variables]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.size = int(sum(self.sizes))
-        self.dtype = tf.as_dtype(np.asarray(self.variables[0].numpy()).dtype)
+        self.dtype = tf.as_dtype(dtype if dtype is not None else np.asarray(self.variables[0].numpy()).dtype)
 
     def read(self) -> tf.Tensor:
         """The current values as a flat (n,) tensor of `dtype`."""
@@ -130,33 +133,23 @@ def dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(a * b)
 
 
-def cubic_minimizer(a0, f0, d0, a1, f1, d1, low, high):
-    """Minimizer of the cubic through (a0, f0, slope d0) and (a1, f1, slope d1), clipped to [low, high].
 
-    Nocedal & Wright (2006), eq. 3.59; the midpoint of [low, high] when the cubic has no minimizer.
+
+def _autographed(loss_fn: Callable[[], tf.Tensor]) -> Callable[[], tf.Tensor]:
+    """``loss_fn`` converted by AutoGraph (Python control flow on tensors becomes tf.cond/while).
+
+    The driver's own compiled functions are traced with ``autograph=False`` (its control flow is
+    explicit; converting it took seconds of tracing), so only the user's loss is converted, as a
+    plain ``tf.function`` would. A function AutoGraph cannot convert is used as it is.
     """
-    d_1 = d0 + d1 - 3.0 * (f0 - f1) / (a0 - a1)
-    radicand = d_1 * d_1 - d0 * d1
-    d_2 = tf.sign(a1 - a0) * tf.sqrt(tf.maximum(radicand, 0.0))
-    candidate = a1 - (a1 - a0) * (d1 + d_2 - d_1) / (d1 - d0 + 2.0 * d_2)
-    usable = (radicand >= 0.0) & tf.math.is_finite(candidate)
-    return tf.where(usable, tf.clip_by_value(tf.where(usable, candidate, low), low, high), 0.5 * (low + high))
-
-
-def zoom_trial(lo_a, lo_f, lo_d, hi_a, hi_f, hi_d):
-    """Next trial inside the bracket: the cubic minimizer kept 10% of the width away from its ends."""
-    left, right = tf.minimum(lo_a, hi_a), tf.maximum(lo_a, hi_a)
-    margin = 0.1 * (right - left)
-    return cubic_minimizer(lo_a, lo_f, lo_d, hi_a, hi_f, hi_d, left + margin, right - margin)
-
-
-def extrapolation_trial(prev_a, prev_f, prev_d, a, f, d):
-    """Next trial beyond ``a`` while the bracket is not found: the cubic step clipped to [1.1a, 4a]."""
-    return cubic_minimizer(prev_a, prev_f, prev_d, a, f, d, 1.1 * a, 4.0 * a)
+    try:
+        return tf.autograph.to_graph(loss_fn)
+    except Exception:  # e.g. a lambda AutoGraph cannot parse: trace it unconverted
+        return loss_fn
 
 
 class TFLBFGS:
-    """Projected L-BFGS with a strong Wolfe line search, compiled into one tf.function per iteration.
+    """L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995) compiled into one tf.function per iteration.
 
     Args:
         max_iterations: int > 0 or None, budget in accepted iterations.
@@ -169,8 +162,9 @@ class TFLBFGS:
         gtol: stop when the projected gradient's largest component is ``<= gtol``.
             Both default to 0 with a budget (use the whole budget), else to scipy's
             ``2.2e-9`` and ``1e-5``.
-        max_line_search: int > 0, most evaluations in one line search (default 20).
-        c1, c2: Wolfe constants, ``0 < c1 < c2 < 1`` (default 1e-3, 0.9 as L-BFGS-B).
+        max_line_search: int > 0, most evaluations in one line search (default 20, scipy's ``maxls``).
+        c1, c2: sufficient-decrease and curvature constants of the line search,
+            ``0 < c1 < c2 < 1`` (default 1e-3, 0.9 as L-BFGS-B).
         jit_compile: compile the iteration with XLA.
     """
 
@@ -227,17 +221,17 @@ class TFLBFGS:
 
         Args:
             loss_fn: no-argument callable returning a scalar float tensor that reads ``variables``.
-            variables: float `tf.Variable`s / `keras.Variable`s, any shapes (computed in the
-                first one's dtype).
+            variables: float `tf.Variable`s / `keras.Variable`s, any shapes (the optimizer works
+                in float64; the loss sees the variables' own dtype).
             callback: optional ``callback(iteration, evaluations, seconds, loss)`` after every
                 accepted iteration; returning True stops.
 
         Returns:
             An `LBFGSResult`; the variables hold the last accepted iterate (the lowest loss
-            evaluated; on divergence the last finite iterate).
+            accepted; on divergence the last finite iterate).
         """
-        problem = FlatProblem(loss_fn, variables)
-        state = _State(problem, self.history_size)
+        problem = FlatProblem(_autographed(loss_fn), variables, dtype=tf.float64)
+        state = _State(problem.size, self.history_size)
         max_iterations, max_evaluations = self._limits()
         initialize, iterate = self._compile(problem, state, max_evaluations)
 
@@ -261,16 +255,20 @@ class TFLBFGS:
                 message = f"budget of {max_evaluations} evaluations used"
                 break
             previous = loss
-            code, loss, evaluations, projected_gradient = (x.numpy() for x in iterate())
-            code, loss, evaluations, projected_gradient = int(code), float(loss), int(evaluations), float(
-                projected_gradient)
-            if code in (NON_FINITE, NO_DECREASE, STATIONARY):
+            code, new_loss, evaluations, projected_gradient = (x.numpy() for x in iterate())
+            code, evaluations, projected_gradient = int(code), int(evaluations), float(projected_gradient)
+            if code == RESTART:  # memory cleared, same iterate: compute a new direction
+                continue
+            if code in (NO_DECREASE, NON_FINITE, ABNORMAL, BUDGET):
                 if code == NON_FINITE:
                     status = "diverged"
-                message = _MESSAGES[code] + (f" at evaluation {evaluations}" if code == NON_FINITE else "")
-                if code == NO_DECREASE and evaluations >= max_evaluations:
+                    message = f"{_MESSAGES[code]} at evaluation {evaluations}"
+                elif code == BUDGET or (code == NO_DECREASE and evaluations >= max_evaluations):
                     message = f"budget of {max_evaluations} evaluations used"
+                else:
+                    message = _MESSAGES[code]
                 break
+            loss = float(new_loss)
             iterations += 1
             if callback is not None and callback(iterations, evaluations, time.perf_counter() - start, loss):
                 message = "stopped by callback"
@@ -288,12 +286,15 @@ class TFLBFGS:
         """The two compiled functions: ``initialize()`` and ``iterate()`` (see `minimize`)."""
         dtype = problem.dtype
         low, high = self._box if self._box is not None else (-math.inf, math.inf)
-        bounded = self._box is not None
-        c1, c2 = tf.constant(self.c1, dtype), tf.constant(self.c2, dtype)
+        bounded = self._box is not None and (math.isfinite(low) or math.isfinite(high))
+        boxed = math.isfinite(low) and math.isfinite(high)
+        c1, c2 = self.c1, self.c2
         budget = tf.constant(max_evaluations, tf.int64)
         max_line_search = self.max_line_search
-        tiny = tf.constant(np.finfo(dtype.as_numpy_dtype).eps, dtype)
+        eps = tf.constant(np.finfo(np.float64).eps, dtype)
         history_size = self.history_size
+        one = tf.ones([], dtype)
+        evaluate = problem.value_and_gradient
 
         def project(x):
             return tf.clip_by_value(x, low, high) if bounded else x
@@ -301,165 +302,126 @@ class TFLBFGS:
         def projected_gradient_norm(x, g):
             return tf.reduce_max(tf.abs(project(x - g) - x))
 
-        def active_set(x, g):
-            if not bounded:
-                return tf.zeros_like(x, tf.bool)
-            return ((x <= low) & (g > 0)) | ((x >= high) & (g < 0))
-
-        @tf.function(jit_compile=self.jit_compile)
+        @tf.function(jit_compile=self.jit_compile, autograph=False)
         def initialize():
             x = project(problem.read())
-            loss, gradient = problem.value_and_gradient(x)
+            loss, gradient = evaluate(x)
             state.x.assign(x)
             state.f.assign(loss)
             state.g.assign(gradient)
-            state.count.assign(0)
-            state.head.assign(0)
+            state.clear()
             state.iterations.assign(0)
             state.evaluations.assign(1)
             return loss, projected_gradient_norm(x, gradient)
 
-        def two_loop(q):
-            """-H q by the two-loop recursion over the stored pairs (newest first)."""
-            count, head = state.count, state.head
+        def model():
+            """The `CompactMatrix` of the memory; a memory whose middle matrix is singular is cleared first."""
+            b = compact_matrix(state.s, state.y, state.count, state.theta)
+            healthy = tf.reduce_all(tf.math.is_finite(b.middle))
 
-            def index(i):  # i-th newest pair
-                return tf.math.floormod(head - 1 - i, history_size)
+            def refreshed():
+                state.clear()
+                return compact_matrix(state.s, state.y, state.count, state.theta)
 
-            def backward(i, q, alphas):
-                j = index(i)
-                alpha = state.rho[j] * dot(state.s[j], q)
-                return i + 1, q - alpha * state.y[j], tf.tensor_scatter_nd_update(alphas, [[j]], [alpha])
+            return tf.cond(healthy, lambda: b, refreshed)
 
-            _, q, alphas = tf.while_loop(lambda i, q, a: i < count, backward,
-                                         (tf.constant(0), q, tf.zeros([history_size], dtype)))
-            newest = index(0)
-            gamma = tf.where(count > 0, dot(state.s[newest], state.y[newest]) /
-                             dot(state.y[newest], state.y[newest]), tf.ones([], dtype))
-            r = gamma * q
+        def trial_point(x, g, b):
+            """L-BFGS-B's x-bar: Cauchy point then subspace minimization (L-BFGS without bounds)."""
+            if bounded:
+                cauchy = generalized_cauchy_point(x, g, low, high, b)
+            else:  # L-BFGS-B skips the Cauchy point of an unconstrained problem once it has pairs
+                cauchy = tf.cond(
+                    b.used > 0,
+                    lambda: CauchyPoint(x, tf.ones_like(x, tf.bool), tf.zeros([2 * history_size], dtype),
+                                        tf.constant(0)),
+                    lambda: generalized_cauchy_point(x, g, low, high, b))
+            return subspace_minimization(x, g, cauchy, low, high, b)
 
-            def forward(i, r):
-                j = index(count - 1 - i)
-                beta = state.rho[j] * dot(state.y[j], r)
-                return i + 1, r + (alphas[j] - beta) * state.s[j]
-
-            _, r = tf.while_loop(lambda i, r: i < count, forward, (tf.constant(0), r))
-            return -r
-
-        def direction(x, g):
-            """Descent direction (n,) with active components zeroed, its slope g'd, first and largest step."""
-            active = active_set(x, g)
-            free_gradient = tf.where(active, tf.zeros_like(g), g)
-            d = tf.where(active, tf.zeros_like(g), two_loop(free_gradient))
-            slope = dot(g, d)
-            reset = ~(slope < 0) | ~tf.math.is_finite(slope)
-            state.count.assign(tf.where(reset, 0, state.count))
-            d = tf.where(reset, -free_gradient, d)
-            slope = tf.where(reset, -dot(free_gradient, free_gradient), slope)
-            infinite = tf.constant(math.inf, dtype)
+        def largest_step(x, d):
+            """L-BFGS-B's ``stpmx``: 1 on the first iteration of a bounded problem, else the step to the box."""
             if not bounded:
-                step = tf.where(state.count == 0, 1.0 / tf.maximum(tf.norm(d), tiny), tf.ones([], dtype))
-                max_step = infinite
-            else:  # as L-BFGS-B: the very first step of a bounded problem is the steepest-descent step 1,
-                # at most; later steps (also after a memory reset) may extrapolate beyond 1
-                step = tf.ones([], dtype)
-                max_step = tf.where(state.iterations == 0, tf.ones([], dtype), infinite)
-            return d, slope, step, max_step
+                return tf.constant(BIG_STEP, dtype)
+            to_low = tf.where(d < 0, (low - x) / tf.where(d < 0, d, one), tf.constant(BIG_STEP, dtype))
+            to_high = tf.where(d > 0, (high - x) / tf.where(d > 0, d, one), tf.constant(BIG_STEP, dtype))
+            step = tf.maximum(tf.minimum(tf.minimum(tf.reduce_min(to_low), tf.reduce_min(to_high)), BIG_STEP), 0.0)
+            return tf.where(state.iterations == 0, one, step)
 
-        def line_search(x0, f0, g0, d, slope0, step, max_step):
-            """Bracketing + zoom (N&W Alg. 3.5/3.6) on the projected path; stops before the budget.
+        def line_search(x0, f0, g0, d, slope0, xbar, stpmax):
+            """Moré-Thuente trials along d; stops on convergence/warning, non-finite values, maxls or the budget."""
+            stp = one if boxed else tf.where(state.iterations == 0, tf.minimum(1.0 / tf.norm(d), stpmax), one)
+            search = more_thuente.start(stp, f0, slope0, c1, tf.zeros([], dtype), stpmax)
+            nothing = (f0, x0, g0)
 
-            A trial at ``max_step`` that is not too far and still descending is accepted (as
-            Moré-Thuente's ``stp = stpmax`` exit in L-BFGS-B).
-            """
-            zero = tf.zeros([], dtype)
-            target = -c2 * slope0  # |phi'(a)| <= c2 |phi'(0)|
-
-            def trial(a, phase, prev, lo, hi, n, evaluations, wolfe, finite, best):
-                x_t = project(x0 + a * d)
-                f_t, g_t = problem.value_and_gradient(x_t)
-                evaluations, n = evaluations + 1, n + 1
+            def trial(stp, search, trials, evaluations, done, finite, last, best):
+                x_t = tf.where(tf.equal(stp, 1.0), xbar, project(x0 + stp * d))
+                f_t, g_t = evaluate(x_t)
+                evaluations, trials = evaluations + 1, trials + 1
                 finite = tf.math.is_finite(f_t) & tf.reduce_all(tf.math.is_finite(g_t))
-                moving = tf.cast(tf.equal(x_t, x0 + a * d), dtype)
-                d_t = dot(g_t, d * moving)
-                armijo = f_t <= f0 + c1 * dot(g0, x_t - x0)
-                point = (a, f_t, d_t)
-                # Bracketing phase (Alg. 3.5).
-                too_far = ~armijo | ((n > 1) & (f_t >= prev[1]))
-                curvature = tf.abs(d_t) <= target
-                uphill = d_t >= 0
-                # Zoom phase (Alg. 3.6).
-                zoom_high = ~armijo | (f_t >= lo[1])
-                flip = d_t * (hi[0] - lo[0]) >= 0
-                in_zoom = phase == 1
-                capped = (a >= max_step) & ~uphill
-                wolfe = finite & tf.where(in_zoom, ~zoom_high & curvature, ~too_far & (curvature | capped))
-                new_lo = tuple(tf.where(in_zoom, tf.where(zoom_high, l, p), tf.where(too_far, pr, p))
-                               for l, p, pr in zip(lo, point, prev))
-                new_hi = tuple(
-                    tf.where(in_zoom, tf.where(zoom_high, p, tf.where(flip, l, h)), tf.where(too_far, p, pr))
-                    for l, h, p, pr in zip(lo, hi, point, prev))
-                start_zoom = ~in_zoom & (too_far | uphill)
-                phase = tf.where(in_zoom | start_zoom, 1, 0)
-                a_next = tf.where(phase == 1, zoom_trial(*new_lo, *new_hi),
-                                  tf.minimum(extrapolation_trial(*prev, *point), max_step))
-                improved = finite & armijo & (f_t < best[0])
-                best = (tf.where(improved, f_t, best[0]), tf.where(improved, x_t, best[1]),
-                        tf.where(improved, g_t, best[2]))
-                return a_next, phase, point, new_lo, new_hi, n, evaluations, wolfe, finite, best
+                search, next_stp, converged, warned = more_thuente.advance(
+                    search, stp, f_t, dot(g_t, d), c2, XTOL, tf.zeros([], dtype), stpmax)
+                decrease = finite & (f_t <= f0 + c1 * stp * slope0) & (f_t < best[0])
+                best = tuple(tf.where(decrease, new, old) for new, old in zip((f_t, x_t, g_t), best))
+                return next_stp, search, trials, evaluations, converged | warned, finite, (f_t, x_t, g_t), best
 
-            def searching(a, phase, prev, lo, hi, n, evaluations, wolfe, finite, best):
-                width = tf.abs(hi[0] - lo[0]) * tf.reduce_max(tf.abs(d))
-                collapsed = (phase == 1) & (width <= tiny * tf.maximum(tf.abs(lo[0]), tiny))
-                return ~wolfe & finite & (n < max_line_search) & (evaluations < budget) & ~collapsed
+            def searching(stp, search, trials, evaluations, done, finite, last, best):
+                return ~done & finite & (trials < max_line_search) & (evaluations < budget)
 
-            start_point = (zero, f0, slope0)
-            loop_vars = (step, tf.constant(0), start_point, start_point, start_point, tf.constant(0),
-                         state.evaluations.read_value(), tf.constant(False), tf.constant(True), (f0, x0, g0))
-            result = tf.while_loop(searching, trial, loop_vars)
-            _, _, _, _, _, _, evaluations, wolfe, finite, best = result
-            return evaluations, wolfe, finite, best
+            loop = (stp, search, tf.constant(0), state.evaluations.read_value(), tf.constant(False),
+                    tf.constant(True), nothing, nothing)
+            _, _, _, evaluations, done, finite, last, best = tf.while_loop(searching, trial, loop)
+            return evaluations, done, finite, last, best
 
-        def remember(s, y):
+        def remember(s, y, slope):
+            """Store the pair (s, y) if ``s'y > eps * (-g's)`` (L-BFGS-B's skip rule)."""
             curvature = dot(s, y)
-            keep = curvature > tiny * dot(y, y)
-            head = state.head
 
             def push():
-                state.s.scatter_nd_update([[head]], [s])  # a scatter, so that XLA compiles it
-                state.y.scatter_nd_update([[head]], [y])
-                state.rho.scatter_nd_update([[head]], [1.0 / curvature])
-                state.head.assign(tf.math.floormod(head + 1, history_size))
+                state.s.assign(tf.concat([state.s[1:], s[None]], 0))
+                state.y.assign(tf.concat([state.y[1:], y[None]], 0))
                 state.count.assign(tf.minimum(state.count + 1, history_size))
+                state.theta.assign(dot(y, y) / curvature)
                 return tf.constant(True)
 
-            return tf.cond(keep, push, lambda: tf.constant(False))
+            return tf.cond(curvature > eps * -slope, push, lambda: tf.constant(False))
 
-        @tf.function(jit_compile=self.jit_compile)
+        def accept(x0, g0, point):
+            f, x, g = point
+            remember(x - x0, g - g0, dot(g0, x - x0))
+            state.iterations.assign_add(1)
+            state.x.assign(x)
+            state.f.assign(f)
+            state.g.assign(g)
+            return tf.constant(0)
+
+        def failed():
+            """Line search failure: clear a non-empty memory and retry, else give up (L-BFGS-B)."""
+            empty = tf.equal(state.count, 0)
+            state.clear()
+            return tf.where(empty, ABNORMAL, RESTART)
+
+        @tf.function(jit_compile=self.jit_compile, autograph=False)
         def iterate():
             x0, f0, g0 = state.x.read_value(), state.f.read_value(), state.g.read_value()
-            d, slope, step, max_step = direction(x0, g0)
-            stationary = ~(slope < 0)
+            b = model()
+            xbar = trial_point(x0, g0, b)
+            d = xbar - x0
+            slope = dot(g0, d)
 
             def search():
-                evaluations, wolfe, finite, (f, x, g) = line_search(x0, f0, g0, d, slope, step, max_step)
+                evaluations, done, finite, last, best = line_search(x0, f0, g0, d, slope, xbar, largest_step(x0, d))
                 state.evaluations.assign(evaluations)
-                decreased = finite & (f < f0)
-                code = tf.where(~finite, NON_FINITE, tf.where(wolfe, WOLFE, tf.where(decreased, DECREASE,
-                                                                                     NO_DECREASE)))
+                lower = last[0] <= f0  # scipy accepts an equal loss (then stops by ftol)
+                interrupted = ~done & (evaluations >= budget)
+                code = tf.where(~finite, NON_FINITE,
+                                tf.where(done, tf.where(lower, ACCEPTED, NO_DECREASE),
+                                         tf.where(interrupted, tf.where(best[0] < f0, BUDGET_DECREASE, BUDGET),
+                                                  RESTART)))
+                code = tf.cond(tf.equal(code, ACCEPTED), lambda: accept(x0, g0, last) + ACCEPTED, lambda: code)
+                code = tf.cond(tf.equal(code, BUDGET_DECREASE), lambda: accept(x0, g0, best) + BUDGET_DECREASE,
+                               lambda: code)
+                return tf.cond(tf.equal(code, RESTART), failed, lambda: code)
 
-                def accept():
-                    remember(x - x0, g - g0)
-                    state.iterations.assign_add(1)
-                    state.x.assign(x)
-                    state.f.assign(f)
-                    state.g.assign(g)
-                    return tf.constant(0)
-
-                tf.cond(decreased, accept, lambda: tf.constant(0))
-                return code
-
-            code = tf.cond(stationary, lambda: tf.constant(STATIONARY), search)
+            code = tf.cond(slope < 0, search, failed)
             x = state.x.read_value()
             problem.assign(x)
             return code, state.f.read_value(), state.evaluations.read_value(), projected_gradient_norm(x, state.g)
@@ -468,25 +430,31 @@ class TFLBFGS:
 
 
 class _State:
-    """tf.Variables of one `TFLBFGS.minimize` call: iterate, gradient, curvature memory, counts.
+    """tf.Variables of one `TFLBFGS.minimize` call: iterate, gradient, curvature memory, counts (float64).
 
     Attributes:
         x, g: (n,) current iterate and its gradient; f: its loss (scalar).
-        s, y: (history_size, n) circular buffers of the pairs; rho: (history_size,) 1 / s'y.
-        head: int32 index where the next pair goes; count: int32 pairs stored.
+        s, y: (history_size, n) the pairs, oldest first, right-aligned (the last ``count`` rows).
+        count: int32 pairs stored; theta: scalar, B0 = theta I (1 with an empty memory).
         iterations: int32 accepted iterations (the first one may not step beyond 1 on a box).
         evaluations: int64 evaluations so far.
     """
 
-    def __init__(self, problem: FlatProblem, history_size: int):
-        dtype, n = problem.dtype, problem.size
+    def __init__(self, n: int, history_size: int):
+        dtype = tf.float64
         self.x = tf.Variable(tf.zeros([n], dtype), trainable=False)
         self.g = tf.Variable(tf.zeros([n], dtype), trainable=False)
         self.f = tf.Variable(tf.zeros([], dtype), trainable=False)
         self.s = tf.Variable(tf.zeros([history_size, n], dtype), trainable=False)
         self.y = tf.Variable(tf.zeros([history_size, n], dtype), trainable=False)
-        self.rho = tf.Variable(tf.zeros([history_size], dtype), trainable=False)
-        self.head = tf.Variable(0, trainable=False)
         self.count = tf.Variable(0, trainable=False)
+        self.theta = tf.Variable(tf.ones([], dtype), trainable=False)
         self.iterations = tf.Variable(0, trainable=False)
         self.evaluations = tf.Variable(tf.constant(0, tf.int64), trainable=False)
+
+    def clear(self) -> None:
+        """Empty the memory: no pairs, theta = 1 (L-BFGS-B's refresh)."""
+        self.s.assign(tf.zeros_like(self.s))
+        self.y.assign(tf.zeros_like(self.y))
+        self.count.assign(0)
+        self.theta.assign(tf.ones_like(self.theta))

@@ -1,8 +1,9 @@
 """Optimization loops over the image: first-order (Keras optimizers, Rprop, ...) and the
-full-batch drivers (``lbfgs``, ``lbfgs_tf``, ``hessian_free``).
+full-batch drivers (``lbfgs``, ``lbfgs_scipy``, ``hessian_free``).
 
 Both solve the same box-constrained problem, pixels in [0, 255]: a driver gets
-the bounds (``lbfgs``: scipy's L-BFGS-B; ``lbfgs_tf`` and ``hessian_free``: projected steps), first-order steps are followed by a projection onto the box
+the bounds (``lbfgs`` and ``lbfgs_scipy``: L-BFGS-B, on the device or through
+scipy; ``hessian_free``: projected steps), first-order steps are followed by a projection onto the box
 (`kerasopt.optimizers.schedule_free.project_iterates`: a clip, or for
 Schedule-Free a projection that keeps its three sequences consistent).
 Schedule-Free is scored at its averaged point x: the last row and the final
@@ -100,12 +101,12 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
 
 def run_driver(objective: Objective, image: tf.Variable, driver, on_row: RowCallback,
                on_iterate: IterateCallback | None = None) -> LoopResult:
-    """A full-batch registry driver (`LBFGS`, `TFLBFGS`, `HessianFree`) with pixel bounds: one
-    ``driver.minimize`` call (for ``lbfgs`` one scipy L-BFGS-B call) that logs a row per iteration.
+    """A full-batch driver with pixel bounds, one ``driver.minimize`` call that logs a row per accepted
+    iteration: L-BFGS-B (``lbfgs`` on the device, ``lbfgs_scipy`` through one scipy call) or Hessian-free.
 
     Args:
         objective, image, on_row, on_iterate: as in `run_first_order`.
-        driver: the built driver, with its budget and ``bounds=(0, 255)``.
+        driver: a driver with ``minimize(loss_fn, variables, callback)``, its budget and ``bounds=(0, 255)``.
     """
     parts_seen = tf.Variable(tf.zeros([len(Objective.COMPONENTS)]), trainable=False)
     total_seen = tf.Variable(0.0, trainable=False)
