@@ -405,9 +405,12 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     lines += [f"> **Note:** {warning}" for warning in study.get("warnings", [])] + (
         [""] if study.get("warnings") else [])
     incomplete = int(runs.drop_duplicates("run_id")["status"].isna().sum())
-    if incomplete or not len(runs):
-        lines += [f"> **This study is not finished** ({incomplete} planned runs have no record yet): every "
-                  "number below is provisional. Rerun `python -m kerasopt.study run` to finish it.", ""]
+    tuned = bool(load_selection(runs_dir)) or (runs["phase"] == "final").any()  # tuning over, finals planned
+    if incomplete or not len(runs) or not tuned:
+        lines += [f"> **This study is not finished** ({incomplete} planned runs have no record yet"
+                  + ("" if tuned else "; the bracket extensions and the final runs on the held-out seeds are "
+                                      "planned when tuning ends, and the ranking is by the tuned arm")
+                  + "): every number below is provisional. Rerun `python -m kerasopt.study run` to finish it.", ""]
     lines += [f"## Final {headline[0]} per optimizer (ranked)", "", markdown_table(main), ""]
     if len(headline) > 1:
         table = headline_table(arms, order, [main_metric, *headline[1:]]).rename(columns={"metric": headline[0]})
