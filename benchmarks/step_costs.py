@@ -11,7 +11,9 @@ It writes ``costs.json`` into the study's results directory; reports then add a
     python benchmarks/step_costs.py experiments/defects_cpu.yaml --out docs/results/defects/records
 
 Supported tasks: ``defects`` (a ``train_on_batch`` step of the U-Net on a fixed batch of the
-study's size; the data's values do not change the cost).
+study's size; the data's values do not change the cost) and ``style`` (a short run of the task at
+the study's settings, ``--style-evaluations`` evaluations: its logged seconds, which exclude tracing,
+per evaluation, so L-BFGS's per-iteration work and Hessian-free's products are included).
 """
 
 from __future__ import annotations
@@ -41,11 +43,33 @@ def defects_step(spec, optimizer: str):
     return lambda: model.train_on_batch(images, masks)
 
 
-STEPS = {"defects": defects_step}  # task name -> step factory
+STYLE_EVALUATIONS = 20
+
+
+def style_step(spec, optimizer: str, evaluations: int = STYLE_EVALUATIONS):
+    """A callable running a short style run under ``optimizer`` and returning its seconds per evaluation."""
+    import tempfile
+
+    from kerasopt.style import StyleConfig, run
+
+    config = StyleConfig.from_dict({**spec.base, "optimizer": optimizer, "evaluations": evaluations})
+    scratch = tempfile.mkdtemp(prefix="step_costs_")
+
+    def step() -> float:
+        metrics = run(config, f"{scratch}/{optimizer}", progress=False)["metrics"]
+        return metrics["seconds"] / max(metrics["evaluations"], 1)
+    return step
+
+
+STEPS = {"defects": defects_step, "style": style_step}  # task name -> step factory
 
 
 def measure(steps: dict, rounds: int, steps_per_round: int, warmup: int = 3, seed: int = 0) -> dict[str, float]:
-    """Median seconds per step of each callable in ``steps`` over interleaved rounds (after ``warmup``)."""
+    """Median seconds per step of each callable in ``steps`` over interleaved rounds (after ``warmup``).
+
+    A callable that returns a number reports its own seconds per evaluation (e.g. a short run that
+    times itself without tracing); otherwise the wall time of the call is used.
+    """
     for step in steps.values():
         for _ in range(warmup):
             step()
@@ -56,9 +80,11 @@ def measure(steps: dict, rounds: int, steps_per_round: int, warmup: int = 3, see
         shuffle.shuffle(order)
         for name in order:
             start = time.perf_counter()
-            for _ in range(steps_per_round):
-                steps[name]()
-            samples[name].append((time.perf_counter() - start) / steps_per_round)
+            reported = [steps[name]() for _ in range(steps_per_round)]
+            if all(isinstance(value, (int, float)) for value in reported):
+                samples[name].append(statistics.fmean(reported))
+            else:
+                samples[name].append((time.perf_counter() - start) / steps_per_round)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -68,7 +94,10 @@ def main(argv=None) -> int:
     parser.add_argument("study", help="study file")
     parser.add_argument("--out", required=True, help="the study's results directory (costs.json goes there)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=5, help="steps per optimizer per round")
+    parser.add_argument("--steps", type=int, default=5, help="steps (style: short runs) per optimizer per round")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per optimizer first (tracing)")
+    parser.add_argument("--style-evaluations", type=int, default=STYLE_EVALUATIONS,
+                        help="style: evaluations of each short run")
     args = parser.parse_args(argv)
 
     from kerasopt import records
@@ -77,8 +106,9 @@ def main(argv=None) -> int:
     spec = load(args.study)
     if spec.task not in STEPS:
         raise SystemExit(f"error: no step benchmark for task {spec.task!r}. Supported: {', '.join(STEPS)}")
-    steps = {name: STEPS[spec.task](spec, name) for name in spec.optimizers}
-    costs = measure(steps, args.rounds, args.steps)
+    options = {"evaluations": args.style_evaluations} if spec.task == "style" else {}
+    steps = {name: STEPS[spec.task](spec, name, **options) for name in spec.optimizers}
+    costs = measure(steps, args.rounds, args.steps, warmup=args.warmup)
     fastest = min(costs.values())
     for name, seconds in sorted(costs.items(), key=lambda item: item[1]):
         print(f"{name:<10} {seconds * 1000:8.1f} ms per evaluation ({seconds / fastest:.2f}x the fastest)")
