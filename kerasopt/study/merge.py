@@ -26,22 +26,10 @@ import tempfile
 from pathlib import Path
 
 from kerasopt import records
+from kerasopt.report.load import load_study
 from kerasopt.study.runner import PLAN_FILE, REPORT_ONLY_KEYS, STUDY_FILE
 
 RANK = {"completed": 0, "diverged": 1, "failed": 2, None: 3}  # lower is better; None: unfinished
-
-
-def _study(directory: Path) -> dict:
-    path = directory / STUDY_FILE
-    if not path.is_file():
-        raise ValueError(f"{path}: not found; every input of a merge must be a study's results directory")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable study record ({records.one_line_error(exc)})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("study"), dict):
-        raise ValueError(f"{path}: not a study record (expected a JSON object with a 'study' mapping)")
-    return data
 
 
 def _identity(study: dict) -> dict:
@@ -50,10 +38,6 @@ def _identity(study: dict) -> dict:
 
 def _run_dirs(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_dir() and (p / records.CONFIG).is_file())
-
-
-def _status(run_dir: Path):
-    return records.read_summary(run_dir)["status"] if records.is_complete(run_dir) else None
 
 
 def _fingerprint(run_dir: Path) -> tuple[dict, str | None]:
@@ -100,9 +84,9 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
     for directory in sources:
         if not directory.is_dir():
             raise ValueError(f"{directory}: no such results directory")
-    studies = [(d, _study(d)) for d in sources]
+    studies = [(d, load_study(d)) for d in sources]
     if (out / STUDY_FILE).is_file() and out.resolve() not in {d.resolve() for d in sources}:
-        studies.insert(0, (out, _study(out)))
+        studies.insert(0, (out, load_study(out)))
     first_dir, first = studies[0]
     for directory, study in studies[1:]:
         if _identity(study) != _identity(first):
@@ -128,11 +112,10 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
     counts = {"copied": 0, "kept": 0, "replaced": 0, "runs": len(candidates)}
     for run_id, dirs in sorted(candidates.items()):
         target = out / run_id
-        best = min(dirs, key=lambda d: (RANK[_status(d)], d.resolve() != target.resolve()))
-        if best.resolve() == target.resolve():
-            counts["kept"] += 1
-            continue
-        if target.exists() and RANK[_status(target)] <= RANK[_status(best)]:
+        rank = {d: RANK[records.read_summary(d)["status"] if records.is_complete(d) else None]
+                for d in {*dirs, *([target] if target.exists() else [])}}
+        best = min(dirs, key=lambda d: (rank[d], d.resolve() != target.resolve()))
+        if best.resolve() == target.resolve() or (target.exists() and rank[target] <= rank[best]):
             counts["kept"] += 1
             continue
         replaced = target.exists()
