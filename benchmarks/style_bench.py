@@ -9,8 +9,12 @@ method once, so machine load hits all alike):
     iteration, as the bare step is timed after its first call: `per_evaluation`);
 (c) Hessian-free: seconds per gradient evaluation and per Hv product (their ratio is the
     ``hvp_cost`` of ``HessianFree``);
-(d) seconds to reach a loss target (the loss the best of Adam at learning rates 3, 10, 30 has after
-    ``--target-evals`` steps) for that Adam, scipy L-BFGS-B, the on-device L-BFGS-B, Hessian-free;
+(d) time to reach a loss target (the loss the best of Adam at learning rates 3, 10, 30 has after
+    ``--target-evals`` steps) for that Adam, scipy L-BFGS-B, the on-device L-BFGS-B, Hessian-free:
+    evaluations to the target (independent of machine load), *modelled seconds* = one-off seconds
+    (tracing and first-call graph optimisation) + evaluations x seconds per evaluation, both from the
+    interleaved rounds of (a)/(b) (so load hits every method alike), and the raw wall seconds of the
+    target run itself (reliable only on an idle machine);
 (e) ``jit_compile=True`` vs not, for the bare step and the on-device L-BFGS-B;
 (f) the 2% check: TFLBFGS vs scipy LBFGS final loss at the same evaluations, content and
     noise init (sizes <= 256); the parity table of issue 20 is `benchmarks/lbfgs_parity.py`.
@@ -74,12 +78,16 @@ def bare_step_seconds(objective, start, steps: int, jit: bool = False) -> float:
     return (time.perf_counter() - begin) / steps
 
 
-def kerasopt_step_seconds(objective, start, steps: int) -> float:
-    """Seconds per step of ``loop.run_first_order`` with Adam(10), from its history."""
+def kerasopt_step_seconds(objective, start, steps: int) -> tuple[float, float]:
+    """(seconds per step, one-off seconds) of ``loop.run_first_order`` with Adam(10), from its history.
+
+    One-off: tracing plus what the first step costs beyond a later one (graph optimisation).
+    """
     rows = []
     image = tf.Variable(start)
-    loop.run_first_order(objective, image, keras.optimizers.Adam(10.0), steps + 1, rows.append)
-    return (rows[-1]["seconds"] - rows[1]["seconds"]) / (len(rows) - 2)
+    result = loop.run_first_order(objective, image, keras.optimizers.Adam(10.0), steps + 1, rows.append)
+    per_step = (rows[-1]["seconds"] - rows[1]["seconds"]) / (len(rows) - 2)
+    return per_step, result.trace_seconds + max(0.0, rows[1]["seconds"] - per_step)
 
 
 def driver_run(driver, objective, start, target: float | None = None):
@@ -108,6 +116,14 @@ def per_evaluation(result, rows) -> float:
     if len(rows) < 2 or rows[-1][0] == rows[0][0]:
         return result.seconds / result.evaluations
     return (rows[-1][1] - rows[0][1]) / (rows[-1][0] - rows[0][0])
+
+
+def driver_costs(result, rows) -> tuple[float, float]:
+    """(seconds per evaluation, one-off seconds) of a driver run: one-off = tracing plus what its first
+    iteration cost beyond its evaluations at the later rate."""
+    per_eval = per_evaluation(result, rows)
+    first = max(0.0, rows[0][1] - rows[0][0] * per_eval) if rows else 0.0
+    return per_eval, result.trace_seconds + first
 
 
 def hf_costs(objective, start, repeats: int) -> tuple[float, float]:
@@ -153,6 +169,16 @@ def seconds_to(rows, target: float):
     return next((sec for _, sec, loss in rows if loss <= target), None)
 
 
+def evaluations_to(rows, target: float):
+    """Evaluations of the first row whose loss is <= target (None if never)."""
+    return next((ev for ev, _, loss in rows if loss <= target), None)
+
+
+def modelled_seconds(evaluations, per_eval: float, one_off: float):
+    """one_off + evaluations x per_eval seconds (None when the target was never reached)."""
+    return None if evaluations is None else one_off + evaluations * per_eval
+
+
 def loss_at(rows, evaluations: int) -> float:
     """Loss of the last row with at most ``evaluations`` evaluations."""
     return [loss for ev, _, loss in rows if ev <= evaluations][-1]
@@ -171,13 +197,17 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
     objective, start = setup(size)
     keys = ("bare", "bare_jit", "kerasopt", "scipy", "tf", "tf_jit", "hf_eval", "hf_hvp")
     timing = {key: [] for key in keys if (xla or not key.endswith("_jit")) and (hf or not key.startswith("hf_"))}
+    one_off = {key: [] for key in ("kerasopt", "scipy", "tf")}
+
+    def timed(key, costs):
+        timing[key].append(costs[0])
+        one_off[key].append(costs[1])
+
     for r in range(rounds):
         timing["bare"].append(bare_step_seconds(objective, start, steps))
-        timing["kerasopt"].append(kerasopt_step_seconds(objective, start, steps))
-        timing["scipy"].append(per_evaluation(*driver_run(LBFGS(max_evaluations=evaluations, bounds=BOUNDS),
-                                                          objective, start)))
-        timing["tf"].append(per_evaluation(*driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS),
-                                                       objective, start)))
+        timed("kerasopt", kerasopt_step_seconds(objective, start, steps))
+        timed("scipy", driver_costs(*driver_run(LBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)))
+        timed("tf", driver_costs(*driver_run(TFLBFGS(max_evaluations=evaluations, bounds=BOUNDS), objective, start)))
         if xla:
             timing["bare_jit"].append(bare_step_seconds(objective, start, steps, jit=True))
             timing["tf_jit"].append(per_evaluation(*driver_run(
@@ -186,8 +216,10 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
             hf_eval, hf_hvp = hf_costs(objective, start, max(2, steps // 4))
             timing["hf_eval"].append(hf_eval)
             timing["hf_hvp"].append(hf_hvp)
-        log(f"{size}px round {r + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in timing.items()))
+        log(f"{size}px round {r + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in timing.items())
+            + " | one-off " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in one_off.items()))
     out = {key: median(timing[key]) if key in timing else None for key in keys}
+    out["one_off"] = {key: median(values) for key, values in one_off.items()}
     # (d) time to target: the loss the best of Adam at lr 3, 10, 30 has after target_evals steps (a target set by
     # the first-order method, not by one L-BFGS driver's stall); every other run stops once it reaches it.
     adam = {rate: adam_rows(objective, start, rate, target_evals) for rate in ADAM_RATES}
@@ -195,14 +227,21 @@ def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_
     target = adam[best_rate][-1][2]
     _, scipy_rows = driver_run(LBFGS(max_evaluations=3 * target_evals, bounds=BOUNDS), objective, start, target)
     _, tf_rows = driver_run(TFLBFGS(max_evaluations=3 * target_evals, bounds=BOUNDS), objective, start, target)
-    hf_rows = driver_run(HessianFree(max_evaluations=6 * target_evals, bounds=BOUNDS, max_cg_iterations=10,
-                                     initial_damping=0.1), objective, start, target)[1] if hf else []
-    out.update(target=target, to_target={f"best Adam (lr {best_rate:g})": seconds_to(adam[best_rate], target),
-                                         "scipy L-BFGS-B": seconds_to(scipy_rows, target),
-                                         "on-device L-BFGS-B": seconds_to(tf_rows, target),
-                                         "Hessian-free": seconds_to(hf_rows, target)},
-               adam_by_rate={rate: rows[-1][2] for rate, rows in adam.items()},
-               hf_final=hf_rows[-1][2] if hf_rows else None)
+    hf_run = driver_run(HessianFree(max_evaluations=6 * target_evals, bounds=BOUNDS, max_cg_iterations=10,
+                                    initial_damping=0.1), objective, start, target) if hf else None
+    hf_rows = hf_run[1] if hf else []
+    # (rows, seconds per evaluation, one-off seconds) per method; Hessian-free's evaluations already charge
+    # each Hv product at its hvp_cost, so its seconds per evaluation is that of a gradient evaluation.
+    methods = {f"best Adam (lr {best_rate:g})": (adam[best_rate], out["kerasopt"], out["one_off"]["kerasopt"]),
+               "scipy L-BFGS-B": (scipy_rows, out["scipy"], out["one_off"]["scipy"]),
+               "on-device L-BFGS-B": (tf_rows, out["tf"], out["one_off"]["tf"]),
+               "Hessian-free": (hf_rows, out["hf_eval"] or float("nan"), hf_run[0].trace_seconds if hf else 0.0)}
+    out.update(target=target, to_target={
+        name: {"evaluations": evaluations_to(rows, target), "wall": seconds_to(rows, target),
+               "modelled": modelled_seconds(evaluations_to(rows, target), per_eval, fixed)}
+        for name, (rows, per_eval, fixed) in methods.items()},
+        adam_by_rate={rate: rows[-1][2] for rate, rows in adam.items()},
+        hf_final=hf_rows[-1][2] if hf_rows else None)
     log(f"{size}px target {target:.4g}: {out['to_target']} adam final losses {out['adam_by_rate']}")
     return out
 
@@ -242,15 +281,20 @@ def markdown(results: dict, checks: list[dict], args) -> str:
                      + (f"{r['hf_eval']:.4f} | {r['hf_hvp']:.4f} ({r['hf_hvp'] / r['hf_eval']:.2f}) | "
                         if r["hf_eval"] is not None else "not run | not run | ")
                      + xla_cells(r))
-    lines += ["", f"Seconds to reach the loss the best of Adam at lr {', '.join(map(str, ADAM_RATES))} has after "
-                  f"{args.target_evals} steps (n/a: not reached within 3x (L-BFGS) or 6x (Hessian-free) the "
-                  "evaluations):", "",
-              "| px | target | best Adam | scipy L-BFGS-B | on-device L-BFGS-B | Hessian-free |",
-              "| --- | --- | --- | --- | --- | --- |"]
+    lines += ["", f"Time to reach the loss the best of Adam at lr {', '.join(map(str, ADAM_RATES))} has after "
+                  f"{args.target_evals} steps, per method: evaluations / modelled seconds (one-off + evaluations x "
+                  "seconds per evaluation, from the interleaved rounds above) / raw wall seconds of the target run "
+                  "(n/a: not reached within 3x (L-BFGS) or 6x (Hessian-free) the evaluations):", "",
+              "| px | target | best Adam | scipy L-BFGS-B | on-device L-BFGS-B | Hessian-free | one-off s: Adam / "
+              "scipy / on-device |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     for size, r in results.items():
-        lines.append(f"| {size} | {r['target']:.4g} | " + " | ".join(
-            (f"{fmt(v)} ({k.split('(')[1].rstrip(')')})" if k.startswith("best Adam") else fmt(v))
-            for k, v in r["to_target"].items()) + " |")
+        cells = []
+        for name, reached in r["to_target"].items():
+            cell = f"{reached['evaluations'] if reached['evaluations'] is not None else 'n/a'} / {fmt(reached['modelled'])} / {fmt(reached['wall'])}"
+            cells.append(f"{cell} (lr {name.split('lr ')[1].rstrip(')')})" if name.startswith("best Adam") else cell)
+        fixed = " / ".join(f"{r['one_off'][key]:.2f}" for key in ("kerasopt", "scipy", "tf"))
+        lines.append(f"| {size} | {r['target']:.4g} | " + " | ".join(cells) + f" | {fixed} |")
     if checks:
         lines += ["", f"2% check: loss after {args.evaluations_check} evaluations (ratio TF / scipy):", "",
                   "| px | init | scipy L-BFGS-B | on-device L-BFGS-B | ratio |", "| --- | --- | --- | --- | --- |"]

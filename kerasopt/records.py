@@ -243,24 +243,27 @@ def is_complete(run_dir: str | os.PathLike) -> bool:
     return (Path(run_dir) / SUMMARY).is_file()
 
 
-def _read_object(path: Path, required: tuple[str, ...]) -> dict:
+def read_json_object(path: str | os.PathLike, required: tuple[str, ...] = (), what: str = "run record") -> dict:
+    """The JSON object in ``path``; ValueError of one line naming the file (and ``what`` it should be)
+    when it is unreadable, truncated, not an object or lacks a ``required`` key."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable run record ({one_line_error(exc)})") from None
+        raise ValueError(f"{path}: unreadable {what} ({one_line_error(exc)})") from None
     if not isinstance(data, dict) or any(key not in data for key in required):
-        raise ValueError(f"{path}: not a run record (expected a JSON object with {', '.join(required)})")
+        expected = f" with {', '.join(map(repr, required))}" if required else ""
+        raise ValueError(f"{path}: not a {what} (expected a JSON object{expected})")
     return data
 
 
 def read_summary(run_dir: str | os.PathLike) -> dict:
     """``summary.json`` of a run; ValueError naming the file when it is truncated, corrupt or foreign."""
-    return _read_object(Path(run_dir) / SUMMARY, ("status", "metrics"))
+    return read_json_object(Path(run_dir) / SUMMARY, ("status", "metrics"))
 
 
 def read_config(run_dir: str | os.PathLike) -> dict:
     """``config.json`` of a run; ValueError naming the file when it is truncated, corrupt or foreign."""
-    return _read_object(Path(run_dir) / CONFIG, ("settings",))
+    return read_json_object(Path(run_dir) / CONFIG, ("settings",))
 
 
 def record_matches(run_dir: str | os.PathLike, settings: dict) -> bool:

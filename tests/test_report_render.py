@@ -153,13 +153,13 @@ def test_unreadable_run_files_are_named_and_left_out(study_dir, tmp_path):
     write_json_atomic(copy / "plan.json", plan)
     write_report(copy)
     text = (copy / "report.md").read_text()
-    assert "Unreadable run files" in text and "f1/summary.json: JSONDecodeError" in text
+    assert "Unreadable run files" in text and "f1/summary.json: unreadable run summary (JSONDecodeError" in text
     assert "f2/summary.json: not a run summary" in text and "1 entries without the keys" in text
     adam = pd.read_csv(copy / "summary.csv").query("optimizer == 'adam' and arm == 'tuned'").iloc[0]
     assert adam["loss"] == 3.0 and adam["incomplete"] == 2
 
 
-@pytest.mark.parametrize("content, message", [("[1]", "study.json: expected a JSON object"),
+@pytest.mark.parametrize("content, message", [("[1]", "study.json: not a study record (expected a JSON object"),
                                               ('{"study": [], "target": {}}', "study.json: not a study record")])
 def test_broken_study_json_is_one_line(tmp_path, capsys, content, message):
     (tmp_path / "study.json").write_text(content)

@@ -78,5 +78,6 @@ def test_a_results_directory_whose_study_json_is_not_a_study_record_is_refused_i
     (out / "study.json").write_text(content)
     assert study_main(["run", str(study_file), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {out / 'study.json'}: not a study record") and len(err.splitlines()) == 1
+    kind = "unreadable" if content == "{trunc" else "not a"
+    assert err.startswith(f"error: {out / 'study.json'}: {kind} study record") and len(err.splitlines()) == 1
     assert (out / "study.json").read_text() == content and sorted(p.name for p in out.iterdir()) == ["study.json"]

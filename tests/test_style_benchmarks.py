@@ -26,12 +26,33 @@ def test_style_bench_writes_ratio_target_and_two_percent_tables(tmp_path, capsys
                                      "--target-evals", "4", "--evaluations-check", "4", "--check-sizes", "32",
                                      "--check-seeds", "1", "--no-xla", "--out", str(out)]) == 0
     table = out.read_text()
-    assert "| 32 | " in table and "Seconds to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 has after 4 steps" in table
+    assert "| 32 | " in table and "Time to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 has after 4 steps" in table
     rows = [line for line in table.splitlines() if line.startswith("| 32 | ")]
     assert len(rows) == 2 + 2  # ratios, time to target, content + 1 noise seed
     assert "noise seed 0" in table
     assert "| not run | not run |" in rows[0]  # --no-xla
     assert table in capsys.readouterr().out
+    # modelled seconds = one-off + evaluations x the interleaved seconds per evaluation of the ratio table
+    per_eval = {name: float(rows[0].split(" | ")[column].split(" ")[0]) for name, column in
+                (("adam", 2), ("scipy", 3), ("tf", 4))}
+    cells = rows[1].strip("| ").split(" | ")
+    one_off = dict(zip(("adam", "scipy", "tf"), map(float, cells[-1].split(" / "))))
+    for name, cell in zip(("adam", "scipy", "tf"), cells[2:5]):
+        evaluations, modelled, _ = cell.split(" (")[0].split(" / ")
+        if evaluations != "n/a":
+            assert float(modelled) == pytest.approx(one_off[name] + int(evaluations) * per_eval[name], rel=0.02,
+                                                    abs=0.02)
+
+
+def test_modelled_seconds_ignore_the_wall_time_of_the_target_run():
+    bench = load("style_bench")
+    fast = [(1, 0.5, 9.0), (3, 0.9, 4.0), (5, 1.2, 2.0)]
+    slow = [(ev, 10 * sec, loss) for ev, sec, loss in fast]  # the same run under 10x load
+    for rows in (fast, slow):
+        assert bench.evaluations_to(rows, 4.0) == 3
+        assert bench.modelled_seconds(bench.evaluations_to(rows, 4.0), 0.25, 1.5) == pytest.approx(2.25)
+    assert bench.seconds_to(slow, 4.0) == 9.0 and bench.evaluations_to(fast, 1.0) is None
+    assert bench.modelled_seconds(None, 0.25, 1.5) is None
 
 
 def test_hf_vs_adam_reports_every_method_at_every_budget(capsys):

@@ -35,21 +35,9 @@ def load_study(runs_dir: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; give the results directory of a study "
                                 f"(python -m kerasopt.study run writes it)")
-    data = _read_json(path, ("study", "target"))
+    data = records.read_json_object(path, ("study", "target"), "study record")
     if not isinstance(data["study"], dict) or not isinstance(data["target"], dict):
         raise ValueError(f"{path}: not a study record ('study' and 'target' must be mappings)")
-    return data
-
-
-def _read_json(path: Path, keys: tuple) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({records.one_line_error(exc)})") from None
-    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
-    if missing:
-        raise ValueError(f"{path}: key {missing[0]!r} missing" if isinstance(data, dict)
-                         else f"{path}: expected a JSON object, found {type(data).__name__}")
     return data
 
 
@@ -84,12 +72,12 @@ def _summary(run_dir: Path, unreadable: list[str]) -> dict:
         return {}
     path = run_dir / records.SUMMARY
     try:
-        summary = json.loads(path.read_text())
-    except (ValueError, OSError) as exc:
-        unreadable.append(f"{path}: {records.one_line_error(exc)}")
+        summary = records.read_json_object(path, what="run summary")
+    except ValueError as exc:
+        unreadable.append(str(exc))
         return {}
-    if not isinstance(summary, dict) or not isinstance(summary.get("metrics", {}), dict):
-        unreadable.append(f"{path}: not a run summary (expected a JSON object with 'metrics')")
+    if not isinstance(summary.get("metrics", {}), dict):
+        unreadable.append(f"{path}: not a run summary ('metrics' must be a mapping)")
         return {}
     return summary
 
@@ -99,7 +87,7 @@ def _plan(runs_dir: Path, unreadable: list[str]) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        plan = _read_json(path, ("runs",))["runs"]
+        plan = records.read_json_object(path, ("runs",), "study plan")["runs"]
     except ValueError as exc:
         unreadable.append(str(exc))
         return []

@@ -84,12 +84,11 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
     path = out_dir / STUDY_FILE
     if path.is_file():
         try:
-            existing = json.loads(path.read_text())["study"]
-        except (ValueError, KeyError, TypeError, IndexError, OSError):
-            existing = None
+            existing = records.read_json_object(path, ("study",), "study record")["study"]
+        except ValueError as exc:
+            raise ValueError(f"{exc}; choose another --out") from None
         if not isinstance(existing, dict):
-            raise ValueError(f"{path}: not a study record (expected a JSON object with a 'study' mapping); "
-                             "choose another --out") from None
+            raise ValueError(f"{path}: not a study record ('study' must be a mapping); choose another --out")
         mine = spec.to_dict()
         differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
         allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ())}
