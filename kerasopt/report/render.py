@@ -181,7 +181,7 @@ def headline_table(arms: pd.DataFrame, order: list[str], metrics: list[str]) -> 
     return pd.DataFrame(rows)
 
 
-def derived_targets(runs_dir: Path, runs: pd.DataFrame, best: str | None, metric: str,
+def derived_targets(histories: dict[str, list[dict]], runs: pd.DataFrame, best: str | None, metric: str,
                     fractions: tuple = DERIVED_FRACTIONS) -> list[tuple[float, str]]:
     """Targets taken from the study itself: the mean over the best optimizer's tuned seeds of
     ``metric`` at the first history row at or past each fraction of its budget (in steps).
@@ -192,11 +192,10 @@ def derived_targets(runs_dir: Path, runs: pd.DataFrame, best: str | None, metric
     if best is None:
         return []
     part = runs[(runs["optimizer"] == best) & (runs["phase"] == "final") & (runs["status"] == "completed")]
-    histories = [h for h in (load_history(runs_dir, run_id) for run_id in part["run_id"]) if h]
     targets = []
     for fraction in fractions:
         values = []
-        for history in histories:
+        for history in (histories[run_id] for run_id in part["run_id"] if histories[run_id]):
             rows = [r for r in history if records.is_finite(r.get(metric)) and records.is_finite(r.get("step"))]
             if rows:
                 budget = rows[-1]["step"] * fraction
@@ -207,8 +206,8 @@ def derived_targets(runs_dir: Path, runs: pd.DataFrame, best: str | None, metric
     return targets
 
 
-def target_table(runs_dir: Path, runs: pd.DataFrame, optimizers: list[str], targets: list[tuple[float, str]],
-                 metric: str, mode: str, costs: dict) -> pd.DataFrame:
+def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizers: list[str],
+                 targets: list[tuple[float, str]], metric: str, mode: str, costs: dict) -> pd.DataFrame:
     """Per optimizer, arm and target: completed seeds that reached it and the median cost over them
     along every time axis the histories have; ``modelled seconds`` = evaluations x the optimizer's
     benchmarked seconds per evaluation (`load_costs`), independent of machine load when each run ran;
@@ -219,10 +218,10 @@ def target_table(runs_dir: Path, runs: pd.DataFrame, optimizers: list[str], targ
             part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & (runs["status"] == "completed")]
             if part.empty:
                 continue
-            histories = [load_history(runs_dir, run_id) for run_id in part["run_id"]]
-            axes = axes or [axis for axis in TIME_AXES if any(axis in h[0] for h in histories if h)]
+            of_arm = [histories[run_id] for run_id in part["run_id"]]
+            axes = axes or [axis for axis in TIME_AXES if any(axis in h[0] for h in of_arm if h)]
             for target, source in targets:
-                costs_per_seed = [time_to_target(h, metric, target, mode, axes) for h in histories]
+                costs_per_seed = [time_to_target(h, metric, target, mode, axes) for h in of_arm]
                 reached = sum(math.isfinite(c["evaluations"]) for c in costs_per_seed)
                 row = {"optimizer": name, "arm": arm, "target": target, "target from": source,
                        "reached": f"{reached}/{len(costs_per_seed)}"}
@@ -294,7 +293,8 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
     return lines
 
 
-def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> list[Path]:
+def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: dict[str, list[dict]], study: dict,
+                  order: list[str]) -> list[Path]:
     """LR sensitivity, curves vs each time axis (tuned arm, completed runs), the result-image grid
     (style, fast style) and the predicted-mask grid (defects), written into ``out_dir``."""
     metric, mode = study["target"]["metric"], study["target"]["mode"]
@@ -303,12 +303,11 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict
     written = [plots.lr_sensitivity(runs[runs["phase"] == "tune"], metric, log_metric,
                                     out_dir / "lr_sensitivity.png")]
     tuned = runs[(runs["phase"] == "final") & (runs["status"] == "completed")]
-    histories = {name: [load_history(runs_dir, r) for r in tuned[tuned["optimizer"] == name]["run_id"]]
-                 for name in order}
-    histories = {name: h for name, h in histories.items() if h}
+    by_optimizer = {name: [histories[r] for r in tuned[tuned["optimizer"] == name]["run_id"]] for name in order}
+    by_optimizer = {name: h for name, h in by_optimizer.items() if h}
     for axis in TIME_AXES:
-        if any(axis in rows[0] for runs_of in histories.values() for rows in runs_of if rows):
-            written.append(plots.curves(histories, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
+        if any(axis in rows[0] for runs_of in by_optimizer.values() for rows in runs_of if rows):
+            written.append(plots.curves(by_optimizer, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
     image_name = (study.get("task") or {}).get("result_image") or "result.png"
     images = {}
     for name in order:
@@ -385,10 +384,12 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     main = main_table(runs, arms, order, main_metric, mode).rename(columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
     tuning = tuning_table(load_selection(runs_dir), order)
     costs = load_costs(runs_dir)
+    compared = runs[runs["phase"].isin(list(ARMS.values())) & (runs["status"] == "completed")]
+    histories = {run_id: load_history(runs_dir, run_id) for run_id in compared["run_id"]}  # read once
     ranked = [name for name in order if name in set(arms[arms["arm"] == "tuned"]["optimizer"])]
     targets = [(float(t), "study file") for t in spec["targets"]] + derived_targets(
-        runs_dir, runs, ranked[0] if ranked else None, metric)
-    times = target_table(runs_dir, runs, order, targets, metric, mode, costs)
+        histories, runs, ranked[0] if ranked else None, metric)
+    times = target_table(histories, runs, order, targets, metric, mode, costs)
     arms.rename(columns=lambda c: c.replace("metric", metric, 1) if c.startswith("metric") else c).to_csv(
         out_dir / "summary.csv", index=False)
     main.to_csv(out_dir / MAIN_TABLE, index=False)
@@ -396,7 +397,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     times.to_csv(out_dir / "time_to_target.csv", index=False)
     runs.assign(hparams=runs["hparams"].map(lambda h: json.dumps(h, sort_keys=True))).to_csv(
         out_dir / "runs.csv", index=False)
-    figures = write_figures(runs_dir, out_dir, runs, study, order)
+    figures = write_figures(runs_dir, out_dir, runs, histories, study, order)
     better = "lower" if mode == "min" else "higher"
     lines = [f"# Study `{spec['name']}`: which optimizer, at what cost?", "",
              f"Task `{spec['task']}`, headline metric `{headline[0]}` ({better} is better); tuning selected on "
