@@ -1,7 +1,9 @@
 """Study files: parsing, coercion, and one-line errors naming file and key."""
 
 import dataclasses
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -140,6 +142,12 @@ def test_shipped_studies_load_by_name():
     assert spec.name == "style_smoke"
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob("*.yaml")),
+                         ids=lambda path: path.stem)
+def test_every_shipped_study_file_is_valid(path):
+    assert study_spec.load(path).name == path.stem
+
+
 def test_dimension_maps_quantiles_onto_its_range():
     log = study_spec.Dimension("log_uniform", (1e-3, 1e1))
     assert log.at(0.0) == pytest.approx(1e-3) and log.at(0.5) == pytest.approx(0.1) and log.at(1.0) == pytest.approx(10)
@@ -205,3 +213,45 @@ def test_all_for_defects_leaves_out_the_full_batch_drivers(tmp_path):
     spec = study_spec.load(write(tmp_path, text))
     assert not {"lbfgs", "lbfgs_scipy", "hessian_free"} & set(spec.optimizers)
     assert {"adam", "sgd", "rprop", "muon"} <= set(spec.optimizers)
+
+
+COMPANION = """
+name: companion
+task: style
+base: {size: 32, evaluations: 5}
+optimizers: [adam, lbfgs]
+settings_from: main_results
+seeds: [1]
+"""
+
+
+def _results_with_selection(tmp_path, selection):
+    results = tmp_path / "main_results"
+    results.mkdir()
+    (results / "plan.json").write_text(json.dumps({"runs": [], "selection": selection}))
+    return results
+
+
+def test_settings_from_fixes_every_optimizer_at_the_other_studys_selection(tmp_path):
+    _results_with_selection(tmp_path, {
+        "adam": {"tuned": True, "trial": 3, "hparams": {"learning_rate": 31.6}},
+        "lbfgs": {"tuned": True, "trial": 1, "hparams": {"history_size": 20}},
+        "sgd": {"tuned": True, "trial": 0, "hparams": {"learning_rate": 1000.0}}})
+    spec = study_spec.load(write(tmp_path, COMPANION))
+    assert spec.spaces == {"adam": {"learning_rate": study_spec.Dimension("fixed", (31.6,))},
+                           "lbfgs": {"history_size": study_spec.Dimension("fixed", (20,))}}
+
+
+@pytest.mark.parametrize("selection, extra, message", [
+    (None, "", "settings_from: no plan.json in 'main_results'"),
+    ({"adam": {"hparams": {"learning_rate": 31.6}}}, "", "settings_from: .*no selected setting for 'lbfgs'"),
+    ({"adam": {"hparams": {"learning_rate": 3.0}}, "lbfgs": {"hparams": None}}, "",
+     "settings_from: .*no selected setting for 'lbfgs'"),
+    ({}, "search: {others: {learning_rate: 1.0}}\n", "search: give either search or settings_from"),
+])
+def test_settings_from_problems_are_one_line(tmp_path, selection, extra, message):
+    if selection is not None:
+        _results_with_selection(tmp_path, selection)
+    with pytest.raises(ValueError, match=message) as error:
+        study_spec.load(write(tmp_path, COMPANION + extra))
+    assert len(str(error.value).splitlines()) == 1

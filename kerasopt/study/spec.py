@@ -26,6 +26,11 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     seeds: [1, 2, 3, 4, 5]             # held-out seeds of the final reruns (not the tuning seed)
     targets: [1.0e+5, 3.0e+4]          # values of the task's headline metric
 
+Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
+directory, relative to this file, then the working directory) fixes every optimizer at the setting
+that study's tuning selected (its ``plan.json``), untuned: a companion study (another start,
+another image pair) asks whether the tuned settings transfer, without copying numbers by hand.
+
 A dimension is ``{log_uniform: [low, high]}``, ``{uniform: [low, high]}``,
 ``{choice: [a, b, ...]}``, ``{log_uniform_around_default: [low_factor, high_factor]}``
 (a log-uniform range from ``low_factor`` to ``high_factor`` times the task's
@@ -60,9 +65,9 @@ MAX_SPACING = 0.5  # decades between bracket trials (the issue's "at most half a
 OTHERS = "others"
 RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
-_TOP_KEYS = ("name", "task", "base", "optimizers", "search", "tuning", "defaults_arms", "defaults_seeds", "seeds",
-             "targets")
-_REQUIRED = ("name", "task", "optimizers", "search", "seeds")
+_TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
+             "defaults_seeds", "seeds", "targets")
+_REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
 AROUND_DEFAULT = "log_uniform_around_default"
 _KINDS = ("log_uniform", "uniform", "choice", AROUND_DEFAULT)
@@ -277,6 +282,8 @@ class _Parser:
         for key in _REQUIRED:
             if key not in data:
                 raise self.error(key, "missing (required)")
+        if ("search" in data) == ("settings_from" in data):
+            raise self.error("search", "give either search or settings_from (the selections of another study)")
         name = str(data["name"]).strip()
         if not name or "/" in name or name.startswith("."):
             raise self.error("name", f"expected a directory name. Received: {data['name']!r}")
@@ -308,7 +315,8 @@ class _Parser:
                         "so their interval has no meaning",)
         return StudySpec(
             name=name, task=task.name, base=base, optimizers=tuple(optimizers),
-            spaces=self.spaces(data["search"], optimizers, task, base),
+            spaces=self.spaces(data["search"] if "search" in data else self.selections(data["settings_from"], optimizers),
+                               optimizers, task, base),
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
             tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
             seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
@@ -399,6 +407,31 @@ class _Parser:
                 raise self.error(key, str(exc)) from None
             spaces[name] = space
         return spaces
+
+    def selections(self, value: Any, optimizers: list[str]) -> dict:
+        """``search`` fixing each optimizer at the setting another study's tuning selected
+        (``selection`` of the ``plan.json`` in the results directory ``value``)."""
+        from kerasopt import records
+
+        if not isinstance(value, str) or not value.strip():
+            raise self.error("settings_from", f"expected a study's results directory. Received: {value!r}")
+        candidates = [Path(self.source).parent / value, Path(value)]
+        plan = next((path / "plan.json" for path in candidates if (path / "plan.json").is_file()), None)
+        if plan is None:
+            raise self.error("settings_from", f"no plan.json in {value!r} (relative to {Path(self.source).parent} "
+                                              "or the working directory): give a study's results directory")
+        try:
+            selection = records.read_json_object(plan, ("selection",), "study plan")["selection"]
+        except ValueError as exc:
+            raise self.error("settings_from", str(exc)) from None
+        search = {}
+        for name in optimizers:
+            chosen = selection.get(name) if isinstance(selection, dict) else None
+            if not isinstance(chosen, dict) or not isinstance(chosen.get("hparams"), dict):
+                raise self.error("settings_from", f"{plan}: no selected setting for {name!r} (its tuning did not "
+                                                  "finish or it was not in that study)")
+            search[name] = chosen["hparams"]
+        return search
 
     def dimension(self, value: Any, key: str) -> Dimension:
         value = _coerce(value)
