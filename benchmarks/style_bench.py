@@ -193,8 +193,8 @@ def fmt(value, digits=3):
 
 
 def benchmark_size(size: int, rounds: int, steps: int, evaluations: int, target_evals: int, log,
-                   xla: bool = True, hf: bool = True) -> dict:
-    objective, start = setup(size)
+                   xla: bool = True, hf: bool = True, init: str = "content") -> dict:
+    objective, start = setup(size, init)
     keys = ("bare", "bare_jit", "kerasopt", "scipy", "tf", "tf_jit", "hf_eval", "hf_hvp")
     timing = {key: [] for key in keys if (xla or not key.endswith("_jit")) and (hf or not key.startswith("hf_"))}
     one_off = {key: [] for key in ("kerasopt", "scipy", "tf")}
@@ -269,7 +269,8 @@ def xla_cells(r: dict) -> str:
 
 
 def markdown(results: dict, checks: list[dict], args) -> str:
-    lines = [f"Sizes {args.sizes}, {args.rounds} interleaved round(s), medians; {args.steps} steps / "
+    lines = [f"Sizes {args.sizes}, start: {args.init} (seed 0), {args.rounds} interleaved round(s), medians; "
+             f"{args.steps} steps / "
              f"{args.evaluations} evaluations per timing run.", "",
              "| px | bare step s | kerasopt step s (ratio) | scipy L-BFGS-B s/eval (ratio) | on-device L-BFGS-B s/eval (ratio) "
              "| HF s/grad eval | HF s/Hv (Hv cost) | bare XLA s (ratio) | on-device L-BFGS-B XLA s/eval (ratio) |",
@@ -309,6 +310,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="steps per first-order timing run")
     parser.add_argument("--evaluations", type=int, default=20, help="evaluations per L-BFGS timing run")
     parser.add_argument("--target-evals", type=int, default=60)
+    parser.add_argument("--init", choices=("content", "noise"), default="content",
+                        help="start image of the ratio and time-to-target runs (the published study: noise)")
     parser.add_argument("--evaluations-check", type=int, default=60)
     parser.add_argument("--check-sizes", type=int, nargs="*", default=[128, 256])
     parser.add_argument("--check-seeds", type=int, default=1, help="noise seeds of the 2%% check")
@@ -321,7 +324,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     log = lambda line: print(f"[{time.perf_counter() - started:7.1f} s] {line}", flush=True)  # noqa: E731
     results = {size: benchmark_size(size, args.rounds, args.steps, args.evaluations, args.target_evals, log,
-                                    args.xla, args.hf) for size in args.sizes}
+                                    args.xla, args.hf, args.init) for size in args.sizes}
     checks = [row for size in args.check_sizes
               for row in two_percent_check(size, args.evaluations_check, args.check_seeds, log)]
     publish(markdown(results, checks, args), started, args.out)

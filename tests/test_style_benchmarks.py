@@ -24,9 +24,9 @@ def test_style_bench_writes_ratio_target_and_two_percent_tables(tmp_path, capsys
     out = tmp_path / "perf.md"
     assert load("style_bench").main(["--sizes", "32", "--rounds", "1", "--steps", "2", "--evaluations", "3",
                                      "--target-evals", "4", "--evaluations-check", "4", "--check-sizes", "32",
-                                     "--check-seeds", "1", "--no-xla", "--out", str(out)]) == 0
+                                     "--check-seeds", "1", "--no-xla", "--init", "noise", "--out", str(out)]) == 0
     table = out.read_text()
-    assert "| 32 | " in table and "Time to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 has after 4 steps" in table
+    assert "start: noise" in table and "| 32 | " in table and "Time to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 has after 4 steps" in table
     rows = [line for line in table.splitlines() if line.startswith("| 32 | ")]
     assert len(rows) == 2 + 2  # ratios, time to target, content + 1 noise seed
     assert "noise seed 0" in table
