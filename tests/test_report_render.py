@@ -120,6 +120,20 @@ def test_report_writes_every_figure(study_dir):
         assert f"({name}.png)" in (study_dir / "report.md").read_text()
 
 
+def test_the_shown_result_images_are_kept_so_records_without_artifacts_regenerate_the_report(study_dir, tmp_path):
+    import shutil
+
+    shown = sorted(p.name for p in (study_dir / "shown").iterdir())
+    assert shown and all(name.endswith("-result.png") for name in shown)
+    committed = tmp_path / "committed"  # what a clone has: records without their artifacts
+    shutil.copytree(study_dir, committed, ignore=shutil.ignore_patterns("artifacts"))
+    for path in committed.iterdir():
+        if path.suffix in (".md", ".csv", ".png"):
+            path.unlink()  # the report's own outputs
+    text = write_report(committed, tmp_path / "again").read_text()
+    assert text == (study_dir / "report.md").read_text() and (tmp_path / "again" / "image_grid.png").is_file()
+
+
 def test_report_cli_on_a_directory_without_a_study(tmp_path, capsys):
     assert study_main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

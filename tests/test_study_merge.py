@@ -61,6 +61,16 @@ def test_a_split_study_merges_and_resumes_without_repeating_a_run(full, tmp_path
     assert write_report(merged, tmp_path / "report_merged").read_text() == reference
 
 
+def test_merging_carries_the_images_a_report_keeps_at_the_root(full, tmp_path):
+    a, b = split(full, tmp_path)
+    (a / "shown").mkdir()
+    (a / "shown" / "x-result.png").write_bytes(b"png a")
+    (b / "test_inputs.png").write_bytes(b"panel b")
+    merge([a, b], tmp_path / "merged", log=quiet)
+    assert (tmp_path / "merged" / "shown" / "x-result.png").read_bytes() == b"png a"
+    assert (tmp_path / "merged" / "test_inputs.png").read_bytes() == b"panel b"
+
+
 def test_merging_into_an_input_keeps_its_completed_records(full, tmp_path):
     a, b = split(full, tmp_path)
     kept = {run_id: (b / run_id / records.SUMMARY).read_bytes() for run_id in run_dirs(b)}

@@ -168,7 +168,21 @@ def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:
         return []
 
 
+SHOWN_IMAGES = "shown"  # folder at the root of a runs directory: copies of the result images a report shows
+
+
 def result_image(runs_dir: str | Path, run_id: str, name: str = "result.png") -> Path | None:
-    """``artifacts/<name>`` of a run (the task's result image), if it exists."""
-    path = Path(runs_dir) / run_id / records.ARTIFACTS / name
-    return path if path.is_file() else None
+    """The result image of a run that a report shows, if there is one.
+
+    ``artifacts/<name>`` of the run is copied to ``<runs_dir>/shown/<run_id>-<name>`` and that copy is
+    returned, so a published report regenerates from committed records that keep only the copies
+    (run artifacts are not committed); an existing copy is used when the artifact is gone.
+    """
+    import shutil
+
+    artifact = Path(runs_dir) / run_id / records.ARTIFACTS / name
+    shown = Path(runs_dir) / SHOWN_IMAGES / f"{run_id}-{name}"
+    if artifact.is_file() and not (shown.is_file() and shown.read_bytes() == artifact.read_bytes()):
+        shown.parent.mkdir(exist_ok=True)
+        shutil.copyfile(artifact, shown)
+    return shown if shown.is_file() else None

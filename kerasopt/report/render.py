@@ -308,6 +308,13 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: 
     for axis in TIME_AXES:
         if any(axis in rows[0] for runs_of in by_optimizer.values() for rows in runs_of if rows):
             written.append(plots.curves(by_optimizer, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
+    masks = mask_grid(runs_dir, out_dir, tuned, order)  # defects: predicted masks under the true ones
+    written.append(masks if masks is not None else image_grid(runs_dir, out_dir, runs, study, order))
+    return [path for path in written if path is not None]
+
+
+def image_grid(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> Path | None:
+    """The result image of each optimizer's first complete run per arm (rows ranked), or None."""
     image_name = (study.get("task") or {}).get("result_image") or "result.png"
     images = {}
     for name in order:
@@ -316,9 +323,7 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: 
             part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & runs["complete"]]
             if len(part):
                 images[name][arm] = result_image(runs_dir, part["run_id"].iloc[0], image_name)
-    masks = mask_grid(runs_dir, out_dir, tuned, order)  # defects: predicted masks under the true ones
-    written.append(masks if masks is not None else plots.image_grid(images, out_dir / "image_grid.png"))
-    return [path for path in written if path is not None]
+    return plots.image_grid(images, out_dir / "image_grid.png")
 
 
 def mask_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str]) -> Path | None:

@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 from kerasopt import records
-from kerasopt.report.load import load_study
+from kerasopt.report.load import SHOWN_IMAGES, load_study
+from kerasopt.report.render import INPUTS
 from kerasopt.study.runner import PLAN_FILE, REPORT_ONLY_KEYS, STUDY_FILE
 
 RANK = {"completed": 0, "diverged": 1, "failed": 2, None: 3}  # lower is better; None: unfinished
@@ -121,6 +122,7 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
         replaced = target.exists()
         _copy_atomic(best, target)
         counts["replaced" if replaced else "copied"] += 1
+    _copy_report_images([d for d, _ in studies], out)
     records.write_json_atomic(out / STUDY_FILE, first)
     plan = plan_union([d for d, _ in studies])
     if plan is not None:
@@ -128,6 +130,17 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
     log(f"merged {len(sources)} directories into {out}: {counts['runs']} runs "
         f"({counts['copied']} copied, {counts['replaced']} replaced by a better record, {counts['kept']} kept)")
     return counts
+
+
+def _copy_report_images(directories: list[Path], out: Path) -> None:
+    """Copy the images a report keeps at the root of a runs directory (the shared test panel, the
+    shown result images) that ``out`` lacks, so committed records merge without losing them."""
+    for directory in directories:
+        for path in [directory / INPUTS, *sorted((directory / SHOWN_IMAGES).glob("*"))]:
+            target = out / path.relative_to(directory)
+            if path.is_file() and not target.exists():
+                target.parent.mkdir(exist_ok=True)
+                shutil.copyfile(path, target)
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
