@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install test train-defects synth style study report results results-defects clean
+.PHONY: help install test train-defects synth style study report results results-style results-defects clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -62,16 +62,17 @@ report: install ## write report.md for a finished study: RUNS=runs/<study> (defa
 	@test -n "$(RUNS)" || { echo "error: no finished study under runs/: give RUNS=runs/<study>"; exit 2; }
 	$(PY) -m kerasopt.study report $(RUNS)
 
-RESULT_STUDIES ?= style_cpu style_cpu_content style_cpu_pair2
+# the published studies' lightweight records are committed: any machine resumes them where the last one stopped
+results: results-style results-defects ## rerun the published CPU studies (resumable) and regenerate docs/results/
 
-results: install ## rerun the published CPU studies (resumable) and regenerate docs/results/
-	@for study in $(RESULT_STUDIES); do $(PY) -m kerasopt.study run experiments/$$study.yaml || exit $$?; done
-	$(PY) -m kerasopt.study report runs/style_cpu --publish docs/results/style
-	$(PY) -m kerasopt.study report runs/style_cpu_content --publish docs/results/style/content_init
-	$(PY) -m kerasopt.study report runs/style_cpu_pair2 --publish docs/results/style/pair2
-	$(MAKE) results-defects
+results-style: install ## resume the style studies from their committed records and regenerate their reports
+	$(PY) -m kerasopt.study run experiments/style_cpu.yaml --out docs/results/style/records
+	$(PY) -m kerasopt.study report docs/results/style/records --out docs/results/style
+	$(PY) -m kerasopt.study run experiments/style_cpu_content.yaml --out docs/results/style/content_init/records
+	$(PY) -m kerasopt.study report docs/results/style/content_init/records --out docs/results/style/content_init
+	$(PY) -m kerasopt.study run experiments/style_cpu_pair2.yaml --out docs/results/style/pair2/records
+	$(PY) -m kerasopt.study report docs/results/style/pair2/records --out docs/results/style/pair2
 
-# the defect study's lightweight records are committed: any machine resumes it where the last one stopped
 results-defects: install ## resume the defect study from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/defects_cpu.yaml --out docs/results/defects/records
 	$(PY) -m kerasopt.study report docs/results/defects/records --out docs/results/defects
