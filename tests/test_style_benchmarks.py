@@ -26,7 +26,7 @@ def test_style_bench_writes_ratio_target_and_two_percent_tables(tmp_path, capsys
                                      "--target-evals", "4", "--evaluations-check", "4", "--check-sizes", "32",
                                      "--check-seeds", "1", "--no-xla", "--init", "noise", "--out", str(out)]) == 0
     table = out.read_text()
-    assert "start: noise" in table and "| 32 | " in table and "Time to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 has after 4 steps" in table
+    assert "start: noise" in table and "| 32 | " in table and "Time to reach the loss the best of Adam at lr 3.0, 10.0, 30.0 (extended" in table
     rows = [line for line in table.splitlines() if line.startswith("| 32 | ")]
     assert len(rows) == 2 + 2  # ratios, time to target, content + 1 noise seed
     assert "noise seed 0" in table
@@ -42,6 +42,25 @@ def test_style_bench_writes_ratio_target_and_two_percent_tables(tmp_path, capsys
         if evaluations != "n/a":
             assert float(modelled) == pytest.approx(one_off[name] + int(evaluations) * per_eval[name], rel=0.02,
                                                     abs=0.02)
+
+
+def test_the_target_adam_is_extended_past_an_edge_until_it_gets_worse():
+    import math
+
+    bench = load("style_bench")
+    tried = []
+
+    def run(rate):  # final loss (log10 rate - 2)^2: best near lr 100
+        tried.append(rate)
+        return [(0, 0.0, 50.0), (4, 1.0, (math.log10(rate) - 2) ** 2)]
+
+    adam = bench.bracketed_adam(run)
+    assert list(adam) == pytest.approx([3, 10, 30, 90, 270]) and tried[3:] == pytest.approx([90, 270])
+    assert bench.best_adam_rate(adam) == pytest.approx(90)
+    capped = bench.bracketed_adam(lambda rate: [(4, 1.0, 1.0 / rate)], extensions=2)  # always better upward
+    assert list(capped) == pytest.approx([3, 10, 30, 90, 270])
+    inside = bench.bracketed_adam(lambda rate: [(4, 1.0, abs(rate - 10))])
+    assert list(inside) == [3, 10, 30]
 
 
 def test_modelled_seconds_ignore_the_wall_time_of_the_target_run():
