@@ -45,7 +45,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasopt.optimizers.lbfgs import Callback, LBFGSResult
-from kerasopt.optimizers.tf_lbfgs import FlatProblem, check_bounds, check_budget, dot
+from kerasopt.optimizers.lbfgs import check_bounds, check_budget
+from kerasopt.optimizers.tf_lbfgs import FlatProblem, dot
 
 ARMIJO_C = 1e-2
 ARMIJO_FACTOR = 0.8

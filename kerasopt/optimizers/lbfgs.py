@@ -16,6 +16,7 @@ ACCEPTED iterate, so a run never uses, or is scored at, more than its budget.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -60,6 +61,38 @@ class _BudgetReached(Exception):
 
 
 
+def check_budget(name: str, label: str, value) -> int | None:
+    """``value`` as a positive int or None; ValueError "... Received: label=value" otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} needs {label} to be a positive integer. Received: {label}={value}")
+    return int(value)
+
+
+def check_bounds(name: str, bounds) -> tuple[float, float] | None:
+    """``(low, high)`` with None replaced by -inf/inf, or None; ValueError on a bad pair."""
+    if bounds is None:
+        return None
+    if len(bounds) != 2:
+        raise ValueError(f"{name} bounds must be a (low, high) pair. Received: bounds={bounds}")
+    low = -math.inf if bounds[0] is None else float(bounds[0])
+    high = math.inf if bounds[1] is None else float(bounds[1])
+    if not low < high:
+        raise ValueError(f"{name} bounds need low < high. Received: bounds={bounds}")
+    return low, high
+
+
+def stopping_tolerances(name: str, ftol, gtol, max_iterations, max_evaluations) -> tuple[float, float]:
+    """``(ftol, gtol)``: given values (>= 0), else 0 with a budget (use all of it) or scipy's defaults."""
+    for label, value in (("ftol", ftol), ("gtol", gtol)):
+        if value is not None and not value >= 0:
+            raise ValueError(f"{name} needs {label} >= 0. Received: {label}={value}")
+    fixed_budget = max_iterations is not None or max_evaluations is not None
+    return (float(ftol) if ftol is not None else (0.0 if fixed_budget else 2.220446049250313e-09),
+            float(gtol) if gtol is not None else (0.0 if fixed_budget else 1e-5))
+
+
 class LBFGS:
     """L-BFGS-B minimiser with a fixed budget for `tf.Variable` lists.
 
@@ -86,20 +119,12 @@ class LBFGS:
         ftol: float | None = None,
         gtol: float | None = None,
     ):
-        for label, value in (("max_iterations", max_iterations), ("max_evaluations", max_evaluations)):
-            if value is not None and (int(value) != value or value < 1):
-                raise ValueError(f"lbfgs needs {label} to be a positive integer. Received: {label}={value}")
-        if int(history_size) != history_size or history_size < 1:
-            raise ValueError(f"lbfgs needs a positive integer history_size. Received: history_size={history_size}")
-        if bounds is not None and len(bounds) != 2:
-            raise ValueError(f"lbfgs bounds must be a (low, high) pair. Received: bounds={bounds}")
-        self.max_iterations = None if max_iterations is None else int(max_iterations)
-        self.max_evaluations = None if max_evaluations is None else int(max_evaluations)
-        self.history_size = int(history_size)
+        self.max_iterations = check_budget("lbfgs_scipy", "max_iterations", max_iterations)
+        self.max_evaluations = check_budget("lbfgs_scipy", "max_evaluations", max_evaluations)
+        self.history_size = check_budget("lbfgs_scipy", "history_size", history_size)
+        check_bounds("lbfgs_scipy", bounds)
         self.bounds = None if bounds is None else tuple(bounds)
-        fixed_budget = self.max_iterations is not None or self.max_evaluations is not None
-        self.ftol = ftol if ftol is not None else (0.0 if fixed_budget else 2.220446049250313e-09)
-        self.gtol = gtol if gtol is not None else (0.0 if fixed_budget else 1e-5)
+        self.ftol, self.gtol = stopping_tolerances("lbfgs_scipy", ftol, gtol, self.max_iterations, self.max_evaluations)
 
     def get_config(self) -> dict:
         return {

@@ -51,7 +51,7 @@ import tensorflow as tf
 from kerasopt.optimizers import more_thuente
 from kerasopt.optimizers.compact_bfgs import (CauchyPoint, compact_matrix, generalized_cauchy_point,
                                               subspace_minimization)
-from kerasopt.optimizers.lbfgs import Callback, LBFGSResult
+from kerasopt.optimizers.lbfgs import Callback, LBFGSResult, check_bounds, check_budget, stopping_tolerances
 
 # Status codes of one compiled iteration.
 ACCEPTED, BUDGET_DECREASE, NO_DECREASE, NON_FINITE, RESTART, ABNORMAL, BUDGET = 0, 1, 2, 3, 4, 5, 6
@@ -62,28 +62,6 @@ _MESSAGES = {
 }
 XTOL = 0.1  # dcsrch's relative bracket tolerance in L-BFGS-B
 BIG_STEP = 1e10  # L-BFGS-B's largest line-search step without bounds
-
-
-def check_budget(name: str, label: str, value) -> int | None:
-    """``value`` as a positive int or None; ValueError "... Received: label=value" otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} needs {label} to be a positive integer. Received: {label}={value}")
-    return int(value)
-
-
-def check_bounds(name: str, bounds) -> tuple[float, float] | None:
-    """``(low, high)`` with None replaced by -inf/inf, or None; ValueError on a bad pair."""
-    if bounds is None:
-        return None
-    if len(bounds) != 2:
-        raise ValueError(f"{name} bounds must be a (low, high) pair. Received: bounds={bounds}")
-    low = -math.inf if bounds[0] is None else float(bounds[0])
-    high = math.inf if bounds[1] is None else float(bounds[1])
-    if not low < high:
-        raise ValueError(f"{name} bounds need low < high. Received: bounds={bounds}")
-    return low, high
 
 
 class FlatProblem:
@@ -189,12 +167,7 @@ class TFLBFGS:
         self._box = check_bounds("tf_lbfgs", bounds)
         if not 0.0 < c1 < c2 < 1.0:
             raise ValueError(f"tf_lbfgs needs 0 < c1 < c2 < 1. Received: c1={c1}, c2={c2}")
-        for label, value in (("ftol", ftol), ("gtol", gtol)):
-            if value is not None and not value >= 0:
-                raise ValueError(f"tf_lbfgs needs {label} >= 0. Received: {label}={value}")
-        fixed_budget = self.max_iterations is not None or self.max_evaluations is not None
-        self.ftol = float(ftol) if ftol is not None else (0.0 if fixed_budget else 2.220446049250313e-09)
-        self.gtol = float(gtol) if gtol is not None else (0.0 if fixed_budget else 1e-5)
+        self.ftol, self.gtol = stopping_tolerances("tf_lbfgs", ftol, gtol, self.max_iterations, self.max_evaluations)
         self.c1, self.c2 = float(c1), float(c2)
         self.jit_compile = bool(jit_compile)
 
