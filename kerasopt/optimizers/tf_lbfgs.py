@@ -159,15 +159,15 @@ class TFLBFGS:
         c2: float = 0.9,
         jit_compile: bool = False,
     ):
-        self.max_iterations = check_budget("tf_lbfgs", "max_iterations", max_iterations)
-        self.max_evaluations = check_budget("tf_lbfgs", "max_evaluations", max_evaluations)
-        self.history_size = check_budget("tf_lbfgs", "history_size", history_size)
-        self.max_line_search = check_budget("tf_lbfgs", "max_line_search", max_line_search)
+        self.max_iterations = check_budget("lbfgs", "max_iterations", max_iterations)
+        self.max_evaluations = check_budget("lbfgs", "max_evaluations", max_evaluations)
+        self.history_size = check_budget("lbfgs", "history_size", history_size)
+        self.max_line_search = check_budget("lbfgs", "max_line_search", max_line_search)
         self.bounds = None if bounds is None else tuple(bounds)
-        self._box = check_bounds("tf_lbfgs", bounds)
+        self._box = check_bounds("lbfgs", bounds)
         if not 0.0 < c1 < c2 < 1.0:
-            raise ValueError(f"tf_lbfgs needs 0 < c1 < c2 < 1. Received: c1={c1}, c2={c2}")
-        self.ftol, self.gtol = stopping_tolerances("tf_lbfgs", ftol, gtol, self.max_iterations, self.max_evaluations)
+            raise ValueError(f"lbfgs needs 0 < c1 < c2 < 1. Received: c1={c1}, c2={c2}")
+        self.ftol, self.gtol = stopping_tolerances("lbfgs", ftol, gtol, self.max_iterations, self.max_evaluations)
         self.c1, self.c2 = float(c1), float(c2)
         self.jit_compile = bool(jit_compile)
 
