@@ -231,3 +231,35 @@ def test_defect_reports_put_each_optimizers_predicted_masks_under_the_true_ones(
     assert "![mask_grid](mask_grid.png)" in text and (out / "mask_grid.png").is_file()
     assert (root / "test_inputs.png").is_file()  # kept at the root: the committed records regenerate the grid
     assert not (out / "report.md").samefile(root / "study.json") and not (root / "report.md").exists()
+
+
+def test_a_defaults_arm_that_beats_the_tuned_arm_is_shown_with_what_tuning_saw(tmp_path):
+    """Tuning on seed 0 preferred lr 0.5 (loss 1.0) over the default 0.05 (loss 1.2); on the held-out
+    seeds the default does better: the report lists it with both tuning-seed means."""
+    root = tmp_path / "beaten"
+    root.mkdir()
+    spec = {**SPEC, "optimizers": ["adam"], "search": {"adam": SPEC["search"]["adam"]}, "targets": []}
+    write_json_atomic(root / "study.json", {"study": spec, "target": {"metric": "loss", "mode": "min"}})
+    plan = [role("t0", "adam", "tune", 0, 0, {"learning_rate": 0.05}), role("t1", "adam", "tune", 1, 0, {"learning_rate": 0.5})]
+    plan += [role(f"f{s}", "adam", "final", 1, s, {"learning_rate": 0.5}) for s in (1, 2, 3)]
+    plan += [role(f"d{s}", "adam", "task_defaults", None, s, {}) for s in (1, 2, 3)]
+    write_json_atomic(root / "plan.json", {"study": "beaten", "runs": plan, "selection": {
+        "adam": {"tuned": True, "trial": 1, "hparams": {"learning_rate": 0.5}, "score": 1.0, "trials": 2,
+                 "extensions": 0, "bracket": {"learning_rate": "bracketed"}}}})
+    losses = {"t0": 1.2, "t1": 1.0, "f1": 3.0, "f2": 3.2, "f3": 3.1, "d1": 1.0, "d2": 1.1, "d3": 0.9}
+    for run_id, loss in losses.items():
+        write_run(root, run_id, loss)
+    for s in (1, 2, 3):  # the defaults arm was built with the task default lr 0.05
+        config = json.loads((root / f"d{s}" / "config.json").read_text())
+        config["settings"]["resolved_hparams"] = {"learning_rate": 0.05, "beta_1": 0.9}
+        (root / f"d{s}" / "config.json").write_text(json.dumps(config))
+    text = write_report(root).read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| adam | task_defaults |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2].startswith("1 [") and cells[3].startswith("3.1 [") and cells[4] == "learning_rate=0.5"
+    assert float(cells[5]) == 1.0 and float(cells[6]) == pytest.approx(1.2)
+    assert "could not tell the two settings apart" in text
+
+
+def test_no_defaults_arm_beating_the_tuned_arm_is_said_plainly(study_dir):
+    assert "No defaults arm beats its tuned arm by more than the tuned interval." in (study_dir / "report.md").read_text()

@@ -168,6 +168,17 @@ def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:
         return []
 
 
+def resolved_hparams(runs_dir: str | Path, run_id: str) -> dict:
+    """The hyperparameters a run's optimizer was built with (``config.json``'s ``resolved_hparams``;
+    {} when the record lacks them or is unreadable; library defaults leave them to the constructor)."""
+    try:
+        settings = records.read_config(Path(runs_dir) / run_id)["settings"]
+    except (OSError, ValueError):
+        return {}
+    resolved = settings.get("resolved_hparams") if isinstance(settings, dict) else None
+    return resolved if isinstance(resolved, dict) else {}
+
+
 SHOWN_IMAGES = "shown"  # folder at the root of a runs directory: copies of the result images a report shows
 
 
