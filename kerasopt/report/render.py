@@ -479,7 +479,9 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
         lines += ["Defaults arms that beat their tuned arm by more than the tuned interval (held-out seeds). "
                   "Tuning chose on the tuning seeds (`" + metric + "`, mean over them); where the default setting "
                   "was a tuning trial its mean is shown: a small gap there means the tuning seeds could not tell "
-                  "the two settings apart and the held-out seeds rank them the other way.", "",
+                  "the two settings apart and the held-out seeds rank them the other way. A defaults arm run on one "
+                  "seed is a single run, not an interval. Library defaults are the optimizer constructor's own values, "
+                  "which the run record does not list, so no tuning-seed mean is shown for them.", "",
                   markdown_table(beaten), ""]
     elif tuned and not incomplete and len(runs):
         lines += ["No defaults arm beats its tuned arm by more than the tuned interval.", ""]
