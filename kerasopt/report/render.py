@@ -436,7 +436,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     arms = arm_table(runs, optimizers, metric_columns)
     order = ranking(arms, optimizers, main_metric, mode)
     main = main_table(runs, arms, order, main_metric, mode).rename(columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
-    tuning = tuning_table(load_selection(runs_dir), order)
+    selection = load_selection(runs_dir)
+    tuning = tuning_table(selection, order)
     costs = load_costs(runs_dir)
     compared = runs[runs["phase"].isin(list(ARMS.values())) & (runs["status"] == "completed")]
     histories = {run_id: load_history(runs_dir, run_id) for run_id in compared["run_id"]}  # read once
@@ -460,7 +461,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     lines += [f"> **Note:** {warning}" for warning in study.get("warnings", [])] + (
         [""] if study.get("warnings") else [])
     incomplete = int(runs.drop_duplicates("run_id")["status"].isna().sum())
-    tuned = bool(load_selection(runs_dir)) or (runs["phase"] == "final").any()  # tuning over, finals planned
+    tuned = bool(selection) or (runs["phase"] == "final").any()  # tuning over, finals planned
     if incomplete or not len(runs) or not tuned:
         lines += [f"> **This study is not finished** ({incomplete} planned runs have no record yet"
                   + ("" if tuned else "; the bracket extensions and the final runs on the held-out seeds are "
@@ -473,7 +474,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
         lines += ["## Test metrics of the tuned arm (mean [95% CI])", "",
                   markdown_table(table) if len(table) else "No tuned runs yet.", ""]
     lines += ["## Tuning", "", markdown_table(tuning) if len(tuning) else "Tuning has not finished.", ""]
-    beaten = defaults_check(runs_dir, runs, arms, order, main_metric, mode, load_selection(runs_dir))
+    beaten = defaults_check(runs_dir, runs, arms, order, main_metric, mode, selection)
     beaten = beaten.rename(columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
     if len(beaten):
         lines += ["Defaults arms that beat their tuned arm by more than the tuned interval (held-out seeds). "
