@@ -150,7 +150,7 @@ COSTS_FILE = "costs.json"
 
 def load_costs(runs_dir: str | Path) -> dict[str, float]:
     """``costs.json`` of a study: optimizer -> seconds per loss-and-gradient evaluation, measured in one
-    interleaved benchmark (``python -m kerasopt.study costs``); {} when absent or unreadable."""
+    interleaved benchmark (``benchmarks/step_costs.py``); {} when absent or unreadable."""
     path = Path(runs_dir) / COSTS_FILE
     try:
         costs = json.loads(path.read_text())["seconds_per_evaluation"]
