@@ -2,11 +2,15 @@
 
 A study's runs execute at different times under different machine load, so their logged
 seconds do not compare fairly (the same work took 1.5 s in one arm and 4.5 s in another).
-This benchmark builds one model per optimizer at the study's base settings, then times
-``--steps`` training steps of each in turn, for ``--rounds`` rounds in a seeded random order,
-so every optimizer is measured under the same conditions; its cost is the median over rounds.
-It writes ``costs.json`` into the study's results directory; reports then add a
-``median modelled seconds`` column = evaluations x cost (kerasopt.report.load.load_costs).
+This benchmark builds one model per setting to time, then times ``--steps`` training steps of
+each in turn, for ``--rounds`` rounds in a seeded random order, so every setting is measured under
+the same conditions; its cost is the median over rounds. With the study's ``plan.json`` in
+``--out``, the settings are those of each optimizer's arms (tuned, task defaults, library defaults),
+each timed once however many arms share it: a setting can change the cost (an L-BFGS history of
+320 costs more per evaluation than one of 10). Without a plan, each optimizer is timed at the
+task's defaults and that cost serves every arm. It writes ``costs.json`` into the results
+directory; reports then add a ``median modelled seconds`` column = evaluations x the arm's cost
+(kerasopt.report.load.load_costs).
 
     python benchmarks/step_costs.py experiments/defects_cpu.yaml --out docs/results/defects/records
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import random
 import statistics
 import time
@@ -28,14 +33,14 @@ from pathlib import Path
 from kerasopt.cli import quiet_tensorflow
 
 
-def defects_step(spec, optimizer: str):
-    """A callable running one training step of the study's U-Net under ``optimizer``."""
+def defects_step(settings: dict):
+    """A callable running one training step of the U-Net of a run's ``settings`` (its task config)."""
     import numpy as np
 
     from kerasopt.defects.config import DefectsConfig
     from kerasopt.defects.train import build_model
 
-    config = DefectsConfig.from_dict({**spec.base, "optimizer": optimizer, "synthetic": False})
+    config = DefectsConfig.from_dict({**settings, "synthetic": False})
     model = build_model(config)
     rng = np.random.default_rng(0)
     images = rng.random((config.batch_size, config.size, config.size, 3), dtype=np.float32)
@@ -46,22 +51,66 @@ def defects_step(spec, optimizer: str):
 STYLE_EVALUATIONS = 20
 
 
-def style_step(spec, optimizer: str, evaluations: int = STYLE_EVALUATIONS):
-    """A callable running a short style run under ``optimizer`` and returning its seconds per evaluation."""
+def style_step(settings: dict, evaluations: int = STYLE_EVALUATIONS):
+    """A callable running a short style run at a run's ``settings`` (its task config), ``evaluations``
+    long, and returning its seconds per evaluation."""
     import tempfile
 
     from kerasopt.style import StyleConfig, run
 
-    config = StyleConfig.from_dict({**spec.base, "optimizer": optimizer, "evaluations": evaluations})
+    config = StyleConfig.from_dict({**settings, "evaluations": evaluations, "iterations": None})
     scratch = tempfile.mkdtemp(prefix="step_costs_")
 
     def step() -> float:
-        metrics = run(config, f"{scratch}/{optimizer}", progress=False)["metrics"]
+        metrics = run(config, scratch, progress=False)["metrics"]
         return metrics["seconds"] / max(metrics["evaluations"], 1)
     return step
 
 
 STEPS = {"defects": defects_step, "style": style_step}  # task name -> step factory
+ARM_PHASES = {"final": "tuned", "task_defaults": "task_defaults", "library_defaults": "library_defaults"}
+EVERY_ARM = None
+
+
+def settings_to_time(spec, results_dir: Path) -> list[tuple[dict, list[tuple[str, str | None]]]]:
+    """The distinct run settings to time, each with the (optimizer, arm) pairs that use it.
+
+    From the study's ``plan.json`` in ``results_dir`` when there is one: every arm's setting as its
+    runs have it (the seed left out: it does not change the cost). Otherwise each optimizer at the
+    task's defaults for arm `EVERY_ARM`.
+    """
+    from kerasopt import records
+    from kerasopt.study.expand import run_settings
+
+    plan = results_dir / "plan.json"
+    if not plan.is_file():
+        return [(run_settings(spec, name, {}, seed=0), [(name, EVERY_ARM)]) for name in spec.optimizers]
+    groups: dict[str, tuple[dict, list]] = {}
+    for run in records.read_json_object(plan, ("runs",), "study plan")["runs"]:
+        arm = ARM_PHASES.get(run.get("phase"))
+        if arm is None or run.get("optimizer") not in spec.optimizers:
+            continue
+        settings = {key: value for key, value in run["config"].items() if key != "seed"}
+        users = groups.setdefault(json.dumps(settings, sort_keys=True), (settings, []))[1]
+        if (run["optimizer"], arm) not in users:
+            users.append((run["optimizer"], arm))
+    return list(groups.values())
+
+
+def costs_by_optimizer(timed: list[tuple[list[tuple[str, str | None]], float]]) -> dict:
+    """``costs.json``'s ``seconds_per_evaluation``: optimizer -> seconds (every arm) or {arm: seconds}."""
+    costs: dict = {}
+    for users, seconds in timed:
+        for optimizer, arm in users:
+            if arm is EVERY_ARM:
+                costs[optimizer] = seconds
+            else:
+                costs.setdefault(optimizer, {})[arm] = seconds
+    return costs
+
+
+def label(users: list[tuple[str, str | None]]) -> str:
+    return ", ".join(name if arm is EVERY_ARM else f"{name} {arm}" for name, arm in users)
 
 
 def measure(steps: dict, rounds: int, steps_per_round: int, warmup: int = 3, seed: int = 0) -> dict[str, float]:
@@ -107,13 +156,18 @@ def main(argv=None) -> int:
     if spec.task not in STEPS:
         raise SystemExit(f"error: no step benchmark for task {spec.task!r}. Supported: {', '.join(STEPS)}")
     options = {"evaluations": args.style_evaluations} if spec.task == "style" else {}
-    steps = {name: STEPS[spec.task](spec, name, **options) for name in spec.optimizers}
-    costs = measure(steps, args.rounds, args.steps, warmup=args.warmup)
-    fastest = min(costs.values())
-    for name, seconds in sorted(costs.items(), key=lambda item: item[1]):
-        print(f"{name:<10} {seconds * 1000:8.1f} ms per evaluation ({seconds / fastest:.2f}x the fastest)")
+    to_time = settings_to_time(spec, Path(args.out))
+    steps = {label(users): STEPS[spec.task](settings, **options) for settings, users in to_time}
+    measured = measure(steps, args.rounds, args.steps, warmup=args.warmup)
+    fastest = min(measured.values())
+    for name, seconds in sorted(measured.items(), key=lambda item: item[1]):
+        print(f"{seconds * 1000:8.1f} ms per evaluation ({seconds / fastest:.2f}x the fastest)  {name}")
     records.write_json_atomic(Path(args.out) / "costs.json", {
-        "seconds_per_evaluation": costs, "study": spec.name, "rounds": args.rounds, "steps": args.steps,
+        "seconds_per_evaluation": costs_by_optimizer([(users, measured[label(users)]) for _, users in to_time]),
+        "settings": {label(users): {"hparams": settings.get("hparams", {}),
+                                    "hparam_defaults": settings.get("hparam_defaults", "task")}
+                     for settings, users in to_time},
+        "study": spec.name, "rounds": args.rounds, "steps": args.steps,
         "method": "median over interleaved rounds (seeded random order) of the mean seconds per step",
         "environment": records.environment(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasopt.report.load import load_costs
+from kerasopt.report.load import arm_cost, load_costs
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "step_costs.py"
 
@@ -59,3 +59,46 @@ def test_a_tiny_style_study_gets_costs_per_evaluation_from_short_runs(step_costs
     assert step_costs.main(args) == 0
     costs = load_costs(tmp_path)
     assert set(costs) == {"adam", "lbfgs"} and all(0 < value < 60 for value in costs.values())
+
+
+def test_with_a_plan_each_arms_setting_is_timed_once_and_costed_per_arm(step_costs, tmp_path, monkeypatch):
+    study = tmp_path / "tiny.yaml"
+    study.write_text(json.dumps({
+        "name": "tiny", "task": "style", "base": {"size": 32, "evaluations": 4},
+        "optimizers": ["adam", "lbfgs"], "search": {"adam": {"learning_rate": {"log_uniform": [1, 10]}},
+                                                   "lbfgs": {"history_size": {"choice": [5, 10, 40]}}},
+        "defaults_arms": ["task_defaults", "library_defaults"], "seeds": [1, 2]}))
+
+    def run(optimizer, phase, seed, hparams, defaults="task"):
+        config = {"size": 32, "evaluations": 4, "optimizer": optimizer, "hparams": hparams, "seed": seed,
+                  "hparam_defaults": defaults}
+        return {"optimizer": optimizer, "phase": phase, "seed": seed, "config": config}
+
+    plan = [run("lbfgs", "tune", 0, {"history_size": 5}),  # tuning runs are not an arm: never timed
+            run("lbfgs", "final", 1, {"history_size": 40}), run("lbfgs", "final", 2, {"history_size": 40}),
+            run("lbfgs", "task_defaults", 1, {}), run("lbfgs", "library_defaults", 1, {}, "library"),
+            run("adam", "final", 1, {"learning_rate": 3.0}), run("adam", "task_defaults", 1, {})]
+    (tmp_path / "plan.json").write_text(json.dumps({"runs": plan, "selection": {}}))
+    timed = []
+
+    def fake_step(settings, evaluations):
+        timed.append(settings)
+        seconds = 0.25 * (1 + settings["hparams"].get("history_size", 0) / 10) + (settings["hparam_defaults"] == "library")
+        return lambda: seconds
+
+    monkeypatch.setitem(step_costs.STEPS, "style", fake_step)
+    assert step_costs.main([str(study), "--out", str(tmp_path), "--rounds", "2", "--steps", "1", "--warmup", "0"]) == 0
+    assert len(timed) == 5 and all("seed" not in settings for settings in timed)  # one per distinct setting
+    costs = load_costs(tmp_path)
+    assert costs == {"lbfgs": {"tuned": 1.25, "task_defaults": 0.25, "library_defaults": 1.25},
+                     "adam": {"tuned": 0.25, "task_defaults": 0.25}}
+    assert arm_cost(costs, "lbfgs", "tuned") == 1.25 and arm_cost(costs, "adam", "library_defaults") is None
+    assert json.loads((tmp_path / "costs.json").read_text())["settings"]["lbfgs tuned"]["hparams"] == {"history_size": 40}
+
+
+def test_costs_written_without_a_plan_serve_every_arm(tmp_path):
+    (tmp_path / "costs.json").write_text(json.dumps({"seconds_per_evaluation": {
+        "sgd": 0.5, "adam": {"tuned": 1.0, "task_defaults": "nan"}, "rprop": -1, "lion": {"tuned": None}}}))
+    costs = load_costs(tmp_path)
+    assert costs == {"sgd": 0.5, "adam": {"tuned": 1.0}}
+    assert arm_cost(costs, "sgd", "library_defaults") == 0.5 and arm_cost(costs, "rprop", "tuned") is None

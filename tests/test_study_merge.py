@@ -164,3 +164,16 @@ def test_modelled_seconds_do_not_change_when_a_run_was_slowed_down(full, tmp_pat
     assert (after.loc[adam, "median wall seconds"] != before.loc[adam, "median wall seconds"]).any()
     # adam's tuned runs reach each target after 2k evaluations at 0.5 s an evaluation
     assert all(value % 1 == 0 for value in before.loc[adam, "median modelled seconds"])
+
+
+def test_modelled_seconds_use_the_cost_of_each_arms_own_setting(full, tmp_path):
+    import pandas as pd
+
+    records.write_json_atomic(full / "costs.json", {"seconds_per_evaluation": {
+        "adam": {"tuned": 0.5, "library_defaults": 2.0}, "sgd": {"library_defaults": 0.25}}})
+    write_report(full, tmp_path / "report")
+    times = pd.read_csv(tmp_path / "report" / "time_to_target.csv")
+    adam, sgd = (times[(times["optimizer"] == name) & (times["arm"] == "tuned")] for name in ("adam", "sgd"))
+    assert len(adam) and adam["median evaluations"].notna().all()
+    assert list(adam["median modelled seconds"]) == pytest.approx(list(adam["median evaluations"] * 0.5))
+    assert len(sgd) and sgd["median modelled seconds"].isna().all()  # its tuned setting was not timed

@@ -81,3 +81,18 @@ def test_a_results_directory_whose_study_json_is_not_a_study_record_is_refused_i
     kind = "unreadable" if content == "{trunc" else "not a"
     assert err.startswith(f"error: {out / 'study.json'}: {kind} study record") and len(err.splitlines()) == 1
     assert (out / "study.json").read_text() == content and sorted(p.name for p in out.iterdir()) == ["study.json"]
+
+
+@pytest.mark.parametrize("search, words", [
+    ({"others": {"learning_rate": {"log_uniform": [0.01, 1]}}}, "bracket grid 0.5 decades apart, up to 1 extensions "
+                                                                 "per edge, tuning seeds [0]"),
+    ({"others": {"learning_rate": 0.1}}, "fixed settings, no tuning")])
+def test_the_first_log_line_says_how_the_study_tunes(quadratic, tmp_path, search, words):
+    from kerasopt.study import StudySpec, run_study
+
+    lines = []
+    spec = StudySpec.from_dict({"name": "q", "task": "quadratic", "optimizers": ["sgd"], "search": search,
+                                "tuning": {"sampler": "bracket", "spacing": 0.5, "extensions": 1, "seeds": [0]},
+                                "defaults_arms": [], "seeds": [1]})
+    run_study(spec, out_dir=tmp_path / "out", log=lines.append)
+    assert f"(quadratic, 1 optimizers, {words}, final seeds [1])" in lines[0]

@@ -148,16 +148,38 @@ def load_selection(runs_dir: str | Path) -> dict:
 COSTS_FILE = "costs.json"
 
 
-def load_costs(runs_dir: str | Path) -> dict[str, float]:
-    """``costs.json`` of a study: optimizer -> seconds per loss-and-gradient evaluation, measured in one
-    interleaved benchmark (``benchmarks/step_costs.py``); {} when absent or unreadable."""
+def load_costs(runs_dir: str | Path) -> dict[str, float | dict[str, float]]:
+    """``costs.json`` of a study, measured in one interleaved benchmark (``benchmarks/step_costs.py``):
+    optimizer -> seconds per loss-and-gradient evaluation, either one number for every arm or
+    ``{arm: seconds}`` measured at each arm's own setting (an L-BFGS history of 320 costs more per
+    evaluation than one of 10); unreadable entries are left out, {} when the file is absent or unreadable.
+    Read a cost with `arm_cost`."""
     path = Path(runs_dir) / COSTS_FILE
     try:
         costs = json.loads(path.read_text())["seconds_per_evaluation"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    return {name: float(v) for name, v in costs.items() if records.is_finite(v) and float(v) > 0} \
-        if isinstance(costs, dict) else {}
+    if not isinstance(costs, dict):
+        return {}
+    loaded = {}
+    for name, value in costs.items():
+        if isinstance(value, dict):
+            per_arm = {arm: float(v) for arm, v in value.items() if _positive(v)}
+            if per_arm:
+                loaded[name] = per_arm
+        elif _positive(value):
+            loaded[name] = float(value)
+    return loaded
+
+
+def _positive(value) -> bool:
+    return records.is_finite(value) and float(value) > 0
+
+
+def arm_cost(costs: dict, optimizer: str, arm: str) -> float | None:
+    """Seconds per evaluation of ``optimizer``'s ``arm`` in `load_costs`'s mapping; None when not measured."""
+    value = costs.get(optimizer)
+    return value.get(arm) if isinstance(value, dict) else value
 
 
 def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:

@@ -20,8 +20,8 @@ import pandas as pd
 
 from kerasopt.report import plots
 from kerasopt import records
-from kerasopt.report.load import (format_setting, headline_metrics, load_costs, load_history, load_runs, load_selection,
-                                  load_study, resolved_hparams, result_image, tuning_seeds)
+from kerasopt.report.load import (arm_cost, format_setting, headline_metrics, load_costs, load_history, load_runs,
+                                  load_selection, load_study, resolved_hparams, result_image, tuning_seeds)
 from kerasopt.report.stats import TIME_AXES, holm, mean_interval, median_cost, paired_difference, paired_p_value, \
     time_to_target, worse_by_test
 
@@ -33,8 +33,8 @@ PREDICTIONS, INPUTS = "test_predictions.png", "test_inputs.png"  # kerasopt.defe
 COST_NOTE = ("Targets: those of the study file, and those derived from the study itself (the best optimizer's "
              "mean at a fraction of its budget). `median wall seconds` are the seconds each run logged, which "
              "depend on what else the machine ran at the time; `median modelled seconds` = evaluations x the "
-             "optimizer's seconds per evaluation from one interleaved benchmark (`costs.json`), which do not: "
-             "rank by those.")
+             "seconds per evaluation of each optimizer at the arm's setting, from one interleaved benchmark "
+             "(`costs.json`), which do not: rank by those.")
 NO_COST_NOTE = ("Targets: those of the study file, and those derived from the study itself (the best optimizer's "
                 "mean at a fraction of its budget). `median wall seconds` are the seconds each run logged and "
                 "depend on the machine's load when it ran; no interleaved cost benchmark (`costs.json`) was "
@@ -259,7 +259,7 @@ def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizer
                  targets: list[tuple[float, str]], metric: str, mode: str, costs: dict) -> pd.DataFrame:
     """Per optimizer, arm and target: completed seeds that reached it and the median cost over them
     along every time axis the histories have; ``modelled seconds`` = evaluations x the optimizer's
-    benchmarked seconds per evaluation (`load_costs`), independent of machine load when each run ran;
+    benchmarked seconds per evaluation at that arm's setting (`load_costs`), independent of machine load when each run ran;
     ``wall seconds`` = the seconds the run itself logged."""
     rows, axes = [], []
     for name in optimizers:
@@ -276,7 +276,7 @@ def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizer
                        "reached": f"{reached}/{len(costs_per_seed)}"}
                 row |= {f"median {AXIS_NAMES.get(axis, axis)}": median_cost([c[axis] for c in costs_per_seed])
                         for axis in axes}
-                cost = costs.get(name)
+                cost = arm_cost(costs, name, arm)
                 row["median modelled seconds"] = median_cost(
                     [c["evaluations"] * cost for c in costs_per_seed]) if cost else math.nan
                 rows.append(row)

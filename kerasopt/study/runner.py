@@ -200,10 +200,8 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     total = len(_unique(first + expected_final))
     counts = {"total": total, "executed": 0, "skipped": 0}
     progress = Progress(total, 0, log)
-    tuning = (f"bracket grid {spec.spacing:g} decades apart, up to {spec.extensions} extensions per edge"
-              if spec.sampler == BRACKET else f"{spec.trials} {spec.sampler} trials")
-    log(f"study {spec.name}: {total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, {tuning}, "
-        f"tuning seeds {list(spec.tuning_seeds)}, final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
+    log(f"study {spec.name}: {total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, {_tuning_words(spec)}, "
+        f"final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
     for warning in spec.warnings:
         log(f"warning: {warning}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
@@ -329,6 +327,15 @@ def check_record(run_dir: Path, run: PlannedRun) -> None:
         raise ValueError(f"{run_dir / records.CONFIG}: a record of other settings than run {run.run_id} "
                          f"({run.optimizer}, {run.phase}, seed {run.seed}) of this study; move it away or "
                          "choose another --out")
+
+
+def _tuning_words(spec: StudySpec) -> str:
+    """How the study tunes, for its first log line; fixed settings (e.g. ``settings_from``) are not tuning."""
+    if not any(dim.searched for space in spec.spaces.values() for dim in space.values()):
+        return "fixed settings, no tuning"
+    grid = (f"bracket grid {spec.spacing:g} decades apart, up to {spec.extensions} extensions per edge"
+            if spec.sampler == BRACKET else f"{spec.trials} {spec.sampler} trials")
+    return f"{grid}, tuning seeds {list(spec.tuning_seeds)}"
 
 
 def _executor(backend: str, address: str | None, workers: int):
