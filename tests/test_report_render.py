@@ -155,6 +155,20 @@ def test_report_lists_the_protocol(study_dir):
     assert len(pd.read_csv(study_dir / "runs.csv")) == len(roles)
 
 
+def test_a_study_with_fixed_settings_says_it_did_not_tune(study_dir, tmp_path):
+    import shutil
+
+    fixed = tmp_path / "fixed"
+    shutil.copytree(study_dir, fixed)
+    study = json.loads((fixed / "study.json").read_text())
+    study["study"]["search"] = {"adam": {"learning_rate": 0.5}, "lbfgs": {}, "sgd": {"learning_rate": 0.5}}
+    write_json_atomic(fixed / "study.json", study)
+    text = write_report(fixed, tmp_path / "out").read_text()
+    assert "Held-out seeds [1, 2, 3] (settings fixed by the study file, not tuned here;" in text
+    assert "- Seeds: [1, 2, 3]; defaults-arm seeds [1, 2, 3]." in text and "- Tuning: none (" in text
+    assert "tuning seeds" not in text.split("## Tuning")[0] + text.split("## Protocol")[1]
+
+
 def test_unreadable_run_files_are_named_and_left_out(study_dir, tmp_path):
     import shutil
 

@@ -39,6 +39,8 @@ NO_COST_NOTE = ("Targets: those of the study file, and those derived from the st
                 "mean at a fraction of its budget). `median wall seconds` are the seconds each run logged and "
                 "depend on the machine's load when it ran; no interleaved cost benchmark (`costs.json`) was "
                 "given, so rank by steps or evaluations.")
+NOT_TUNED = ("settings fixed by the study file, not tuned here; a companion study's `settings_from` fixes "
+             "the settings another study's tuning selected")
 WORSE = "worse than best? (Holm, 5%)"
 REPORT = "report.md"
 STATUSES = ("completed", "diverged", "failed")
@@ -285,6 +287,11 @@ def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizer
     return pd.DataFrame(rows, columns=columns)
 
 
+def searched(spec: dict) -> bool:
+    """Whether the study searched any hyperparameter (a dimension, not a fixed number)."""
+    return any(isinstance(value, dict) for space in spec.get("search", {}).values() for value in space.values())
+
+
 def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list[str]:
     """The protocol section: what every optimizer got, so readers can judge fairness."""
     spec, target = study["study"], study["target"]
@@ -302,8 +309,9 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
         + (f" Budget: {spec['base'].get(budget)} {budget} per run (loss-and-gradient evaluations, line-search "
            "trials included); each run is scored at its last accepted iterate within the budget."
            if budget else ""),
-        f"- Seeds: tuning seeds {tuning_seeds(tuning)}; final (held-out) seeds {spec['seeds']}"
-        + (f"; defaults-arm seeds {defaults_seeds}." if arms else "."),
+        (f"- Seeds: tuning seeds {tuning_seeds(tuning)}; final (held-out) seeds {spec['seeds']}" if searched(spec)
+         else f"- Seeds: {spec['seeds']}") + (f"; defaults-arm seeds {defaults_seeds}." if arms else "."),
+        f"- Tuning: none ({NOT_TUNED})." if not searched(spec) else
         (f"- Tuning: the bracketing tuner: a grid {tuning['spacing']:g} decades apart that contains the task "
          "default, extended past an edge the selection lands on, in the same steps, until the target gets worse "
          f"there or the runs diverge (at most {tuning['extensions']} steps per side); every setting runs with "
@@ -454,10 +462,10 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
         out_dir / "runs.csv", index=False)
     figures = write_figures(runs_dir, out_dir, runs, histories, study, order)
     better = "lower" if mode == "min" else "higher"
+    tuning_note = f"tuning seeds {tuning_seeds(spec['tuning'])}" if searched(spec) else NOT_TUNED
     lines = [f"# Study `{spec['name']}`: which optimizer, at what cost?", "",
              f"Task `{spec['task']}`, headline metric `{headline[0]}` ({better} is better); tuning selected on "
-             f"`{metric}`. Source: `{study.get('source', '')}`. Held-out seeds {spec['seeds']} "
-             f"(tuning seeds {tuning_seeds(spec['tuning'])}).", ""]
+             f"`{metric}`. Source: `{study.get('source', '')}`. Held-out seeds {spec['seeds']} ({tuning_note}).", ""]
     lines += [f"> **Note:** {warning}" for warning in study.get("warnings", [])] + (
         [""] if study.get("warnings") else [])
     incomplete = int(runs.drop_duplicates("run_id")["status"].isna().sum())
