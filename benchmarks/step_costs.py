@@ -70,7 +70,6 @@ def style_step(settings: dict, evaluations: int = STYLE_EVALUATIONS):
 
 
 STEPS = {"defects": defects_step, "style": style_step}  # task name -> step factory
-ARM_PHASES = {"final": "tuned", "task_defaults": "task_defaults", "library_defaults": "library_defaults"}
 EVERY_ARM = None
 
 
@@ -82,14 +81,16 @@ def settings_to_time(spec, results_dir: Path) -> list[tuple[dict, list[tuple[str
     task's defaults for arm `EVERY_ARM`.
     """
     from kerasopt import records
+    from kerasopt.report.render import ARMS
     from kerasopt.study.expand import run_settings
 
     plan = results_dir / "plan.json"
     if not plan.is_file():
         return [(run_settings(spec, name, {}, seed=0), [(name, EVERY_ARM)]) for name in spec.optimizers]
+    arm_of_phase = {phase: arm for arm, phase in ARMS.items()}
     groups: dict[str, tuple[dict, list]] = {}
     for run in records.read_json_object(plan, ("runs",), "study plan")["runs"]:
-        arm = ARM_PHASES.get(run.get("phase"))
+        arm = arm_of_phase.get(run.get("phase"))
         if arm is None or run.get("optimizer") not in spec.optimizers:
             continue
         settings = {key: value for key, value in run["config"].items() if key != "seed"}
@@ -160,17 +161,17 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: no step benchmark for task {spec.task!r}. Supported: {', '.join(STEPS)}")
     options = {"evaluations": args.style_evaluations or spec.base.get("evaluations") or STYLE_EVALUATIONS} \
         if spec.task == "style" else {}
-    to_time = settings_to_time(spec, Path(args.out))
-    steps = {label(users): STEPS[spec.task](settings, **options) for settings, users in to_time}
+    to_time = {label(users): (settings, users) for settings, users in settings_to_time(spec, Path(args.out))}
+    steps = {name: STEPS[spec.task](settings, **options) for name, (settings, _) in to_time.items()}
     measured = measure(steps, args.rounds, args.steps, warmup=args.warmup)
     fastest = min(measured.values())
     for name, seconds in sorted(measured.items(), key=lambda item: item[1]):
         print(f"{seconds * 1000:8.1f} ms per evaluation ({seconds / fastest:.2f}x the fastest)  {name}")
     records.write_json_atomic(Path(args.out) / "costs.json", {
-        "seconds_per_evaluation": costs_by_optimizer([(users, measured[label(users)]) for _, users in to_time]),
-        "settings": {label(users): {"hparams": settings.get("hparams", {}),
-                                    "hparam_defaults": settings.get("hparam_defaults", "task")}
-                     for settings, users in to_time},
+        "seconds_per_evaluation": costs_by_optimizer([(users, measured[name]) for name, (_, users) in to_time.items()]),
+        "settings": {name: {"hparams": settings.get("hparams", {}),
+                            "hparam_defaults": settings.get("hparam_defaults", "task")}
+                     for name, (settings, _) in to_time.items()},
         "study": spec.name, "rounds": args.rounds, "steps": args.steps,
         "method": "median over interleaved rounds (seeded random order) of the mean seconds per step",
         "environment": records.environment(),

@@ -261,8 +261,8 @@ def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizer
                  targets: list[tuple[float, str]], metric: str, mode: str, costs: dict) -> pd.DataFrame:
     """Per optimizer, arm and target: completed seeds that reached it and the median cost over them
     along every time axis the histories have; ``modelled seconds`` = evaluations x the optimizer's
-    benchmarked seconds per evaluation at that arm's setting (`load_costs`), independent of machine load when each run ran;
-    ``wall seconds`` = the seconds the run itself logged."""
+    benchmarked seconds per evaluation at that arm's setting (`load_costs`), independent of machine
+    load when each run ran; ``wall seconds`` = the seconds the run itself logged."""
     rows, axes = [], []
     for name in optimizers:
         for arm, phase in ARMS.items():
@@ -303,15 +303,16 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
     arms = spec.get("defaults_arms", ["task_defaults"] if spec.get("defaults_arm") else [])
     defaults_seeds = spec.get("defaults_seeds", spec["seeds"])
     budget = study.get("task", {}).get("budget_key")
+    tuned = searched(spec)
     lines = [
         "## Protocol", "",
         f"- Task: `{spec['task']}`; base settings: `{json.dumps(spec['base'], sort_keys=True)}`."
         + (f" Budget: {spec['base'].get(budget)} {budget} per run (loss-and-gradient evaluations, line-search "
            "trials included); each run is scored at its last accepted iterate within the budget."
            if budget else ""),
-        (f"- Seeds: tuning seeds {tuning_seeds(tuning)}; final (held-out) seeds {spec['seeds']}" if searched(spec)
+        (f"- Seeds: tuning seeds {tuning_seeds(tuning)}; final (held-out) seeds {spec['seeds']}" if tuned
          else f"- Seeds: {spec['seeds']}") + (f"; defaults-arm seeds {defaults_seeds}." if arms else "."),
-        f"- Tuning: none ({NOT_TUNED})." if not searched(spec) else
+        f"- Tuning: none ({NOT_TUNED})." if not tuned else
         (f"- Tuning: the bracketing tuner: a grid {tuning['spacing']:g} decades apart that contains the task "
          "default, extended past an edge the selection lands on, in the same steps, until the target gets worse "
          f"there or the runs diverge (at most {tuning['extensions']} steps per side); every setting runs with "
