@@ -27,8 +27,10 @@ report answers with its test value (``test_<target>``, of the weights of the
 best validation epoch) when there is a test split.
 
 Identity: every run's settings hold ``task_source`` = ``"<import path>
-sha256:<hash of the task's source file>"``, so the run id changes whenever the
-file defining the task changes and an edited model is never resumed as the same run.
+sha256:<hash>"`` of the task file and the modules beside it that it imports
+(`kerasopt.task_source`; comments and formatting do not count), so the run id
+changes whenever that code changes and an edited model is never resumed as the
+same run. A task file may import modules from its own folder.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import dataclasses
 import hashlib
 import inspect
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -44,20 +47,24 @@ import keras
 
 from kerasopt import timing
 from kerasopt.config import TaskConfig
+from kerasopt.optimizers.evaluation import EvaluationPoint, evaluation_point
+from kerasopt.task_source import code_digest
 from kerasopt.tasks import Task
 
 MODES = ("min", "max")
+SPLITS = ("train", "validation", "test")
 BEST_MODEL = "best.keras"
 
 
 def source_identity(import_path: str, source: str | Path | None, fallback: Callable | None = None) -> str:
-    """``"<import path> sha256:<first 16 hex digits of the source file's SHA-256>"``.
+    """``"<import path> sha256:<first 16 hex digits>"`` of the task's code.
 
-    Without a readable file (a function typed into a notebook) the hash is of
-    ``fallback``'s source text (or its code object when that is unavailable).
+    The digest is `kerasopt.task_source.code_digest` of the source file: the file and the local
+    modules it imports, comments and formatting aside. Without a readable file (a function typed
+    into a notebook) it is the SHA-256 of ``fallback``'s source text (or its code object).
     """
     if source is not None and Path(source).is_file():
-        digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        digest = code_digest(source)
     else:
         try:
             text = inspect.getsource(fallback).encode()
@@ -196,7 +203,7 @@ class KerasTask(Task):
     # one run ---------------------------------------------------------------------------------------------
 
     def compiled_model(self, config: KerasConfig) -> keras.Model:
-        """``build_model(seed)`` compiled with ``config``'s optimizer, checked on one training batch.
+        """``build_model(seed)`` compiled with ``config``'s optimizer, checked on one batch of every split.
 
         Raises:
             ValueError: not an uncompiled ``keras.Model``, data that do not fit it, or a target it
@@ -215,32 +222,51 @@ class KerasTask(Task):
                              "(kerasopt compiles it with each optimizer)")
         model.compile(optimizer=optimizers.build(config.optimizer, config.resolved_hparams()),
                       loss=self.arguments["loss"], metrics=list(self.arguments["metrics"]))
-        x, y = next(iter(self.dataset("train", min(config.batch_size, 4))))
-        try:
-            logs = model.evaluate(x, y, verbose=0, return_dict=True)
-        except Exception as exc:  # Keras raises many types for mismatched shapes
-            raise ValueError(f"the training data (x {tuple(x.shape)}, y {tuple(y.shape)}) do not fit the model of "
-                             f"task {self.name!r}: {_first_line(exc)}") from None
+        logs = {}
+        for which in SPLITS:
+            logs = self.check_split(model, which) or logs
         metric = self.arguments["target"]
         if metric not in logs:
             raise ValueError(f"target metric {metric!r} is not computed by the model of task {self.name!r}; "
                              f"it reports: {', '.join(logs)}")
         return model
 
+    def check_split(self, model: keras.Model, which: str) -> dict | None:
+        """Evaluate ``model`` on one small batch of split ``which``: its logs, None for an absent split.
+
+        Raises:
+            ValueError: one line naming the split, the batch shapes, the reason, and whether the
+                split is an already batched ``tf.data.Dataset`` (kerasopt batches it itself).
+        """
+        if self.split(which) is None:
+            return None
+        x, y = next(iter(self.dataset(which, 4)))
+        try:
+            _check_input_shape(model, x)
+            return model.evaluate(x, y, verbose=0, return_dict=True)
+        except Exception as exc:  # Keras raises many types for mismatched shapes
+            raise ValueError(f"the {which} data (x {tuple(x.shape)}, y {tuple(y.shape)}) do not fit the model "
+                             f"of task {self.name!r}{_batched_hint(self.split(which))}: {_reason(exc)}") from None
+
     def preflight(self, settings: dict) -> None:
         """Build and check the model and data once, before a study writes anything (ValueError)."""
         self.compiled_model(self.config_cls.from_dict({"optimizer": self.supported[0], **settings}))
 
     def _run(self, config: KerasConfig | dict, run_dir: str | Path, progress: bool = False) -> dict:
-        """Train one optimizer run and write its run record into ``run_dir``; returns the summary."""
+        """Train one optimizer run and write its run record into ``run_dir``; returns the summary.
+
+        Whatever the user's code raises (building, training, evaluating, saving) ends the run as
+        ``failed`` with its one-line reason; a study checks every split once before it starts
+        (`preflight`), so a failure here is one run's, and the study goes on.
+        """
         from kerasopt.records import RunRecord
 
         config = self.config_cls.from_dict(config) if isinstance(config, dict) else config
         config.validate()
-        model = self.compiled_model(config)  # bad input raises here, before anything is written
         settings = {**config.to_dict(), "task": self.name, "resolved_hparams": config.resolved_hparams()}
-        with RunRecord(run_dir, settings, seed=config.seed) as record:
-            return self._train(model, config, record, progress)
+        with RunRecord(run_dir, settings, seed=config.seed) as record:  # user code failing: a failed run
+            return self._train(self.compiled_model(config), config, record, progress)
+        return record.summary  # reached only when the record swallowed an exception (status failed)
 
     def _train(self, model: keras.Model, config: KerasConfig, record, progress: bool) -> dict:
         metric, mode = self.target["metric"], self.target["mode"]
@@ -248,7 +274,7 @@ class KerasTask(Task):
         train = self.dataset("train", config.batch_size, seed=config.seed)
         validation = self.dataset("validation", config.batch_size)
         model.fit(train, validation_data=validation, epochs=config.epochs, verbose=0, shuffle=False,
-                  callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+                  callbacks=[EvaluationPoint(), recorder, keras.callbacks.TerminateOnNaN()])
         steps = int(model.optimizer.iterations)
         metrics = {"epochs": len(recorder.values), "steps": steps, "evaluations": steps,
                    "train_seconds": recorder.train_seconds}
@@ -272,6 +298,41 @@ def _positive(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1. Received: {name}={value!r}")
     return value
+
+
+def _check_input_shape(model: keras.Model, x) -> None:
+    """ValueError when a single-input model declares an input shape that ``x`` (a batch) does not have."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1 or not hasattr(x, "shape"):
+        return
+    expected, got = tuple(inputs[0].shape), tuple(x.shape)
+    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got)):
+        raise ValueError(f"the model's input has shape {expected}, a batch of this split {got}")
+
+
+_NOISE = ("Exception encountered", "Graph execution error", "Detected at node", "<stack traces", "[[", "Arguments received")
+
+
+def _reason(exc: BaseException) -> str:
+    """The informative line of a Keras or TensorFlow error: skips the headers ("Exception encountered
+    when calling ...", "Graph execution error") and colour codes that cut the reason off."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    useful = [line for line in lines if line and not line.startswith(_NOISE)]
+    return useful[0][:300] if useful else type(exc).__name__
+
+
+def _batched_hint(data: Any) -> str:
+    """`` (an already batched tf.data.Dataset: ...)`` when ``data`` looks batched, else ``""``."""
+    import tensorflow as tf
+
+    if not isinstance(data, tf.data.Dataset):
+        return ""
+    spec = data.element_spec[0] if isinstance(data.element_spec, tuple) else data.element_spec
+    shape = getattr(spec, "shape", None)
+    if shape is not None and shape.rank and shape[0] is None:
+        return (f" (the dataset looks batched: its elements have shape {tuple(shape)}; give it unbatched, "
+                "kerasopt batches it with batch_size)")
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -306,7 +367,8 @@ class EpochRecorder(timing.EpochTimer):
         better = math.isfinite(value) and (not finite or (value > max(finite) if self.mode == "max"
                                                           else value < min(finite)))
         self.values.append(value)
-        if better:
-            self.best_weights, self.best_epoch = self.model.get_weights(), epoch + 1
+        if better:  # the weights that were validated: the optimizer's evaluation point
+            with evaluation_point(self.model.optimizer):
+                self.best_weights, self.best_epoch = self.model.get_weights(), epoch + 1
         if self.progress:
             print(f"  epoch {epoch + 1}: " + " ".join(f"{k} {v:.4g}" for k, v in logs.items()), flush=True)

@@ -1,8 +1,10 @@
 """Loading a user task by import path: ``path/to/file.py:TASK`` or ``package.module:TASK``.
 
 The object found must be a `kerasopt.KerasTask`; it is returned bound to the
-reference as written (its name in results) and to its source file (whose hash
-is part of every run's identity, `kerasopt.keras_task.source_identity`).
+reference as written (its name in results) and to its source file (whose code,
+with the local modules it imports, is part of every run's identity,
+`kerasopt.keras_task.source_identity`). A task file's folder is put first on
+``sys.path`` (as ``python file.py`` does), so it may import modules beside it.
 Every problem is one ValueError line naming the reference.
 """
 
@@ -45,6 +47,9 @@ def _import_file(reference: str, path: Path) -> ModuleType:
     name = f"kerasopt_user_task_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
     if name in sys.modules:
         return sys.modules[name]
+    folder = str(path.parent)
+    if folder not in sys.path:  # like `python file.py`: modules beside the task file import
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look the module up while it executes

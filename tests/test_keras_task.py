@@ -189,3 +189,80 @@ def test_a_task_built_in_python_trains_on_tf_data_and_records_its_identity(tmp_p
     assert [row["epoch"] for row in history] == [1, 2] and "val_mae" in history[0]
     with pytest.raises(ValueError, match="not in the registry|Unknown optimizer|full-batch"):
         task.resolve({"optimizer": "lbfgs"})
+
+
+# --- your own model without surprises ---------------------------------------------------------------------
+
+
+def test_a_test_split_that_does_not_fit_is_refused_before_anything_is_written(tmp_path, capsys):
+    task_file = write_task(tmp_path, name="bad_test_split.py")
+    task_file.write_text(task_file.read_text().replace("test=(x[80:], y[80:])", "test=(x[80:, :3], y[80:])"))
+    out = tmp_path / "out"
+    assert study_main(["run", str(write_study(tmp_path, f"{task_file}:TASK")), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "the test data (x (4, 3), y (4,)) do not fit" in error, error
+    assert "the model's input has shape (None, 4)" in error and not out.exists()
+
+
+def test_an_already_batched_dataset_is_named_as_the_cause(tmp_path, capsys):
+    task_file = write_task(tmp_path, name="batched.py")
+    text = task_file.read_text().replace("train=(x[:64], y[:64])",
+                                         "train=__import__('tensorflow').data.Dataset.from_tensor_slices("
+                                         "(x[:64], y[:64])).batch(8)")
+    task_file.write_text(text)
+    assert study_main(["run", str(write_study(tmp_path, f"{task_file}:TASK")), "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "the train data" in error and "looks batched" in error, error
+
+
+def test_a_run_that_fails_in_user_code_is_recorded_and_the_study_goes_on(tmp_path):
+    task_file = write_task(tmp_path, name="flaky.py")
+    task_file.write_text(task_file.read_text().replace(
+        "def build_model(seed):\n", "def build_model(seed):\n    if seed == 2:\n        raise RuntimeError('no model for seed 2')\n"))
+    out = tmp_path / "out"
+    assert study_main(["run", str(write_study(tmp_path, f"{task_file}:TASK")), "--out", str(out)]) == 0
+    failed = [records.read_summary(d) for d in records.completed_runs(out)
+              if records.read_summary(d)["status"] == "failed"]
+    assert len(failed) == 4 and all("RuntimeError: no model for seed 2" in s["error"] for s in failed)
+    assert study_main(["report", str(out)]) == 0  # the rest is reported
+    assert "failed" in (out / "report.md").read_text()
+    assert study_main(["run", str(write_study(tmp_path, f"{task_file}:TASK")), "--out", str(out)]) == 0  # resumes
+
+
+def test_a_task_file_imports_a_module_beside_it_and_its_edits_change_the_runs(tmp_path, capsys):
+    (tmp_path / "models.py").write_text("import keras\n\n\ndef small():\n    return keras.Sequential("
+                                        "[keras.Input((4,)), keras.layers.Dense(2, activation='softmax')])\n")
+    task_file = write_task(tmp_path, model="models.small()", name="sibling.py")
+    task_file.write_text("import models\n" + task_file.read_text())
+    study, out = write_study(tmp_path, f"{task_file}:TASK"), tmp_path / "out"
+    assert study_main(["run", str(study), "--out", str(out)]) == 0
+    first = {d.name for d in records.completed_runs(out)}
+    capsys.readouterr()
+    (tmp_path / "models.py").write_text((tmp_path / "models.py").read_text() + "# a comment: same code\n")
+    assert study_main(["run", str(study), "--out", str(out)]) == 0
+    assert "0 runs executed" in capsys.readouterr().out  # comments do not change the runs
+    (tmp_path / "models.py").write_text((tmp_path / "models.py").read_text().replace(
+        "Dense(2,", "Dense(8, activation='relu'), keras.layers.Dense(2,"))
+    tasks._BUILT.clear()
+    assert study_main(["run", str(study), "--out", str(out)]) == 0
+    output = capsys.readouterr().out
+    assert "warning: the task's code changed" in output and "0 runs executed" not in output
+    assert not first & {d.name for d in records.completed_runs(out)} - first  # new ids
+    assert len({d.name for d in records.completed_runs(out)} - first) == len(first)
+
+
+def test_code_digest_ignores_comments_and_follows_local_imports(tmp_path):
+    from kerasopt.task_source import code_digest, local_modules
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "layers.py").write_text("WIDTH = 4\n")
+    (tmp_path / "helpers.py").write_text("from pkg import layers\n")
+    task = tmp_path / "task.py"
+    task.write_text("import numpy\n\ndef f():\n    import helpers\n    return helpers\n")
+    assert [p.name for p in local_modules(task)] == ["helpers.py", "__init__.py", "layers.py"]
+    before = code_digest(task)
+    task.write_text("import numpy  # numbers\n\n\ndef f():\n    import helpers   \n    return helpers\n")
+    assert code_digest(task) == before
+    (tmp_path / "pkg" / "layers.py").write_text("WIDTH = 8\n")
+    assert code_digest(task) != before

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasopt.optimizers.schedule_free import (ScheduleFreeAdamW, ScheduleFreeCheckpoint, ScheduleFreeEvaluation,
-                                               average_into, averaged_point, box, is_schedule_free,
+from kerasopt.optimizers.evaluation import EvaluationCheckpoint, EvaluationPoint
+from kerasopt.optimizers.schedule_free import (ScheduleFreeAdamW, average_into, averaged_point, box, is_schedule_free,
                                                project_iterates)
 
 B1, B2, EPS = 0.9, 0.999, 1e-8
@@ -138,12 +138,14 @@ def test_callbacks_validate_and_checkpoint_at_x_while_training_continues_from_y(
     start = _model().get_weights()
     runs = {}
     for label, callbacks in [("plain", []),
-                             ("schedule_free", [ScheduleFreeEvaluation(),
-                                                ScheduleFreeCheckpoint(str(tmp_path / "x.weights.h5"),
-                                                                       save_weights_only=True)])]:
+                             ("schedule_free", [EvaluationPoint(),
+                                                EvaluationCheckpoint(str(tmp_path / "x.weights.h5"),
+                                                                     save_weights_only=True)])]:
         model = _model()
         model.set_weights(start)
-        model.compile(optimizer=ScheduleFreeAdamW(learning_rate=0.05), loss="mse")
+        optimizer = ScheduleFreeAdamW(learning_rate=0.05)
+        optimizer.finalize_variable_values = lambda var_list: None  # keep y after fit, to compare
+        model.compile(optimizer=optimizer, loss="mse")
         history = model.fit(x, y, batch_size=16, epochs=2, validation_data=(x[:32], y[:32]),
                             callbacks=callbacks, shuffle=False, verbose=0)
         runs[label] = (model, history.history["val_loss"][-1])
@@ -163,8 +165,33 @@ def test_callbacks_validate_and_checkpoint_at_x_while_training_continues_from_y(
     for a, b in zip(saved.get_weights(), weights_at_x):
         np.testing.assert_allclose(a, b, atol=1e-7)
     # Standalone evaluate with the callback: also at x, and y is back afterwards.
-    assert model.evaluate(x[:32], y[:32], verbose=0, callbacks=[ScheduleFreeEvaluation()]) == pytest.approx(at_x)
+    assert model.evaluate(x[:32], y[:32], verbose=0, callbacks=[EvaluationPoint()]) == pytest.approx(at_x)
     assert model.evaluate(x[:32], y[:32], verbose=0) == pytest.approx(at_y)
+
+
+def test_fit_ends_at_the_averaged_point():
+    """``model.fit`` calls the optimizer's ``finalize_variable_values``: ours moves the weights to x."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = np.sin(x @ rng.normal(size=(4, 1))).astype("float32")
+    keras.utils.set_random_seed(0)
+    start = _model().get_weights()
+    ends = []
+    for finalize in (True, False):
+        model = _model()
+        model.set_weights(start)
+        optimizer = ScheduleFreeAdamW(learning_rate=0.05)
+        if not finalize:
+            optimizer.finalize_variable_values = lambda var_list: None
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        if not finalize:
+            with averaged_point(optimizer):
+                ends.append(model.get_weights())
+        else:
+            ends.append(model.get_weights())
+    for a, b in zip(*ends):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_projected_iterates_stay_in_the_pixel_box_and_match_projected_schedule_free():

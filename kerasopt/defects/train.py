@@ -48,7 +48,7 @@ import tensorflow as tf
 from kerasopt import optimizers, timing
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
-from kerasopt.optimizers.schedule_free import ScheduleFreeCheckpoint, ScheduleFreeEvaluation, average_into
+from kerasopt.optimizers.evaluation import EvaluationCheckpoint, EvaluationPoint, finalize
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
 from kerasopt.defects.data import Splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
@@ -161,13 +161,13 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     recorder = EpochRecorder(record, progress, record.resume.rows if record.resume else ())
     checkpoint = record.artifacts / CHECKPOINT
     best_so_far = max((d for d in recorder.val_dices if d is not None), default=None)
-    callbacks = [recorder, ScheduleFreeEvaluation()]  # Schedule-Free: validate at x (before the recalibration)
+    callbacks = [recorder, EvaluationPoint()]  # validate at the optimizer's evaluation point (before the recalibration)
     bn_data = recalibration_dataset(config, splits) if config.bn_recalibration else None
     if bn_data is not None:  # after the recorder: recalibration counts as evaluation time
         callbacks.append(BatchNormRecalibration(bn_data, config.bn_batches))
     callbacks += [keras.callbacks.TerminateOnNaN(),
-                  ScheduleFreeCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
-                                         save_best_only=True, initial_value_threshold=best_so_far)]
+                  EvaluationCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
+                                       save_best_only=True, initial_value_threshold=best_so_far)]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
         callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
                                                      profile_batch=0))
@@ -187,7 +187,7 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     if checkpoint.is_file():
         model.load_weights(str(checkpoint))  # its BN statistics were recalibrated before its validation
     else:
-        average_into(model.optimizer)  # Schedule-Free: the averaged point x (a no-op for other optimizers)
+        finalize(model.optimizer, model.trainable_variables)  # the evaluation point (fit did it; idempotent)
         if bn_data is not None:
             recalibrate(model, bn_data, config.bn_batches)
     val_probabilities, val_masks = predict(model, val_data)

@@ -14,6 +14,9 @@ tracing, which goes to ``trace_seconds``), ``loss``, ``content_loss``,
 step 0: the first batch under the initial weights), and, every
 ``eval_every`` steps and at the last step, ``val_loss``, ``val_content_loss``,
 ``val_style_loss``, ``val_tv_loss`` on the held-out photos (empty otherwise).
+Validation, the final metrics, ``model.keras`` and the grid are at the
+optimizer's evaluation point (`kerasopt.optimizers.evaluation`: Schedule-Free's
+averaged point x); the training columns are where the gradients are taken.
 
 Artifacts: ``model.keras`` (the final network), ``grid.png`` (top row: the
 style image, then the validation photos; bottom row: their stylized versions).
@@ -35,6 +38,7 @@ from kerasopt.faststyle import data
 from kerasopt.faststyle.config import FastStyleConfig
 from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
 from kerasopt.faststyle.model import build_transformer
+from kerasopt.optimizers.evaluation import evaluation_point, finalize
 from kerasopt.records import RunRecord, one_line_error
 from kerasopt.seeding import set_seed
 from kerasopt.style import features, images
@@ -132,8 +136,10 @@ def _compiled_functions(model, loss: PerceptualLoss, optimizer):
     return train_step, evaluate
 
 
-def _val_row(evaluate, val_photos) -> dict:
-    total, parts, _ = evaluate(val_photos)
+def _val_row(evaluate, val_photos, optimizer) -> dict:
+    """Validation columns at the optimizer's evaluation point; training resumes where it was."""
+    with evaluation_point(optimizer):
+        total, parts, _ = evaluate(val_photos)
     return {"val_loss": float(total), **{f"val_{n}": float(v) for n, v in zip(COMPONENTS, parts.numpy())}}
 
 
@@ -149,7 +155,7 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
     timer, window, diverged = _Timer(), [], None
     first = next(batches)
     total, parts, _ = evaluate(first)
-    initial = _val_row(evaluate, val_photos)
+    initial = _val_row(evaluate, val_photos, optimizer)
     val_history = [initial["val_loss"]]
     record.log({"step": 0, "evaluations": 0, "seconds": 0.0, "loss": float(total),
                 **dict(zip(COMPONENTS, map(float, parts.numpy()))), **initial})
@@ -168,7 +174,7 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
         if step % config.log_every == 0 or step % config.eval_every == 0 or last:
             row = _window_row(step, timer, window, loss)
             if step % config.eval_every == 0 or last:
-                row.update(_val_row(evaluate, val_photos))
+                row.update(_val_row(evaluate, val_photos, optimizer))
                 val_history.append(row["val_loss"])
                 if progress:
                     print(f"  [{config.optimizer}] step {step}: loss {row['loss']:.4g} val_loss "
@@ -184,6 +190,7 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
     if diverged:
         return record.finish("diverged", {**progress_metrics, "val_loss": None}, error=diverged,
                              trace_seconds=timer.trace_seconds)
+    finalize(optimizer, model.trainable_variables)  # from here on the model is at its evaluation point
     metrics = {**progress_metrics, **_final_metrics(evaluate, val_photos, loss), "loss": row["loss"]}
     model.save(record.artifacts / MODEL_FILE)
     try:

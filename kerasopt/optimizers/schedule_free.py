@@ -15,7 +15,7 @@ in its ``momentum`` slot; x is not stored but follows from them:
 
 (keras/src/optimizers/schedule_free_adamw.py recovers ``x_old`` this way in
 ``update_step``). Keras 3.15 offers no way to evaluate or save at x, so a model
-trained with it is evaluated, checkpointed and saved at y. This module adds:
+trained with Keras' class is evaluated, checkpointed and saved at y. This module adds:
 
 * `averaged_point(optimizer, variables)`: a context manager that assigns x into
   the variables and restores y exactly on exit (a no-op for other optimizers);
@@ -23,10 +23,12 @@ trained with it is evaluated, checkpointed and saved at y. This module adds:
   end of training (for saving; the optimizer state is made consistent, y = z = x);
 * `project_iterates(optimizer, variables, project)`: after each step, keeps y, x
   and z inside a convex set (the pixel box [0, 255] of style transfer);
-* `ScheduleFreeEvaluation`: a callback that validates at x inside ``fit``;
-* `ScheduleFreeCheckpoint`: a `keras.callbacks.ModelCheckpoint` that saves at x;
 * `ScheduleFreeAdamW`: Keras' optimizer with two fixes (below), registered for
-  serialization as ``kerasopt>ScheduleFreeAdamW``.
+  serialization as ``kerasopt>ScheduleFreeAdamW``, that owns its evaluation
+  point through the hooks of `kerasopt.optimizers.evaluation`:
+  ``evaluation_point`` (`averaged_point`), ``finalize_variable_values`` (Keras'
+  end-of-``fit`` hook: `average_into`, so ``model.fit`` ends at x) and
+  ``project_iterates``. Training loops call those hooks, never this module.
 
 Two fixes. (1) Keras 3.15 starts z at 0 instead of at the weights whenever
 the optimizer is built inside a ``tf.function`` -- which ``model.fit`` does --
@@ -55,17 +57,14 @@ References:
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterable
+from typing import Iterable
 
 import keras
 from keras import ops
 
-__all__ = ["ScheduleFreeAdamW", "averaged_point", "average_into", "project_iterates", "box",
-           "is_schedule_free", "ScheduleFreeEvaluation", "ScheduleFreeCheckpoint"]
+from kerasopt.optimizers.evaluation import Projection, box, innermost
 
-Projection = Callable[[object], object]
-"""A map tensor -> tensor onto a closed convex set (e.g. `box(0, 255)`)."""
-
+__all__ = ["ScheduleFreeAdamW", "averaged_point", "average_into", "project_iterates", "box", "is_schedule_free"]
 
 @keras.saving.register_keras_serializable(package="kerasopt")
 class ScheduleFreeAdamW(keras.optimizers.ScheduleFreeAdamW):
@@ -132,6 +131,22 @@ class ScheduleFreeAdamW(keras.optimizers.ScheduleFreeAdamW):
         x_new = ops.add(ops.multiply(1 - weight, x_old), ops.multiply(weight, z))
         self.assign(variable, ops.add(ops.multiply(1 - beta_1, z), ops.multiply(beta_1, x_new)))
 
+    # the evaluation-point hooks (kerasopt.optimizers.evaluation) ------------------------------------------
+
+    def evaluation_point(self, variables=None):
+        """A context manager holding the averaged point x in ``variables`` (`averaged_point`)."""
+        return averaged_point(self, variables)
+
+    def finalize_variable_values(self, var_list):
+        """End of training (``model.fit`` calls it after the last epoch): variables <- x, z <- x
+        (`average_into`; the EMA of ``use_ema`` first, as Keras)."""
+        super().finalize_variable_values(var_list)
+        average_into(self, var_list)
+
+    def project_iterates(self, variables, projection):
+        """Projected Schedule-Free after a step (the module's `project_iterates`)."""
+        project_iterates(self, variables, projection)
+
 
 def _value_of(variable):
     """An initializer (shape, dtype) -> the current value of ``variable``, read when it is called."""
@@ -140,21 +155,14 @@ def _value_of(variable):
     return initializer
 
 
-def _unwrap(optimizer):
-    """The innermost optimizer (through `keras.optimizers.LossScaleOptimizer`)."""
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
-
-
 def is_schedule_free(optimizer) -> bool:
     """True for a (possibly loss-scaled) Keras or kerasopt `ScheduleFreeAdamW`."""
-    return isinstance(_unwrap(optimizer), keras.optimizers.ScheduleFreeAdamW)
+    return isinstance(innermost(optimizer), keras.optimizers.ScheduleFreeAdamW)
 
 
 def _triples(optimizer, variables):
     """(variable y, slot z, beta_1) for each variable with a z slot; [] if not schedule-free or not built."""
-    optimizer = _unwrap(optimizer)
+    optimizer = innermost(optimizer)
     if not isinstance(optimizer, keras.optimizers.ScheduleFreeAdamW) or not optimizer.built:
         return []
     variables = list(optimizer._trainable_variables if variables is None else variables)
@@ -205,7 +213,7 @@ def average_into(optimizer, variables: Iterable | None = None, project: Projecti
     """
     triples = _triples(optimizer, variables)
     if not triples and project is not None:
-        for variable in (_unwrap(optimizer)._trainable_variables if variables is None else variables):
+        for variable in (innermost(optimizer)._trainable_variables if variables is None else variables):
             variable.assign(project(variable))
     for y, z, beta_1 in triples:
         x = _x(y, z, beta_1)
@@ -238,7 +246,7 @@ def project_iterates(optimizer, variables: Iterable, project: Projection) -> Non
         for variable in variables:
             variable.assign(project(variable))
         return
-    iterations = _unwrap(optimizer).iterations
+    iterations = innermost(optimizer).iterations
     for y, z, beta_1 in triples:
         weight = 1.0 / ops.cast(ops.maximum(iterations, 1), y.dtype)
         z_raw = ops.copy(z)
@@ -246,52 +254,3 @@ def project_iterates(optimizer, variables: Iterable, project: Projection) -> Non
         x = project(ops.add(_x(y, z_raw, beta_1), ops.multiply(weight, ops.subtract(z_projected, z_raw))))
         z.assign(z_projected)
         y.assign(ops.add(ops.multiply(1 - beta_1, z_projected), ops.multiply(beta_1, x)))
-
-
-def box(low: float, high: float) -> Projection:
-    """The projection onto the box [low, high] (elementwise clip)."""
-    if not low < high:
-        raise ValueError(f"box needs low < high. Received: low={low}, high={high}")
-    return lambda tensor: ops.clip(tensor, low, high)
-
-
-class ScheduleFreeEvaluation(keras.callbacks.Callback):
-    """Evaluate at the averaged point x: swaps x in on ``on_test_begin``, restores y on ``on_test_end``.
-
-    Inside ``model.fit(..., validation_data=...)`` the validation pass (and so
-    ``val_*`` logs, EarlyStopping, ReduceLROnPlateau, a monitoring checkpoint)
-    sees x while training continues from y. Each hook swaps and restores on
-    its own, so its position in the callback list does not matter. It does not
-    change what a plain `keras.callbacks.ModelCheckpoint` saves (that runs in
-    ``on_epoch_end``, at y): use `ScheduleFreeCheckpoint` to save at x. A no-op
-    for other optimizers.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._swap = None
-
-    def on_test_begin(self, logs=None):
-        self._swap = averaged_point(self.model.optimizer)
-        self._swap.__enter__()
-
-    def on_test_end(self, logs=None):
-        if self._swap is not None:
-            swap, self._swap = self._swap, None
-            swap.__exit__(None, None, None)
-
-
-class ScheduleFreeCheckpoint(keras.callbacks.ModelCheckpoint):
-    """`keras.callbacks.ModelCheckpoint` that writes the averaged point x, not y.
-
-    Same arguments as ModelCheckpoint; every save (epoch or batch frequency,
-    best-only or not) happens inside `averaged_point`, so the order relative to
-    other callbacks does not matter. A full-model save also stores the
-    optimizer state (z, velocities) as it is: resuming training from such a
-    file starts y at x; use `keras.callbacks.BackupAndRestore` to resume
-    exactly. A plain ModelCheckpoint for other optimizers.
-    """
-
-    def _save_model(self, epoch, batch, logs):
-        with averaged_point(self.model.optimizer):
-            super()._save_model(epoch, batch, logs)

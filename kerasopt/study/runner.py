@@ -56,6 +56,8 @@ def execute_run(task_name: str, settings: dict, run_dir: str) -> dict:
         return {"status": BAD_INPUT, "error": records.one_line_error(exc)}
     except Exception as exc:  # a task bug: record the run as failed and go on with the study
         return record_failure(run_dir, settings, exc)
+    if not isinstance(summary, dict):  # a task that returned nothing: its record, or a failure
+        return record_failure(run_dir, settings, RuntimeError(f"task {task_name} returned {summary!r}, not a summary"))
     return summary
 
 
@@ -100,6 +102,26 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
             return
     out_dir.mkdir(parents=True, exist_ok=True)
     records.write_json_atomic(path, study_record(spec, task))
+
+
+def changed_code_note(out_dir: Path, task: Task) -> str | None:
+    """One line when ``out_dir`` holds runs of other code of this task (a user task's ``identity``,
+    `kerasopt.keras_task.source_identity`): those runs have other ids and are not reused."""
+    identity = getattr(task, "identity", None)
+    if identity is None:
+        return None
+    old = []
+    for config in sorted(out_dir.glob(f"*/{records.CONFIG}")):
+        try:
+            source = records.read_config(config.parent)["settings"].get("task_source")
+        except (ValueError, AttributeError):
+            continue
+        if source is not None and source != identity:
+            old.append(source)
+    if not old:
+        return None
+    return (f"the task's code changed ({old[0].split()[-1]} -> {identity.split()[-1]}): {len(old)} runs of the "
+            f"old code in {out_dir} are not reused")
 
 
 def _adds_optimizers(existing: dict, mine: dict) -> bool:
@@ -193,6 +215,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     except ValueError as exc:
         raise ValueError(f"{spec.source}: task: {records.one_line_error(exc).removeprefix('ValueError: ')}") from None
     claim_out_dir(out_dir, spec, task)
+    changed = changed_code_note(out_dir, task)
     write_plan(out_dir, spec, first)
 
     metric, mode = task.target["metric"], task.target["mode"]
@@ -202,7 +225,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     progress = Progress(total, 0, log)
     log(f"study {spec.name}: {total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, {_tuning_words(spec)}, "
         f"final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
-    for warning in spec.warnings:
+    for warning in [*spec.warnings, *([changed] if changed else [])]:
         log(f"warning: {warning}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
     try:

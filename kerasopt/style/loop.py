@@ -4,10 +4,11 @@ full-batch drivers (``lbfgs``, ``lbfgs_scipy``, ``hessian_free``).
 Both solve the same box-constrained problem, pixels in [0, 255]: a driver gets
 the bounds (``lbfgs`` and ``lbfgs_scipy``: L-BFGS-B, on the device or through
 scipy; ``hessian_free``: projected steps), first-order steps are followed by a projection onto the box
-(`kerasopt.optimizers.schedule_free.project_iterates`: a clip, or for
-Schedule-Free a projection that keeps its three sequences consistent).
-Schedule-Free is scored at its averaged point x: the last row and the final
-image are x; earlier rows report the loss at the gradient point y.
+(`kerasopt.optimizers.evaluation.project`: a clip, or the optimizer's own
+projection hook, which Schedule-Free uses to keep its three sequences consistent).
+The final row and image are at the optimizer's evaluation point
+(`kerasopt.optimizers.evaluation.finalize`: Schedule-Free's averaged point x);
+earlier rows report the loss where the gradient is taken.
 
 History rows (one per iteration, plus row 0 for the start image) report the
 loss AT the iterate reached after ``step`` iterations, with the evaluations
@@ -27,7 +28,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from kerasopt.optimizers import schedule_free
+from kerasopt.optimizers import evaluation
 from kerasopt.optimizers.lbfgs import LBFGSResult as LoopResult
 from kerasopt.style.losses import Objective
 
@@ -62,7 +63,7 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
     """
     optimizer.build([image])
     last_finite = tf.Variable(image, trainable=False)
-    pixel_box = schedule_free.box(0.0, 255.0)
+    pixel_box = evaluation.box(0.0, 255.0)
 
     @tf.function
     def step():
@@ -71,7 +72,7 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
         gradient = tape.gradient(total, image)
         last_finite.assign(tf.where(tf.math.is_finite(total), image, last_finite))
         optimizer.apply_gradients([(gradient, image)])
-        schedule_free.project_iterates(optimizer, [image], pixel_box)
+        evaluation.project(optimizer, [image], pixel_box)
         return total, parts
 
     trace_start = time.perf_counter()
@@ -88,7 +89,7 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
         reached_seconds = time.perf_counter() - start
         if on_iterate is not None:
             on_iterate(k)
-    schedule_free.average_into(optimizer, [image], pixel_box)  # Schedule-Free: score the averaged point x
+    evaluation.finalize(optimizer, [image], pixel_box)  # the optimizer's evaluation point, in the box
     total, parts = objective(image)  # the last iterate: one forward pass, not an evaluation
     if not math.isfinite(float(total)):
         image.assign(last_finite)

@@ -1,0 +1,123 @@
+"""Where an optimizer is evaluated: hooks on the optimizer, used by every training loop.
+
+Most optimizers are evaluated, checkpointed and saved where they train. Some
+are not: Schedule-Free takes gradients at y and ships the averaged point x; an
+optimizer with ``use_ema=True`` ships its moving average. Keras puts the
+end-of-training part of this on the optimizer
+(`keras.optimizers.Optimizer.finalize_variable_values`, which ``model.fit``
+calls after its last epoch), AlgoPerf puts it on the submission
+(``prepare_for_eval``). kerasopt follows Keras and adds the two hooks Keras
+lacks, as optional optimizer methods:
+
+* ``optimizer.evaluation_point(variables)``: a context manager that holds the
+  evaluation point in ``variables`` inside the block and restores the training
+  point exactly on exit (for validation in the middle of training);
+* ``optimizer.project_iterates(variables, projection)``: keep the optimizer's
+  iterates inside a convex set after a step (the pixel box of style transfer).
+
+The functions here call those hooks where an optimizer has them and fall back
+to what is right for every other optimizer (nothing, or projecting the
+variables), so no training loop names an optimizer: the style, defect and
+fast-style loops and `kerasopt.KerasTask` all call `evaluation_point`,
+`finalize` and (style) `project`. `EvaluationPoint` and
+`EvaluationCheckpoint` are the same hooks as Keras callbacks for ``model.fit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterable
+
+import keras
+from keras import ops
+
+__all__ = ["box", "innermost", "evaluation_point", "finalize", "project", "EvaluationPoint", "EvaluationCheckpoint"]
+
+Projection = Callable[[object], object]
+"""A map tensor -> tensor onto a closed convex set (e.g. `box(0, 255)`)."""
+
+
+def box(low: float, high: float) -> Projection:
+    """The projection onto the box [low, high] (elementwise clip)."""
+    if not low < high:
+        raise ValueError(f"box needs low < high. Received: low={low}, high={high}")
+    return lambda tensor: ops.clip(tensor, low, high)
+
+
+def innermost(optimizer):
+    """The innermost optimizer (through `keras.optimizers.LossScaleOptimizer`)."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def evaluation_point(optimizer, variables: Iterable | None = None):
+    """A context manager holding the evaluation point of ``optimizer`` in ``variables`` (None: all of them).
+
+    The optimizer's own ``evaluation_point`` hook where it has one (Schedule-Free: the averaged
+    point x); otherwise the variables are left as they are.
+    """
+    hook = getattr(innermost(optimizer), "evaluation_point", None)
+    return hook(variables) if hook is not None else contextlib.nullcontext()
+
+
+def finalize(optimizer, variables: Iterable, projection: Projection | None = None) -> None:
+    """End of training: ``variables`` <- the point to evaluate and save, for good.
+
+    Calls Keras' ``finalize_variable_values`` hook (what ``model.fit`` calls after its last epoch:
+    the EMA average with ``use_ema=True``; Schedule-Free: the averaged point x), then projects
+    the variables onto ``projection``'s set if given. Calling it twice changes nothing.
+    """
+    variables = list(variables)
+    innermost(optimizer).finalize_variable_values(variables)
+    if projection is not None:
+        for variable in variables:
+            variable.assign(projection(variable))
+
+
+def project(optimizer, variables: Iterable, projection: Projection) -> None:
+    """After a step: the optimizer's ``project_iterates`` hook where it has one (it keeps its own
+    sequences consistent), else ``variable <- projection(variable)``. Works inside a ``tf.function``."""
+    hook = getattr(innermost(optimizer), "project_iterates", None)
+    if hook is not None:
+        hook(variables, projection)
+        return
+    for variable in variables:
+        variable.assign(projection(variable))
+
+
+class EvaluationPoint(keras.callbacks.Callback):
+    """Validate inside ``fit`` at the optimizer's evaluation point, train on from where it trains.
+
+    Enters `evaluation_point` on ``on_test_begin`` and leaves it on ``on_test_end``, so ``val_*``
+    logs (and EarlyStopping, ReduceLROnPlateau, a monitoring checkpoint) see the evaluation point.
+    Each hook swaps and restores on its own: its place in the callback list does not matter.
+    It does not change what a plain `keras.callbacks.ModelCheckpoint` saves (in ``on_epoch_end``):
+    use `EvaluationCheckpoint`. Nothing happens for optimizers without the hook.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._swap = None
+
+    def on_test_begin(self, logs=None):
+        self._swap = evaluation_point(self.model.optimizer)
+        self._swap.__enter__()
+
+    def on_test_end(self, logs=None):
+        if self._swap is not None:
+            swap, self._swap = self._swap, None
+            swap.__exit__(None, None, None)
+
+
+class EvaluationCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`keras.callbacks.ModelCheckpoint` that writes the optimizer's evaluation point.
+
+    Same arguments as ModelCheckpoint; every save happens inside `evaluation_point`. A full-model
+    save also stores the optimizer state as it is (use `keras.callbacks.BackupAndRestore` to
+    resume exactly). A plain ModelCheckpoint for optimizers without the hook.
+    """
+
+    def _save_model(self, epoch, batch, logs):
+        with evaluation_point(self.model.optimizer):
+            super()._save_model(epoch, batch, logs)
