@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install test train-defects synth style study report results results-style results-defects clean
+.PHONY: help install test train-defects synth style study report results results-style results-defects results-faststyle clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -63,7 +63,7 @@ report: install ## write report.md for a finished study: RUNS=runs/<study> (defa
 	$(PY) -m kerasopt.study report $(RUNS)
 
 # the published studies' lightweight records are committed: any machine resumes them where the last one stopped
-results: results-style results-defects ## rerun the published CPU studies (resumable) and regenerate docs/results/
+results: results-style results-defects results-faststyle ## rerun the published CPU studies (resumable) and regenerate docs/results/
 
 results-style: install ## resume the style studies from their committed records and regenerate their reports
 	$(PY) -m kerasopt.study run experiments/style_cpu.yaml --out docs/results/style/records
@@ -76,6 +76,10 @@ results-style: install ## resume the style studies from their committed records 
 results-defects: install ## resume the defect study from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/defects_cpu.yaml --out docs/results/defects/records
 	$(PY) -m kerasopt.study report docs/results/defects/records --out docs/results/defects
+
+results-faststyle: install ## resume the fast style-transfer study from its committed records and regenerate its report
+	$(PY) -m kerasopt.study run experiments/faststyle_cpu.yaml --out docs/results/faststyle/records
+	$(PY) -m kerasopt.study report docs/results/faststyle/records --out docs/results/faststyle
 
 clean: ## remove generated data and runs (keeps .venv)
 	rm -rf runs data .pytest_cache

@@ -37,7 +37,8 @@ import tensorflow as tf  # noqa: E402
 
 from kerasopt.optimizers.hessian_free import HessianFree, _Compiled  # noqa: E402
 from kerasopt.optimizers.lbfgs import LBFGS  # noqa: E402
-from kerasopt.optimizers.tf_lbfgs import TFLBFGS, FlatProblem  # noqa: E402
+from kerasopt.optimizers.full_batch import FlatProblem  # noqa: E402
+from kerasopt.optimizers.tf_lbfgs import TFLBFGS  # noqa: E402
 from kerasopt.style import loop  # noqa: E402
 from kerasopt.style.config import StyleConfig  # noqa: E402
 from kerasopt.style.losses import Objective  # noqa: E402

@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 
 from kerasopt.optimizers import compact_bfgs
-from kerasopt.optimizers.compact_bfgs import (compact_matrix, generalized_cauchy_point, quadratic_form,
-                                              subspace_minimization)
+from kerasopt.optimizers.compact_bfgs import (compact_matrix, from_products, generalized_cauchy_point,
+                                              middle_inverse, middle_times, quadratic_form, subspace_minimization,
+                                              w_columns, w_times)
 
 
 def memory(pairs, history_size=3):
@@ -18,6 +19,16 @@ def memory(pairs, history_size=3):
         s[history_size - len(pairs) + k], y[history_size - len(pairs) + k] = s_k, y_k
     theta = float(np.dot(pairs[-1][1], pairs[-1][1]) / np.dot(pairs[-1][0], pairs[-1][1])) if pairs else 1.0
     return compact_matrix(tf.constant(s), tf.constant(y), tf.constant(len(pairs)), tf.constant(theta, tf.float64))
+
+
+def dense_w(b):
+    """W' (2m, n) as a dense matrix."""
+    return w_columns(b, tf.range(b.s[0].shape[1])).numpy()
+
+
+def dense_middle(b):
+    """M (2m, 2m), applied to the identity by the factorized block elimination."""
+    return middle_times(b, tf.eye(2 * b.d.shape[0], dtype=tf.float64)).numpy()
 
 
 def dense_bfgs(pairs, theta):
@@ -36,7 +47,7 @@ def test_compact_matrix_is_the_bfgs_matrix():
     pairs = [(s, a @ s) for s in rng.normal(size=(3, 5))]
     b = memory(pairs, history_size=4)
     expected = dense_bfgs(pairs, float(b.theta))
-    dense = float(b.theta) * np.eye(5) - b.w.numpy().T @ b.middle.numpy() @ b.w.numpy()
+    dense = float(b.theta) * np.eye(5) - dense_w(b).T @ dense_middle(b) @ dense_w(b)
     np.testing.assert_allclose(dense, expected, rtol=1e-9, atol=1e-9)
     v = rng.normal(size=5)
     assert float(quadratic_form(b, tf.constant(v))) == pytest.approx(v @ expected @ v, rel=1e-9)
@@ -64,14 +75,14 @@ def test_cauchy_point_and_subspace_step_with_a_coupled_limited_memory_matrix():
     # so x-bar = (0, 0.5).
     b = memory([((1.0, 1.0), (3.0, 1.0))])
     assert float(b.theta) == pytest.approx(2.5)
-    np.testing.assert_allclose(2.5 * np.eye(2) - b.w.numpy().T @ b.middle.numpy() @ b.w.numpy(),
+    np.testing.assert_allclose(2.5 * np.eye(2) - dense_w(b).T @ dense_middle(b) @ dense_w(b),
                                [[3.5, -0.5], [-0.5, 1.5]], atol=1e-12)
     x = tf.constant([0.5, 0.5], tf.float64)
     g = tf.constant([2.0, -0.25], tf.float64)
     cauchy = generalized_cauchy_point(x, g, 0.0, 1.0, b)
     np.testing.assert_allclose(cauchy.point.numpy(), [0.0, 0.5625], rtol=1e-12)
     assert cauchy.free.numpy().tolist() == [False, True]
-    np.testing.assert_allclose(cauchy.c.numpy(), b.w.numpy() @ np.array([-0.5, 0.0625]), atol=1e-12)
+    np.testing.assert_allclose(cauchy.c.numpy(), dense_w(b) @ np.array([-0.5, 0.0625]), atol=1e-12)
     trial = subspace_minimization(x, g, cauchy, 0.0, 1.0, b)
     np.testing.assert_allclose(trial.numpy(), [0.0, 0.5], atol=1e-12)
 
@@ -84,10 +95,11 @@ def test_variables_at_a_bound_with_an_outward_gradient_stay_fixed():
     assert cauchy.free.numpy().tolist() == [False, True]
 
 
-@pytest.mark.parametrize("first_breakpoints", [3, 32, 1000])
-def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_problem(monkeypatch, first_breakpoints):
-    # 3: the point lies beyond the first breakpoints walked, so the full sort runs; 32: found among them.
-    monkeypatch.setattr(compact_bfgs, "FIRST_BREAKPOINTS", first_breakpoints)
+@pytest.mark.parametrize("stages", [(3,), (32,), (1000,), (3, 8), (3, 32)])
+def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_problem(monkeypatch, stages):
+    # (3,): the point lies beyond the first breakpoints walked, so the full sort runs; (32,): found among
+    # them; (3, 8): beyond both stages; (3, 32): found in the second stage.
+    monkeypatch.setattr(compact_bfgs, "BREAKPOINT_STAGES", stages)
     rng = np.random.default_rng(3)
     n = 40
     a = rng.normal(size=(n, n))
@@ -116,4 +128,29 @@ def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_probl
         point[i] = 0.0 if d[i] < 0 else 1.0
         d[i], t_old = 0.0, t_break[i]
     np.testing.assert_allclose(cauchy.point.numpy(), point, atol=1e-10)
-    assert 3 < int(cauchy.segments) - 1 < 32  # the walk passed some breakpoints, not all
+    np.testing.assert_allclose(cauchy.c.numpy(), dense_w(b) @ (point - x), atol=1e-9)  # from the walk
+    assert 8 < int(cauchy.segments) - 1 < 32  # the walk passed some breakpoints, not all
+
+
+def test_pairs_in_ring_buffer_order_give_the_same_matrix_as_oldest_first():
+    """The driver's ring buffer: pairs in any storage order, told apart by their age."""
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(6, 6))
+    a = a @ a.T + 6 * np.eye(6)
+    pairs = [(s, a @ s) for s in rng.normal(size=(3, 6))]
+    reference = memory(pairs, history_size=4)
+    slots = [2, 0, 3]  # oldest pair in slot 2, then 0, then 3; slot 1 unused
+    s = np.zeros((4, 6))
+    y = np.zeros((4, 6))
+    age = np.full(4, -1, np.int32)
+    for k, (slot, (s_k, y_k)) in enumerate(zip(slots, pairs)):
+        s[slot], y[slot], age[slot] = s_k, y_k, 10 + k
+    ring = from_products(tf.constant(s), tf.constant(y), tf.constant(age), tf.constant(s @ y.T),
+                         tf.constant(s @ s.T), tf.constant(y @ y.T), reference.theta)
+    assert int(ring.used) == 3
+    dense = dense_bfgs(pairs, float(reference.theta))
+    np.testing.assert_allclose(float(ring.theta) * np.eye(6) - dense_w(ring).T @ dense_middle(ring) @ dense_w(ring),
+                               dense, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(dense_middle(ring), np.linalg.inv(middle_inverse(ring).numpy()), rtol=1e-9, atol=1e-9)
+    v = rng.normal(size=6)
+    np.testing.assert_allclose(w_times(ring, tf.constant(v)).numpy(), dense_w(ring) @ v, atol=1e-12)

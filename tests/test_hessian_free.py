@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from kerasopt.optimizers.hessian_free import HessianFree, HFResult, _Compiled, storage_schedule
-from kerasopt.optimizers.lbfgs import LBFGSResult
-from kerasopt.optimizers.tf_lbfgs import FlatProblem
+from kerasopt.optimizers.full_batch import DriverResult
+from kerasopt.optimizers.full_batch import FlatProblem
 
 
 def rosenbrock(x):
@@ -35,7 +35,7 @@ def test_rosenbrock_from_the_classic_start():
     seen = []
     result = HessianFree(max_iterations=100).minimize(
         lambda: rosenbrock(x), [x], callback=lambda it, ev, sec, loss: seen.append((it, ev, loss)))
-    assert isinstance(result, HFResult) and isinstance(result, LBFGSResult)
+    assert isinstance(result, HFResult) and isinstance(result, DriverResult)
     assert result.loss < 1e-10
     np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-5)
     assert result.hessian_vector_products > 0 and result.status == "completed"

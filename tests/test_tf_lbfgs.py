@@ -6,7 +6,8 @@ import pytest
 import scipy.optimize
 import tensorflow as tf
 
-from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
+from kerasopt.optimizers.full_batch import DriverResult
+from kerasopt.optimizers.lbfgs import LBFGS
 from kerasopt.optimizers.tf_lbfgs import TFLBFGS
 
 
@@ -25,7 +26,7 @@ def counted(loss_fn, counter):
 def test_rosenbrock_from_the_classic_start():
     x = tf.Variable([-1.2, 1.0], dtype=tf.float64)
     result = TFLBFGS(max_iterations=200).minimize(lambda: rosenbrock(x), [x])
-    assert isinstance(result, LBFGSResult)
+    assert isinstance(result, DriverResult)
     assert result.loss < 1e-6 and rosenbrock(x).numpy() == pytest.approx(result.loss)
     np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-3)
     assert result.evaluations >= result.iterations > 10
@@ -234,3 +235,57 @@ def test_a_loss_with_python_control_flow_on_tensors_is_converted_by_autograph():
     result = TFLBFGS(max_iterations=20).minimize(loss, [x])
     np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-5)
     assert result.status == "completed"
+
+
+def test_the_ring_buffer_memory_keeps_its_inner_products_exact_through_wraparound(monkeypatch):
+    """Pairs stored one at a time past the capacity: products, gradient products and ages match a
+    recomputation from the newest pairs, and the model equals the one built from them oldest first."""
+    from kerasopt.optimizers import tf_lbfgs
+    from kerasopt.optimizers.compact_bfgs import compact_matrix, middle_times, w_columns
+
+    monkeypatch.setattr(tf_lbfgs, "BLOCK_ROWS", 2)  # 3 pairs in two blocks (2 + 1 rows)
+    rng = np.random.default_rng(7)
+    n, m = 6, 3
+    memory = tf_lbfgs.new_memory(n, m)
+    a = rng.normal(size=(n, n))
+    a = a @ a.T + n * np.eye(n)
+    g = rng.normal(size=n)
+    memory.g.assign(g)
+    pairs = []
+    for _ in range(5):
+        s = rng.normal(size=n)
+        y = a @ s
+        g_new = g + y
+        tf_lbfgs.remember(memory, tf.constant(s), tf.constant(y), tf.constant(g_new), tf.constant(-1.0, tf.float64))
+        pairs.append((s, y))
+        g = g_new
+    assert int(memory.stored) == 5
+    rows_s = np.concatenate([b.numpy() for b in memory.s])
+    rows_y = np.concatenate([b.numpy() for b in memory.y])
+    order = np.argsort(memory.age.numpy())
+    np.testing.assert_allclose(rows_s[order], [p[0] for p in pairs[-3:]])
+    np.testing.assert_allclose(memory.sy.numpy(), rows_s @ rows_y.T, atol=1e-10)
+    np.testing.assert_allclose(memory.ss.numpy(), rows_s @ rows_s.T, atol=1e-10)
+    np.testing.assert_allclose(memory.yy.numpy(), rows_y @ rows_y.T, atol=1e-9)
+    np.testing.assert_allclose(memory.sg.numpy(), rows_s @ g, atol=1e-9)
+    np.testing.assert_allclose(memory.yg.numpy(), rows_y @ g, atol=1e-9)
+    newest = pairs[-1]
+    assert float(memory.theta) == pytest.approx(newest[1] @ newest[1] / (newest[0] @ newest[1]))
+    ring = tf_lbfgs.compact(memory)
+    reference = compact_matrix(tf.constant(rows_s[order]), tf.constant(rows_y[order]), tf.constant(3), memory.theta)
+
+    def dense(b):
+        w = w_columns(b, tf.range(n)).numpy()
+        return float(b.theta) * np.eye(n) - w.T @ middle_times(b, tf.eye(2 * m, dtype=tf.float64)).numpy() @ w
+
+    np.testing.assert_allclose(dense(ring), dense(reference), atol=1e-8)
+
+
+def test_pairs_are_stored_in_the_variables_precision_unless_told():
+    f64 = tf.Variable(np.array([3.0, -1.0]))
+    f32 = tf.Variable(np.array([3.0, -1.0], "float32"))
+    for variable, told, expected in [(f64, None, 0.0), (f32, None, 0.0), (f32, "float64", 0.0)]:
+        TFLBFGS(max_iterations=5, pair_dtype=told).minimize(lambda v=variable: tf.reduce_sum(v ** 2), [variable])
+        np.testing.assert_allclose(variable.numpy(), [0.0, 0.0], atol=1e-5)
+    with pytest.raises(ValueError, match="pair_dtype"):
+        TFLBFGS(pair_dtype="float16")

@@ -19,6 +19,16 @@ DEFAULT_NETWORK = "vgg16-hed"  # = kerasopt.style.features.DEFAULT_NETWORK (that
 NETWORKS = ("vgg16-hed", "vgg19", "vgg16")
 MIN_SIZE_PX = 16
 
+NETWORK_LEARNING_RATES = {"sgd": 1e-6, "momentum": 1e-7, "nesterov": 1e-7}
+"""kerasopt's default ``learning_rate`` for this task where the registry's does not fit it.
+
+The perceptual loss starts near 1e4 (weights 1, 0.01, 0.001), so raw gradients are large: plain SGD
+at its registry rate 1e-2, and down to 1e-5, saturates the network into a constant image, while 1e-6
+trains (the probe in docs/faststyle.md). Momentum and Nesterov (0.9) take about 10x larger steps at
+the same rate, hence 1e-7. Every optimizer that normalises the gradient (the Adam family, RMSprop,
+Adagrad, Adadelta, Rprop, ...) is insensitive to the loss scale and keeps its registry rate (Adam's 1e-3
+is Johnson et al.'s). A study's bracketing grid is centred on these rates."""
+
 
 @dataclass
 class FastStyleConfig(TaskConfig):
@@ -29,7 +39,7 @@ class FastStyleConfig(TaskConfig):
         hparams: optimizer hyperparameter overrides as Keras spells them; empty = registry
             defaults (adam: learning_rate 1e-3, as Johnson et al.).
         seed: int in [0, 2**32 - 1]; fixes initial weights and the crops of every batch.
-        hparam_defaults: ``"task"`` (registry defaults; this task has no table of its own)
+        hparam_defaults: ``"task"`` (the registry defaults with `NETWORK_LEARNING_RATES`)
             or ``"library"`` (Keras' own defaults).
         style: ``starry-night`` (bundled), ``pattern`` (generated) or an image path.
         style_size: long side of the style image in px (None: ``size``).
@@ -68,6 +78,13 @@ class FastStyleConfig(TaskConfig):
     width: float = 1.0
     network: str = DEFAULT_NETWORK
     weights: str | None = None
+
+    def task_hparams(self) -> dict:
+        """The registry defaults of ``optimizer`` with this task's `NETWORK_LEARNING_RATES`."""
+        defaults = super().task_hparams()
+        if self.optimizer in NETWORK_LEARNING_RATES:
+            defaults["learning_rate"] = NETWORK_LEARNING_RATES[self.optimizer]
+        return defaults
 
     def check(self) -> None:
         """Task-specific checks; ValueError naming the setting ("Received: x=...")."""

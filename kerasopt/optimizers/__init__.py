@@ -7,7 +7,8 @@ default comes from. First-order optimizers are `keras.optimizers.Optimizer`
 instances (use them in ``model.fit`` or ``apply_gradients``; ``mini_batch()``
 lists them); ``lbfgs`` (`TFLBFGS`, L-BFGS-B on the device), ``lbfgs_scipy``
 (`LBFGS`, scipy's L-BFGS-B) and ``hessian_free`` (`HessianFree`) are full-batch
-drivers with ``minimize(loss_fn, variables)`` (`is_full_batch_driver`).
+drivers (`FullBatchDriver`, `kerasopt.optimizers.full_batch`) with
+``minimize(loss_fn, variables)`` (`is_full_batch_driver`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from dataclasses import dataclass, field
 
 import keras
 
+from kerasopt.optimizers.full_batch import DriverResult, FullBatchDriver
 from kerasopt.optimizers.hessian_free import HessianFree, HFResult
-from kerasopt.optimizers.lbfgs import LBFGS, LBFGSResult
+from kerasopt.optimizers.lbfgs import LBFGS
 from kerasopt.optimizers.muon import Muon
 from kerasopt.optimizers.rprop import Rprop
 from kerasopt.optimizers.schedule_free import ScheduleFreeAdamW
 from kerasopt.optimizers.tf_lbfgs import TFLBFGS
 
-__all__ = ["HessianFree", "HFResult", "LBFGS", "LBFGSResult", "TFLBFGS", "Muon", "Rprop", "ScheduleFreeAdamW", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
+__all__ = ["DriverResult", "FullBatchDriver", "HessianFree", "HFResult", "LBFGS", "TFLBFGS", "Muon", "Rprop", "ScheduleFreeAdamW", "OptimizerSpec", "REGISTRY", "available", "make", "spec",
            "defaults_table", "defaults_markdown", "is_full_batch_driver", "check_hparams",
            "resolve_hparams", "library_hparams", "build", "mini_batch"]
 

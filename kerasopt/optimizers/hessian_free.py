@@ -44,9 +44,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from kerasopt.optimizers.lbfgs import Callback, LBFGSResult
-from kerasopt.optimizers.lbfgs import check_bounds, check_budget
-from kerasopt.optimizers.tf_lbfgs import FlatProblem, dot
+from kerasopt.optimizers.full_batch import Callback, DriverResult, FlatProblem, FullBatchDriver, check_budget, dot
 
 ARMIJO_C = 1e-2
 ARMIJO_FACTOR = 0.8
@@ -57,8 +55,8 @@ SCHEDULE_BASE = 1.3
 
 
 @dataclass
-class HFResult(LBFGSResult):
-    """`LBFGSResult` of a `HessianFree.minimize` call, plus its cost split.
+class HFResult(DriverResult):
+    """`DriverResult` of a `HessianFree.minimize` call, plus its cost split.
 
     Attributes:
         evaluations: evaluation-equivalents, ``ceil(gradient_evaluations + hvp_cost * hessian_vector_products)``.
@@ -84,7 +82,7 @@ def storage_schedule(max_cg_iterations: int) -> list[int]:
         j += 1
 
 
-class HessianFree:
+class HessianFree(FullBatchDriver):
     """Martens-style Hessian-free (truncated Newton-CG) minimiser for `tf.Variable` lists.
 
     Args:
@@ -104,6 +102,8 @@ class HessianFree:
         jit_compile: compile the evaluation and CG functions with XLA.
     """
 
+    name = "hessian_free"
+
     def __init__(
         self,
         max_iterations: int | None = None,
@@ -116,11 +116,8 @@ class HessianFree:
         gtol: float | None = None,
         jit_compile: bool = False,
     ):
-        self.max_iterations = check_budget("hessian_free", "max_iterations", max_iterations)
-        self.max_evaluations = check_budget("hessian_free", "max_evaluations", max_evaluations)
-        self.max_cg_iterations = check_budget("hessian_free", "max_cg_iterations", max_cg_iterations)
-        self.bounds = None if bounds is None else tuple(bounds)
-        self._box = check_bounds("hessian_free", bounds)
+        super().__init__(max_iterations, max_evaluations, bounds)
+        self.max_cg_iterations = check_budget(self.name, "max_cg_iterations", max_cg_iterations)
         for label, value in (("initial_damping", initial_damping), ("hvp_cost", hvp_cost)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"hessian_free needs a finite {label} > 0. Received: {label}={value}")
@@ -159,7 +156,7 @@ class HessianFree:
             evaluated; on divergence the last finite one).
         """
         problem = FlatProblem(loss_fn, variables)
-        functions = _Compiled(problem, self._box, self.max_cg_iterations, self.jit_compile)
+        functions = _Compiled(problem, self.box, self.max_cg_iterations, self.jit_compile)
         trace_start = time.perf_counter()
         functions.trace()
         trace_seconds = time.perf_counter() - trace_start

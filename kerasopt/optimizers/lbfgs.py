@@ -16,40 +16,15 @@ ACCEPTED iterate, so a run never uses, or is scored at, more than its budget.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
-Callback = Callable[[int, int, float, float], "bool | None"]
-
-
-@dataclass
-class LBFGSResult:
-    """Outcome of one `LBFGS.minimize` call.
-
-    Attributes:
-        loss: final loss (float; the best point scipy returned, or the last finite
-            loss when the run diverged).
-        iterations: accepted L-BFGS iterations.
-        evaluations: loss-and-gradient evaluations, line search included.
-        seconds: wall seconds of the optimisation, excluding `trace_seconds`.
-        trace_seconds: seconds spent tracing the tf.function (once per call).
-        status: "completed" or "diverged" (a non-finite loss or gradient was met).
-        message: scipy's termination message, or why the run stopped.
-    """
-
-    loss: float
-    iterations: int
-    evaluations: int
-    seconds: float
-    trace_seconds: float
-    status: str
-    message: str
+from kerasopt.optimizers.full_batch import (Callback, DriverResult, FlatProblem, FullBatchDriver, check_budget,
+                                            stopping_tolerances)
 
 
 class _Diverged(Exception):
@@ -60,40 +35,7 @@ class _BudgetReached(Exception):
     pass
 
 
-
-def check_budget(name: str, label: str, value) -> int | None:
-    """``value`` as a positive int or None; ValueError "... Received: label=value" otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} needs {label} to be a positive integer. Received: {label}={value}")
-    return int(value)
-
-
-def check_bounds(name: str, bounds) -> tuple[float, float] | None:
-    """``(low, high)`` with None replaced by -inf/inf, or None; ValueError on a bad pair."""
-    if bounds is None:
-        return None
-    if len(bounds) != 2:
-        raise ValueError(f"{name} bounds must be a (low, high) pair. Received: bounds={bounds}")
-    low = -math.inf if bounds[0] is None else float(bounds[0])
-    high = math.inf if bounds[1] is None else float(bounds[1])
-    if not low < high:
-        raise ValueError(f"{name} bounds need low < high. Received: bounds={bounds}")
-    return low, high
-
-
-def stopping_tolerances(name: str, ftol, gtol, max_iterations, max_evaluations) -> tuple[float, float]:
-    """``(ftol, gtol)``: given values (>= 0), else 0 with a budget (use all of it) or scipy's defaults."""
-    for label, value in (("ftol", ftol), ("gtol", gtol)):
-        if value is not None and not value >= 0:
-            raise ValueError(f"{name} needs {label} >= 0. Received: {label}={value}")
-    fixed_budget = max_iterations is not None or max_evaluations is not None
-    return (float(ftol) if ftol is not None else (0.0 if fixed_budget else 2.220446049250313e-09),
-            float(gtol) if gtol is not None else (0.0 if fixed_budget else 1e-5))
-
-
-class LBFGS:
+class LBFGS(FullBatchDriver):
     """L-BFGS-B minimiser with a fixed budget for `tf.Variable` lists.
 
     Args:
@@ -110,6 +52,8 @@ class LBFGS:
             e.g. when started at the content image).
     """
 
+    name = "lbfgs_scipy"
+
     def __init__(
         self,
         max_iterations: int | None = None,
@@ -119,22 +63,12 @@ class LBFGS:
         ftol: float | None = None,
         gtol: float | None = None,
     ):
-        self.max_iterations = check_budget("lbfgs_scipy", "max_iterations", max_iterations)
-        self.max_evaluations = check_budget("lbfgs_scipy", "max_evaluations", max_evaluations)
-        self.history_size = check_budget("lbfgs_scipy", "history_size", history_size)
-        check_bounds("lbfgs_scipy", bounds)
-        self.bounds = None if bounds is None else tuple(bounds)
-        self.ftol, self.gtol = stopping_tolerances("lbfgs_scipy", ftol, gtol, self.max_iterations, self.max_evaluations)
+        super().__init__(max_iterations, max_evaluations, bounds)
+        self.history_size = check_budget(self.name, "history_size", history_size)
+        self.ftol, self.gtol = stopping_tolerances(self.name, ftol, gtol, self.max_iterations, self.max_evaluations)
 
     def get_config(self) -> dict:
-        return {
-            "max_iterations": self.max_iterations,
-            "max_evaluations": self.max_evaluations,
-            "history_size": self.history_size,
-            "bounds": self.bounds,
-            "ftol": self.ftol,
-            "gtol": self.gtol,
-        }
+        return {**super().get_config(), "history_size": self.history_size, "ftol": self.ftol, "gtol": self.gtol}
 
     def _scipy_options(self) -> dict:
         options = {"maxcor": self.history_size, "ftol": self.ftol, "gtol": self.gtol}
@@ -156,7 +90,7 @@ class LBFGS:
         loss_fn: Callable[[], tf.Tensor],
         variables: Sequence[tf.Variable],
         callback: Callback | None = None,
-    ) -> LBFGSResult:
+    ) -> DriverResult:
         """Minimise ``loss_fn()`` over ``variables`` in place.
 
         Args:
@@ -167,24 +101,13 @@ class LBFGS:
                 called after every accepted iteration; returning True stops early.
 
         Returns:
-            An `LBFGSResult`. The variables hold the returned point.
+            A `DriverResult`. The variables hold the returned point.
         """
-        variables = list(variables)
-        shapes = [tuple(v.shape) for v in variables]
-        sizes = [int(np.prod(s)) for s in shapes]
-        dtype = tf.as_dtype(np.asarray(variables[0].numpy()).dtype)  # tf.Variable or keras.Variable
+        problem = FlatProblem(loss_fn, variables, dtype=tf.float64)
+        dtype = problem.variable_dtype  # scipy's float64 point arrives in the variables' dtype
+        value_and_gradient = tf.function(lambda flat: problem.value_and_gradient(tf.cast(flat, tf.float64)))
 
-        @tf.function
-        def value_and_gradient(flat):
-            for variable, part, shape in zip(variables, tf.split(flat, sizes), shapes):
-                variable.assign(tf.reshape(tf.cast(part, variable.dtype), shape))
-            with tf.GradientTape() as tape:
-                loss = tf.cast(loss_fn(), tf.float64)
-            gradients = tape.gradient(loss, variables)
-            gradients = [tf.zeros_like(v) if g is None else g for v, g in zip(variables, gradients)]
-            return loss, tf.concat([tf.reshape(tf.cast(g, tf.float64), [-1]) for g in gradients], 0)
-
-        x0 = np.concatenate([v.numpy().astype(np.float64).ravel() for v in variables])
+        x0 = problem.read().numpy()
         trace_start = time.perf_counter()
         concrete = value_and_gradient.get_concrete_function(tf.TensorSpec([x0.size], dtype))
         trace_seconds = time.perf_counter() - trace_start
@@ -231,16 +154,8 @@ class LBFGS:
             status, message = "diverged", str(exc)
             final_loss, final_x = state["last_finite"]
         seconds = time.perf_counter() - start
-        self._assign(variables, final_x, sizes, shapes)
-        return LBFGSResult(
+        problem.assign(tf.constant(np.asarray(final_x, np.float64)))
+        return DriverResult(
             loss=final_loss, iterations=state["iterations"], evaluations=state["evaluations"],
             seconds=seconds, trace_seconds=trace_seconds, status=status, message=message,
         )
-
-    @staticmethod
-    def _assign(variables, flat, sizes, shapes):
-        """Write the flat float64 vector ``flat`` back into ``variables``."""
-        offsets = np.cumsum([0] + sizes)
-        for variable, lo, hi, shape in zip(variables, offsets[:-1], offsets[1:], shapes):
-            variable.assign(flat[lo:hi].reshape(shape).astype(np.asarray(variable.numpy()).dtype))
-

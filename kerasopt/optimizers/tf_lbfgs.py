@@ -1,13 +1,19 @@
 """On-device L-BFGS-B for tf.Variables: the whole iteration runs inside one compiled tf.function.
 
 `TFLBFGS` is the in-graph counterpart of the scipy driver `kerasopt.optimizers.lbfgs.LBFGS`
-(same constructor budget arguments, same ``minimize`` contract, same `LBFGSResult`) and follows
+(same constructor budget arguments, same ``minimize`` contract, same `DriverResult`) and follows
 scipy's L-BFGS-B (version 3.0 of Zhu, Byrd, Lu & Nocedal's code) step by step:
 
 - **Model**: the compact limited-memory matrix ``B = theta I - W M W'`` of the last
   ``history_size`` pairs (Byrd, Nocedal & Schnabel 1994), ``theta = y'y / s'y`` of the newest
   pair (1 with no pair); a pair is stored only if ``s'y > eps * (-g's)``
   (`kerasopt.optimizers.compact_bfgs`).
+- **Memory** (`Memory`), as scipy's ``matupd``/``formk`` keep it incrementally: the pairs live in a
+  ring buffer (one row written per stored pair, nothing shifted), their inner products S'Y, S'S,
+  Y'Y gain one row and column per pair, and W'g of the current gradient is kept, all from ONE
+  pass over the pairs per accepted iteration (``[S; Y] [g, s]``); the subspace step makes one more.
+  So an iteration costs O(n m) memory traffic plus O(m^3) for the small factorizations, not the
+  O(n m^2) of recomputing the products.
 - **Box** (``bounds=(low, high)``, scalars for every element): generalized Cauchy point along
   the projected steepest-descent path, then minimization of the model over the variables free
   there, projected onto the box (with L-BFGS-B 3.0's backtracking when the projection is not a
@@ -41,17 +47,19 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from kerasopt.optimizers import more_thuente
-from kerasopt.optimizers.compact_bfgs import (CauchyPoint, compact_matrix, generalized_cauchy_point,
+from kerasopt.optimizers.compact_bfgs import (CauchyPoint, CompactMatrix, from_products, generalized_cauchy_point,
                                               subspace_minimization)
-from kerasopt.optimizers.lbfgs import Callback, LBFGSResult, check_bounds, check_budget, stopping_tolerances
+from kerasopt.optimizers.full_batch import (Callback, DriverResult, FlatProblem, FullBatchDriver, check_budget,
+                                            dot, stopping_tolerances)
 
 # Status codes of one compiled iteration.
 ACCEPTED, BUDGET_DECREASE, NO_DECREASE, NON_FINITE, RESTART, ABNORMAL, BUDGET = 0, 1, 2, 3, 4, 5, 6
@@ -62,55 +70,303 @@ _MESSAGES = {
 }
 XTOL = 0.1  # dcsrch's relative bracket tolerance in L-BFGS-B
 BIG_STEP = 1e10  # L-BFGS-B's largest line-search step without bounds
+EPS = float(np.finfo(np.float64).eps)
+BLOCK_ROWS = 32
+"""Pairs per block of the ring buffer: storing a pair rewrites one block, not the whole (m, n) buffer."""
 
 
-class FlatProblem:
-    """The variables of ``minimize`` seen as one flat vector.
+class Settings(NamedTuple):
+    """The constants of one `TFLBFGS.minimize` call (Python values, baked into its compiled functions)."""
 
-    Args:
-        loss_fn: no-argument callable returning a scalar tensor that reads ``variables``.
-        variables: float `tf.Variable`s or `keras.Variable`s, any shapes.
+    low: float
+    high: float
+    bounded: bool  # a finite bound on some side
+    boxed: bool  # finite bounds on both sides
+    c1: float
+    c2: float
+    max_line_search: int
+    history_size: int
+    max_evaluations: int
+
+
+class Memory(NamedTuple):
+    """The tf.Variables of one `TFLBFGS.minimize` call (float64 unless said otherwise).
 
     Attributes:
-        dtype: working dtype (``dtype`` if given, else that of the first variable); the flat
-            vector has shape (n,).
-        size: n, the total number of elements.
+        x, g: (n,) current iterate and its gradient; f: its loss (scalar).
+        s, y: the (m, n) ring buffers of the pairs (zero rows on unused slots), m = history size, each
+            a tuple of variables of `BLOCK_ROWS` rows (`kerasopt.optimizers.compact_bfgs.Blocks`).
+        age: (m,) int32 insertion number of each slot's pair, -1 when unused.
+        sy, ss, yy: (m, m) S Y' (``sy[i, j] = s_i'y_j``), S S', Y Y' in slot order.
+        sg, yg: (m,) S g and Y g of the current gradient.
+        stored: int32 pairs stored since the memory was last cleared (the next slot is ``stored % m``).
+        theta: scalar, B0 = theta I (1 with an empty memory).
+        iterations: int32 accepted iterations; evaluations: int64 evaluations so far.
     """
 
-    def __init__(self, loss_fn: Callable[[], tf.Tensor], variables: Sequence, dtype=None):
-        self.loss_fn = loss_fn
-        self.variables = list(variables)
-        if not self.variables:
-            raise ValueError("minimize needs at least one variable. Received: variables=[]")
-        self.shapes = [tuple(v.shape) for v in self.variables]
-        self.sizes = [int(np.prod(s)) for s in self.shapes]
-        self.size = int(sum(self.sizes))
-        self.dtype = tf.as_dtype(dtype if dtype is not None else np.asarray(self.variables[0].numpy()).dtype)
-
-    def read(self) -> tf.Tensor:
-        """The current values as a flat (n,) tensor of `dtype`."""
-        return tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), self.dtype), [-1]) for v in self.variables], 0)
-
-    def assign(self, flat: tf.Tensor) -> None:
-        """Write the flat (n,) vector into the variables."""
-        for variable, part, shape in zip(self.variables, tf.split(flat, self.sizes), self.shapes):
-            variable.assign(tf.reshape(tf.cast(part, variable.dtype), shape))
-
-    def value_and_gradient(self, flat: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Loss (scalar) and flat gradient (n,) at ``flat``; the variables are left holding ``flat``."""
-        self.assign(flat)
-        with tf.GradientTape() as tape:
-            loss = tf.cast(self.loss_fn(), self.dtype)
-        gradients = tape.gradient(loss, self.variables)
-        gradients = [tf.zeros_like(v) if g is None else g for v, g in zip(self.variables, gradients)]
-        return loss, tf.concat([tf.reshape(tf.cast(g, self.dtype), [-1]) for g in gradients], 0)
+    x: tf.Variable
+    g: tf.Variable
+    f: tf.Variable
+    s: tuple
+    y: tuple
+    age: tf.Variable
+    sy: tf.Variable
+    ss: tf.Variable
+    yy: tf.Variable
+    sg: tf.Variable
+    yg: tf.Variable
+    stored: tf.Variable
+    theta: tf.Variable
+    iterations: tf.Variable
+    evaluations: tf.Variable
 
 
-def dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """Inner product of two flat vectors (scalar)."""
-    return tf.reduce_sum(a * b)
+def new_memory(n: int, history_size: int, pair_dtype=tf.float64) -> Memory:
+    """A zero `Memory` for n variables and ``history_size`` pairs stored in ``pair_dtype``."""
+    def variable(value):
+        return tf.Variable(value, trainable=False)
+
+    zeros = functools.partial(tf.zeros, dtype=tf.float64)
+    m = history_size
+    rows = [min(BLOCK_ROWS, m - start) for start in range(0, m, BLOCK_ROWS)]
+
+    def pairs():
+        return tuple(variable(tf.zeros([r, n], pair_dtype)) for r in rows)
+
+    return Memory(variable(zeros([n])), variable(zeros([n])), variable(zeros([])), pairs(),
+                  pairs(), variable(-tf.ones([m], tf.int32)), variable(zeros([m, m])),
+                  variable(zeros([m, m])), variable(zeros([m, m])), variable(zeros([m])), variable(zeros([m])),
+                  variable(0), variable(tf.ones([], tf.float64)), variable(0), variable(tf.constant(0, tf.int64)))
 
 
+def clear(memory: Memory) -> None:
+    """Empty the memory: no pairs, theta = 1 (L-BFGS-B's refresh)."""
+    for buffer in (*memory.s, *memory.y, memory.sy, memory.ss, memory.yy, memory.sg, memory.yg):
+        buffer.assign(tf.zeros_like(buffer))
+    memory.age.assign(-tf.ones_like(memory.age))
+    memory.stored.assign(0)
+    memory.theta.assign(tf.ones_like(memory.theta))
+
+
+def compact(memory: Memory) -> CompactMatrix:
+    """The `CompactMatrix` of the memory (from the kept products: no pass over n); a memory whose
+    factorization is not finite is cleared first."""
+    def build():
+        return from_products(_read(memory.s), _read(memory.y), memory.age.read_value(),
+                             memory.sy.read_value(), memory.ss.read_value(), memory.yy.read_value(),
+                             memory.theta.read_value())
+
+    b = build()
+
+    def refreshed():
+        clear(memory)
+        return build()
+
+    return tf.cond(tf.reduce_all(tf.math.is_finite(b.schur_lu)), lambda: b, refreshed)
+
+
+def _read(blocks: tuple) -> tuple:
+    return tuple(block.read_value() for block in blocks)
+
+
+def _write_row(blocks: tuple, slot: tf.Tensor, row: tf.Tensor) -> None:
+    """Row ``slot`` of the block buffer <- ``row`` (n,), rewriting only the block that holds it (a dense
+    assign: a sparse or sliced one would put the variable in TensorFlow's copy-on-read mode, copying
+    it at every later read)."""
+    for index, block in enumerate(blocks):
+        def write(block=block, index=index):
+            block.assign(tf.tensor_scatter_nd_update(block, (slot - index * BLOCK_ROWS)[None, None],
+                                                     tf.cast(row, block.dtype)[None]))
+            return tf.constant(0)
+
+        tf.cond(tf.equal(slot // BLOCK_ROWS, index), write, lambda: tf.constant(0))
+
+
+def _times_blocks(blocks: tuple, matrix: tf.Tensor) -> tf.Tensor:
+    """The (m, k) product of the block buffer with ``matrix`` (n, k) (in the blocks' dtype)."""
+    return tf.concat([tf.matmul(block, matrix) for block in blocks], 0)
+
+
+def w_of_gradient(memory: Memory) -> tf.Tensor:
+    """W'g = [Y g; theta S g] (2m,) of the current gradient, from the kept products."""
+    return tf.concat([memory.yg, memory.theta * memory.sg], 0)
+
+
+def remember(memory: Memory, s: tf.Tensor, y: tf.Tensor, g_new: tf.Tensor, slope: tf.Tensor) -> None:
+    """After an accepted step s with gradient change y: store the pair if ``s'y > eps * (-g's)``
+    (L-BFGS-B's skip rule) and keep S g, Y g of the new gradient ``g_new``.
+
+    One pass over the pairs, ``[S; Y] [g_new, s]``, gives every product needed: ``S y = S g_new - S g``
+    (S g kept), ``Y y`` likewise, ``S s``, ``Y s``. A stored pair overwrites the oldest slot (ring
+    buffer) and its row and column of S'Y, S'S, Y'Y.
+    """
+    m, dtype, pair_dtype = memory.age.shape[0], g_new.dtype, memory.s[0].dtype
+    s, y = (tf.cast(tf.cast(v, pair_dtype), dtype) for v in (s, y))  # the pair as it is stored
+    both = tf.cast(tf.stack([g_new, s], 1), pair_dtype)
+    s_products = tf.cast(_times_blocks(memory.s, both), dtype)  # (m, 2): S g_new, S s
+    y_products = tf.cast(_times_blocks(memory.y, both), dtype)  # (m, 2): Y g_new, Y s
+    s_g, s_s = s_products[:, 0], s_products[:, 1]
+    y_g, y_s = y_products[:, 0], y_products[:, 1]
+    s_y, y_y = s_g - memory.sg, y_g - memory.yg  # S y and Y y
+    curvature = dot(s, y)
+
+    def store():
+        slot = memory.stored % m
+        here = tf.equal(tf.range(m), slot)
+        row, column = here[:, None], here[None, :]
+
+        def with_pair(matrix, row_values, column_values, self_product):
+            row_values = tf.where(here, self_product, row_values)
+            column_values = tf.where(here, self_product, column_values)
+            return tf.where(row, row_values[None, :], tf.where(column, column_values[:, None], matrix))
+
+        s_self, y_self = dot(s, s), dot(y, y)
+        memory.sy.assign(with_pair(memory.sy, y_s, s_y, curvature))  # row: s'y_j; column: s_i'y
+        memory.ss.assign(with_pair(memory.ss, s_s, s_s, s_self))
+        memory.yy.assign(with_pair(memory.yy, y_y, y_y, y_self))
+        _write_row(memory.s, slot, s)
+        _write_row(memory.y, slot, y)
+        memory.age.assign(tf.where(here, memory.stored, memory.age))
+        memory.stored.assign_add(1)
+        memory.theta.assign(y_self / curvature)
+        return tf.where(here, dot(s, g_new), s_g), tf.where(here, dot(y, g_new), y_g)
+
+    sg, yg = tf.cond(curvature > EPS * -slope, store, lambda: (s_g, y_g))
+    memory.sg.assign(sg)
+    memory.yg.assign(yg)
+
+
+def project(settings: Settings, x: tf.Tensor) -> tf.Tensor:
+    return tf.clip_by_value(x, settings.low, settings.high) if settings.bounded else x
+
+
+def projected_gradient_norm(settings: Settings, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_max(tf.abs(project(settings, x - g) - x))
+
+
+def trial_point(settings: Settings, memory: Memory, b: CompactMatrix, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """L-BFGS-B's x-bar: Cauchy point then subspace minimization (L-BFGS without bounds)."""
+    wg = w_of_gradient(memory)
+    low, high = settings.low, settings.high
+    if settings.bounded:
+        cauchy = generalized_cauchy_point(x, g, low, high, b, wg)
+    else:  # L-BFGS-B skips the Cauchy point of an unconstrained problem once it has pairs
+        m = settings.history_size
+        cauchy = tf.cond(
+            b.used > 0,
+            lambda: CauchyPoint(x, tf.ones_like(x, tf.bool), tf.zeros([2 * m], x.dtype), tf.constant(0)),
+            lambda: generalized_cauchy_point(x, g, low, high, b, wg))
+    return subspace_minimization(x, g, cauchy, low, high, b, wg)
+
+
+def largest_step(settings: Settings, memory: Memory, x: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
+    """L-BFGS-B's ``stpmx``: 1 on the first iteration of a bounded problem, else the step to the box."""
+    dtype, one = x.dtype, tf.ones([], x.dtype)
+    if not settings.bounded:
+        return tf.constant(BIG_STEP, dtype)
+    big = tf.constant(BIG_STEP, dtype)
+    to_low = tf.where(d < 0, (settings.low - x) / tf.where(d < 0, d, one), big)
+    to_high = tf.where(d > 0, (settings.high - x) / tf.where(d > 0, d, one), big)
+    step = tf.maximum(tf.minimum(tf.minimum(tf.reduce_min(to_low), tf.reduce_min(to_high)), BIG_STEP), 0.0)
+    return tf.where(memory.iterations == 0, one, step)
+
+
+def line_search(problem: FlatProblem, settings: Settings, memory: Memory, x0, f0, g0, d, slope0, xbar, stpmax):
+    """Moré-Thuente trials along d; stops on convergence/warning, non-finite values, maxls or the budget.
+
+    Returns:
+        ``(evaluations, done, finite, last, best)``: the evaluation count after the search, whether
+        dcsrch converged (or warned), whether the last trial was finite, the last trial's
+        ``(f, x, g)`` and the lowest trial with sufficient decrease (``(f0, x0, g0)`` if none).
+    """
+    dtype = x0.dtype
+    one, zero = tf.ones([], dtype), tf.zeros([], dtype)
+    c1, c2 = settings.c1, settings.c2
+    budget = tf.constant(settings.max_evaluations, tf.int64)
+    stp = one if settings.boxed else tf.where(memory.iterations == 0, tf.minimum(1.0 / tf.norm(d), stpmax), one)
+    search = more_thuente.start(stp, f0, slope0, c1, zero, stpmax)
+    nothing = (f0, x0, g0)
+
+    def trial(stp, search, trials, evaluations, done, finite, last, best):
+        x_t = tf.where(tf.equal(stp, 1.0), xbar, project(settings, x0 + stp * d))
+        f_t, g_t = problem.value_and_gradient(x_t)
+        evaluations, trials = evaluations + 1, trials + 1
+        finite = tf.math.is_finite(f_t) & tf.reduce_all(tf.math.is_finite(g_t))
+        search, next_stp, converged, warned = more_thuente.advance(search, stp, f_t, dot(g_t, d), c2, XTOL, zero,
+                                                                   stpmax)
+        decrease = finite & (f_t <= f0 + c1 * stp * slope0) & (f_t < best[0])
+        best = tuple(tf.where(decrease, new, old) for new, old in zip((f_t, x_t, g_t), best))
+        return next_stp, search, trials, evaluations, converged | warned, finite, (f_t, x_t, g_t), best
+
+    def searching(stp, search, trials, evaluations, done, finite, last, best):
+        return ~done & finite & (trials < settings.max_line_search) & (evaluations < budget)
+
+    loop = (stp, search, tf.constant(0), memory.evaluations.read_value(), tf.constant(False), tf.constant(True),
+            nothing, nothing)
+    _, _, _, evaluations, done, finite, last, best = tf.while_loop(searching, trial, loop)
+    return evaluations, done, finite, last, best
+
+
+def accept(memory: Memory, x0: tf.Tensor, g0: tf.Tensor, point: tuple) -> tf.Tensor:
+    """Move to ``point = (f, x, g)``, updating the memory; returns 0 (added to a status code)."""
+    f, x, g = point
+    remember(memory, x - x0, g - g0, g, dot(g0, x - x0))
+    memory.iterations.assign_add(1)
+    memory.x.assign(x)
+    memory.f.assign(f)
+    memory.g.assign(g)
+    return tf.constant(0)
+
+
+def line_search_failed(memory: Memory) -> tf.Tensor:
+    """Clear a non-empty memory and retry (`RESTART`), else give up (`ABNORMAL`), as L-BFGS-B."""
+    empty = tf.equal(memory.stored, 0)
+    clear(memory)
+    return tf.where(empty, ABNORMAL, RESTART)
+
+
+def initialize(problem: FlatProblem, settings: Settings, memory: Memory):
+    """Evaluate the (projected) start point: ``(loss, projected gradient norm)``."""
+    x = project(settings, problem.read())
+    loss, gradient = problem.value_and_gradient(x)
+    memory.x.assign(x)
+    memory.f.assign(loss)
+    memory.g.assign(gradient)
+    clear(memory)
+    memory.iterations.assign(0)
+    memory.evaluations.assign(1)
+    return loss, projected_gradient_norm(settings, x, gradient)
+
+
+def iterate(problem: FlatProblem, settings: Settings, memory: Memory):
+    """One L-BFGS-B iteration: ``(status code, loss, evaluations, projected gradient norm)``; the
+    variables hold the (possibly unchanged) iterate."""
+    x0, f0, g0 = memory.x.read_value(), memory.f.read_value(), memory.g.read_value()
+    b = compact(memory)
+    xbar = trial_point(settings, memory, b, x0, g0)
+    d = xbar - x0
+    slope = dot(g0, d)
+    budget = tf.constant(settings.max_evaluations, tf.int64)
+
+    def search():
+        stpmax = largest_step(settings, memory, x0, d)
+        evaluations, done, finite, last, best = line_search(problem, settings, memory, x0, f0, g0, d, slope, xbar,
+                                                            stpmax)
+        memory.evaluations.assign(evaluations)
+        lower = last[0] <= f0  # scipy accepts an equal loss (then stops by ftol)
+        interrupted = ~done & (evaluations >= budget)
+        code = tf.where(~finite, NON_FINITE,
+                        tf.where(done, tf.where(lower, ACCEPTED, NO_DECREASE),
+                                 tf.where(interrupted, tf.where(best[0] < f0, BUDGET_DECREASE, BUDGET), RESTART)))
+        code = tf.cond(tf.equal(code, ACCEPTED), lambda: accept(memory, x0, g0, last) + ACCEPTED, lambda: code)
+        code = tf.cond(tf.equal(code, BUDGET_DECREASE), lambda: accept(memory, x0, g0, best) + BUDGET_DECREASE,
+                       lambda: code)
+        return tf.cond(tf.equal(code, RESTART), lambda: line_search_failed(memory), lambda: code)
+
+    code = tf.cond(slope < 0, search, lambda: line_search_failed(memory))
+    x = memory.x.read_value()
+    problem.assign(x)
+    return code, memory.f.read_value(), memory.evaluations.read_value(), projected_gradient_norm(settings, x, memory.g)
 
 
 def _autographed(loss_fn: Callable[[], tf.Tensor]) -> Callable[[], tf.Tensor]:
@@ -126,7 +382,7 @@ def _autographed(loss_fn: Callable[[], tf.Tensor]) -> Callable[[], tf.Tensor]:
         return loss_fn
 
 
-class TFLBFGS:
+class TFLBFGS(FullBatchDriver):
     """L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995) compiled into one tf.function per iteration.
 
     Args:
@@ -144,7 +400,14 @@ class TFLBFGS:
         c1, c2: sufficient-decrease and curvature constants of the line search,
             ``0 < c1 < c2 < 1`` (default 1e-3, 0.9 as L-BFGS-B).
         jit_compile: compile the iteration with XLA.
+        pair_dtype: precision of the stored pairs S, Y: ``"float32"``, ``"float64"``, or None (the
+            variables' precision: float32 pairs for float32 variables, float64 otherwise). Everything
+            else is float64. A float32 image's gradients carry float32 precision, so its pairs lose
+            nothing measurable in float32 (docs/performance.md), while every pass over them costs
+            about a quarter of the float64 one on this CPU.
     """
+
+    name = "lbfgs"
 
     def __init__(
         self,
@@ -158,38 +421,33 @@ class TFLBFGS:
         c1: float = 1e-3,
         c2: float = 0.9,
         jit_compile: bool = False,
+        pair_dtype: str | None = None,
     ):
-        self.max_iterations = check_budget("lbfgs", "max_iterations", max_iterations)
-        self.max_evaluations = check_budget("lbfgs", "max_evaluations", max_evaluations)
-        self.history_size = check_budget("lbfgs", "history_size", history_size)
-        self.max_line_search = check_budget("lbfgs", "max_line_search", max_line_search)
-        self.bounds = None if bounds is None else tuple(bounds)
-        self._box = check_bounds("lbfgs", bounds)
+        super().__init__(max_iterations, max_evaluations, bounds)
+        if pair_dtype not in (None, "float32", "float64"):
+            raise ValueError(f"lbfgs needs pair_dtype 'float32', 'float64' or None. Received: pair_dtype={pair_dtype!r}")
+        self.pair_dtype = pair_dtype
+        self.history_size = check_budget(self.name, "history_size", history_size)
+        self.max_line_search = check_budget(self.name, "max_line_search", max_line_search)
         if not 0.0 < c1 < c2 < 1.0:
             raise ValueError(f"lbfgs needs 0 < c1 < c2 < 1. Received: c1={c1}, c2={c2}")
-        self.ftol, self.gtol = stopping_tolerances("lbfgs", ftol, gtol, self.max_iterations, self.max_evaluations)
+        self.ftol, self.gtol = stopping_tolerances(self.name, ftol, gtol, self.max_iterations, self.max_evaluations)
         self.c1, self.c2 = float(c1), float(c2)
         self.jit_compile = bool(jit_compile)
 
     def get_config(self) -> dict:
-        return {
-            "max_iterations": self.max_iterations, "max_evaluations": self.max_evaluations,
-            "history_size": self.history_size, "bounds": self.bounds, "ftol": self.ftol, "gtol": self.gtol,
-            "max_line_search": self.max_line_search, "c1": self.c1, "c2": self.c2,
-            "jit_compile": self.jit_compile,
-        }
+        return {**super().get_config(), "history_size": self.history_size, "ftol": self.ftol, "gtol": self.gtol,
+                "max_line_search": self.max_line_search, "c1": self.c1, "c2": self.c2,
+                "jit_compile": self.jit_compile, "pair_dtype": self.pair_dtype}
 
-    def _limits(self) -> tuple[int, int]:
-        iterations = self.max_iterations if self.max_iterations is not None else 15000
-        evaluations = self.max_evaluations if self.max_evaluations is not None else 15000
-        if self.max_evaluations is None and self.max_iterations is not None:
-            evaluations = 2**62  # only the iteration budget binds
-        if self.max_iterations is None and self.max_evaluations is not None:
-            iterations = 2**62
-        return iterations, evaluations
+    def settings(self, max_evaluations: int) -> Settings:
+        low, high = self.box if self.box is not None else (-math.inf, math.inf)
+        return Settings(low, high, self.box is not None and (math.isfinite(low) or math.isfinite(high)),
+                        math.isfinite(low) and math.isfinite(high), self.c1, self.c2, self.max_line_search,
+                        self.history_size, max_evaluations)
 
     def minimize(self, loss_fn: Callable[[], tf.Tensor], variables: Sequence,
-                 callback: Callback | None = None) -> LBFGSResult:
+                 callback: Callback | None = None) -> DriverResult:
         """Minimise ``loss_fn()`` over ``variables`` in place.
 
         Args:
@@ -200,26 +458,30 @@ class TFLBFGS:
                 accepted iteration; returning True stops.
 
         Returns:
-            An `LBFGSResult`; the variables hold the last accepted iterate (the lowest loss
+            A `DriverResult`; the variables hold the last accepted iterate (the lowest loss
             accepted; on divergence the last finite iterate).
         """
         problem = FlatProblem(_autographed(loss_fn), variables, dtype=tf.float64)
-        state = _State(problem.size, self.history_size)
-        max_iterations, max_evaluations = self._limits()
-        initialize, iterate = self._compile(problem, state, max_evaluations)
+        pair_dtype = tf.as_dtype(self.pair_dtype or ("float32" if problem.variable_dtype == tf.float32 else "float64"))
+        memory = new_memory(problem.size, self.history_size, pair_dtype)
+        max_iterations, max_evaluations = self.limits()
+        settings = self.settings(max_evaluations)
+
+        def compiled(function):
+            return tf.function(functools.partial(function, problem, settings, memory), jit_compile=self.jit_compile,
+                               autograph=False).get_concrete_function()
 
         trace_start = time.perf_counter()
-        initialize = initialize.get_concrete_function()
-        iterate = iterate.get_concrete_function()
+        start_point, step = compiled(initialize), compiled(iterate)
         trace_seconds = time.perf_counter() - trace_start
 
         start = time.perf_counter()
-        loss, projected_gradient = (float(v) for v in initialize())
+        loss, projected_gradient = (float(v) for v in start_point())
         evaluations, iterations = 1, 0
         if not math.isfinite(loss):
-            problem.assign(state.x)
-            return LBFGSResult(loss, 0, 1, time.perf_counter() - start, trace_seconds, "diverged",
-                               "non-finite loss or gradient at the start point")
+            problem.assign(memory.x)
+            return DriverResult(loss, 0, 1, time.perf_counter() - start, trace_seconds, "diverged",
+                                "non-finite loss or gradient at the start point")
         status, message = "completed", f"budget of {max_iterations} iterations used"
         if projected_gradient <= self.gtol:
             message = "projected gradient <= gtol"
@@ -228,7 +490,7 @@ class TFLBFGS:
                 message = f"budget of {max_evaluations} evaluations used"
                 break
             previous = loss
-            code, new_loss, evaluations, projected_gradient = (x.numpy() for x in iterate())
+            code, new_loss, evaluations, projected_gradient = (x.numpy() for x in step())
             code, evaluations, projected_gradient = int(code), int(evaluations), float(projected_gradient)
             if code == RESTART:  # memory cleared, same iterate: compute a new direction
                 continue
@@ -252,182 +514,5 @@ class TFLBFGS:
             if projected_gradient <= self.gtol:
                 message = "projected gradient <= gtol"
         seconds = time.perf_counter() - start
-        return LBFGSResult(loss=loss, iterations=iterations, evaluations=evaluations, seconds=seconds,
-                           trace_seconds=trace_seconds, status=status, message=message)
-
-    def _compile(self, problem: FlatProblem, state: "_State", max_evaluations: int):
-        """The two compiled functions: ``initialize()`` and ``iterate()`` (see `minimize`)."""
-        dtype = problem.dtype
-        low, high = self._box if self._box is not None else (-math.inf, math.inf)
-        bounded = self._box is not None and (math.isfinite(low) or math.isfinite(high))
-        boxed = math.isfinite(low) and math.isfinite(high)
-        c1, c2 = self.c1, self.c2
-        budget = tf.constant(max_evaluations, tf.int64)
-        max_line_search = self.max_line_search
-        eps = tf.constant(np.finfo(np.float64).eps, dtype)
-        history_size = self.history_size
-        one = tf.ones([], dtype)
-        evaluate = problem.value_and_gradient
-
-        def project(x):
-            return tf.clip_by_value(x, low, high) if bounded else x
-
-        def projected_gradient_norm(x, g):
-            return tf.reduce_max(tf.abs(project(x - g) - x))
-
-        @tf.function(jit_compile=self.jit_compile, autograph=False)
-        def initialize():
-            x = project(problem.read())
-            loss, gradient = evaluate(x)
-            state.x.assign(x)
-            state.f.assign(loss)
-            state.g.assign(gradient)
-            state.clear()
-            state.iterations.assign(0)
-            state.evaluations.assign(1)
-            return loss, projected_gradient_norm(x, gradient)
-
-        def model():
-            """The `CompactMatrix` of the memory; a memory whose middle matrix is singular is cleared first."""
-            b = compact_matrix(state.s, state.y, state.count, state.theta)
-            healthy = tf.reduce_all(tf.math.is_finite(b.middle))
-
-            def refreshed():
-                state.clear()
-                return compact_matrix(state.s, state.y, state.count, state.theta)
-
-            return tf.cond(healthy, lambda: b, refreshed)
-
-        def trial_point(x, g, b):
-            """L-BFGS-B's x-bar: Cauchy point then subspace minimization (L-BFGS without bounds)."""
-            if bounded:
-                cauchy = generalized_cauchy_point(x, g, low, high, b)
-            else:  # L-BFGS-B skips the Cauchy point of an unconstrained problem once it has pairs
-                cauchy = tf.cond(
-                    b.used > 0,
-                    lambda: CauchyPoint(x, tf.ones_like(x, tf.bool), tf.zeros([2 * history_size], dtype),
-                                        tf.constant(0)),
-                    lambda: generalized_cauchy_point(x, g, low, high, b))
-            return subspace_minimization(x, g, cauchy, low, high, b)
-
-        def largest_step(x, d):
-            """L-BFGS-B's ``stpmx``: 1 on the first iteration of a bounded problem, else the step to the box."""
-            if not bounded:
-                return tf.constant(BIG_STEP, dtype)
-            to_low = tf.where(d < 0, (low - x) / tf.where(d < 0, d, one), tf.constant(BIG_STEP, dtype))
-            to_high = tf.where(d > 0, (high - x) / tf.where(d > 0, d, one), tf.constant(BIG_STEP, dtype))
-            step = tf.maximum(tf.minimum(tf.minimum(tf.reduce_min(to_low), tf.reduce_min(to_high)), BIG_STEP), 0.0)
-            return tf.where(state.iterations == 0, one, step)
-
-        def line_search(x0, f0, g0, d, slope0, xbar, stpmax):
-            """Moré-Thuente trials along d; stops on convergence/warning, non-finite values, maxls or the budget."""
-            stp = one if boxed else tf.where(state.iterations == 0, tf.minimum(1.0 / tf.norm(d), stpmax), one)
-            search = more_thuente.start(stp, f0, slope0, c1, tf.zeros([], dtype), stpmax)
-            nothing = (f0, x0, g0)
-
-            def trial(stp, search, trials, evaluations, done, finite, last, best):
-                x_t = tf.where(tf.equal(stp, 1.0), xbar, project(x0 + stp * d))
-                f_t, g_t = evaluate(x_t)
-                evaluations, trials = evaluations + 1, trials + 1
-                finite = tf.math.is_finite(f_t) & tf.reduce_all(tf.math.is_finite(g_t))
-                search, next_stp, converged, warned = more_thuente.advance(
-                    search, stp, f_t, dot(g_t, d), c2, XTOL, tf.zeros([], dtype), stpmax)
-                decrease = finite & (f_t <= f0 + c1 * stp * slope0) & (f_t < best[0])
-                best = tuple(tf.where(decrease, new, old) for new, old in zip((f_t, x_t, g_t), best))
-                return next_stp, search, trials, evaluations, converged | warned, finite, (f_t, x_t, g_t), best
-
-            def searching(stp, search, trials, evaluations, done, finite, last, best):
-                return ~done & finite & (trials < max_line_search) & (evaluations < budget)
-
-            loop = (stp, search, tf.constant(0), state.evaluations.read_value(), tf.constant(False),
-                    tf.constant(True), nothing, nothing)
-            _, _, _, evaluations, done, finite, last, best = tf.while_loop(searching, trial, loop)
-            return evaluations, done, finite, last, best
-
-        def remember(s, y, slope):
-            """Store the pair (s, y) if ``s'y > eps * (-g's)`` (L-BFGS-B's skip rule)."""
-            curvature = dot(s, y)
-
-            def push():
-                state.s.assign(tf.concat([state.s[1:], s[None]], 0))
-                state.y.assign(tf.concat([state.y[1:], y[None]], 0))
-                state.count.assign(tf.minimum(state.count + 1, history_size))
-                state.theta.assign(dot(y, y) / curvature)
-                return tf.constant(True)
-
-            return tf.cond(curvature > eps * -slope, push, lambda: tf.constant(False))
-
-        def accept(x0, g0, point):
-            f, x, g = point
-            remember(x - x0, g - g0, dot(g0, x - x0))
-            state.iterations.assign_add(1)
-            state.x.assign(x)
-            state.f.assign(f)
-            state.g.assign(g)
-            return tf.constant(0)
-
-        def failed():
-            """Line search failure: clear a non-empty memory and retry, else give up (L-BFGS-B)."""
-            empty = tf.equal(state.count, 0)
-            state.clear()
-            return tf.where(empty, ABNORMAL, RESTART)
-
-        @tf.function(jit_compile=self.jit_compile, autograph=False)
-        def iterate():
-            x0, f0, g0 = state.x.read_value(), state.f.read_value(), state.g.read_value()
-            b = model()
-            xbar = trial_point(x0, g0, b)
-            d = xbar - x0
-            slope = dot(g0, d)
-
-            def search():
-                evaluations, done, finite, last, best = line_search(x0, f0, g0, d, slope, xbar, largest_step(x0, d))
-                state.evaluations.assign(evaluations)
-                lower = last[0] <= f0  # scipy accepts an equal loss (then stops by ftol)
-                interrupted = ~done & (evaluations >= budget)
-                code = tf.where(~finite, NON_FINITE,
-                                tf.where(done, tf.where(lower, ACCEPTED, NO_DECREASE),
-                                         tf.where(interrupted, tf.where(best[0] < f0, BUDGET_DECREASE, BUDGET),
-                                                  RESTART)))
-                code = tf.cond(tf.equal(code, ACCEPTED), lambda: accept(x0, g0, last) + ACCEPTED, lambda: code)
-                code = tf.cond(tf.equal(code, BUDGET_DECREASE), lambda: accept(x0, g0, best) + BUDGET_DECREASE,
-                               lambda: code)
-                return tf.cond(tf.equal(code, RESTART), failed, lambda: code)
-
-            code = tf.cond(slope < 0, search, failed)
-            x = state.x.read_value()
-            problem.assign(x)
-            return code, state.f.read_value(), state.evaluations.read_value(), projected_gradient_norm(x, state.g)
-
-        return initialize, iterate
-
-
-class _State:
-    """tf.Variables of one `TFLBFGS.minimize` call: iterate, gradient, curvature memory, counts (float64).
-
-    Attributes:
-        x, g: (n,) current iterate and its gradient; f: its loss (scalar).
-        s, y: (history_size, n) the pairs, oldest first, right-aligned (the last ``count`` rows).
-        count: int32 pairs stored; theta: scalar, B0 = theta I (1 with an empty memory).
-        iterations: int32 accepted iterations (the first one may not step beyond 1 on a box).
-        evaluations: int64 evaluations so far.
-    """
-
-    def __init__(self, n: int, history_size: int):
-        dtype = tf.float64
-        self.x = tf.Variable(tf.zeros([n], dtype), trainable=False)
-        self.g = tf.Variable(tf.zeros([n], dtype), trainable=False)
-        self.f = tf.Variable(tf.zeros([], dtype), trainable=False)
-        self.s = tf.Variable(tf.zeros([history_size, n], dtype), trainable=False)
-        self.y = tf.Variable(tf.zeros([history_size, n], dtype), trainable=False)
-        self.count = tf.Variable(0, trainable=False)
-        self.theta = tf.Variable(tf.ones([], dtype), trainable=False)
-        self.iterations = tf.Variable(0, trainable=False)
-        self.evaluations = tf.Variable(tf.constant(0, tf.int64), trainable=False)
-
-    def clear(self) -> None:
-        """Empty the memory: no pairs, theta = 1 (L-BFGS-B's refresh)."""
-        self.s.assign(tf.zeros_like(self.s))
-        self.y.assign(tf.zeros_like(self.y))
-        self.count.assign(0)
-        self.theta.assign(tf.ones_like(self.theta))
+        return DriverResult(loss=loss, iterations=iterations, evaluations=evaluations, seconds=seconds,
+                            trace_seconds=trace_seconds, status=status, message=message)

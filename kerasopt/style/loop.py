@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasopt.optimizers import evaluation
-from kerasopt.optimizers.lbfgs import LBFGSResult as LoopResult
+from kerasopt.optimizers.full_batch import DriverResult as LoopResult
 from kerasopt.style.losses import Objective
 
 RowCallback = Callable[[dict], None]
