@@ -293,6 +293,26 @@ def _number(text: str):
         return text
 
 
+def outcome(run_dir: str | os.PathLike, metric: str, column: str | None = None,
+            budget: float | None = None) -> tuple[str | None, float | None]:
+    """``(status, value of metric)`` of a complete run: its summary's, or at ``budget`` of history ``column``.
+
+    At a budget, the value is the last finite ``metric`` among the history rows with ``column <=
+    budget``; the run counts as ``completed`` there when it completed or its history reaches the
+    budget (a run that diverged later was fine at this budget), otherwise it keeps its own status.
+    """
+    summary = read_summary(run_dir)
+    status = summary.get("status")
+    if budget is None:
+        return status, summary.get("metrics", {}).get(metric)
+    rows = read_history(run_dir)
+    spent = [row.get(column) for row in rows if is_finite(row.get(column))]
+    values = [row[metric] for row in rows if is_finite(row.get(column)) and row[column] <= budget
+              and is_finite(row.get(metric))]
+    reached = status == "completed" or (spent and max(spent) >= budget)
+    return ("completed", values[-1] if values else None) if reached else (status, None)
+
+
 def completed_runs(root: str | os.PathLike) -> Iterable[Path]:
     """Run directories below ``root`` (any depth) that have a summary."""
     return sorted(p.parent for p in Path(root).rglob(SUMMARY))

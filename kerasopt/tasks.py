@@ -33,6 +33,10 @@ class Task:
         excluded: optimizers left out of ``all`` with a one-line reason each.
         budget_key: the setting a study must budget with (``"evaluations"`` for
             full-batch tasks, so L-BFGS's line search cannot buy extra gradients).
+        budget: ``(setting, history column)`` of the task's training length, e.g.
+            ``("evaluations", "evaluations")``: a study with several ``budgets`` runs every run to
+            the largest and reads the selection metric at each smaller budget from the history
+            column (None: the task cannot be read at intermediate budgets).
         seeds_matter: settings -> None, or why several seeds give the same run
             (e.g. style from the content image is deterministic).
         title: the task in headings ("Style transfer").
@@ -53,6 +57,7 @@ class Task:
     supported: tuple
     excluded: dict = field(default_factory=dict)
     budget_key: str | None = None
+    budget: tuple | None = None
     seeds_matter: Callable[[dict], str | None] = lambda settings: None
     title: str = ""
     comparison_metrics: tuple = ()
@@ -76,7 +81,8 @@ class Task:
     def describe(self) -> dict:
         """What ``study.json`` records about the task."""
         return {"name": self.name, "target": dict(self.target), "headline": list(self.headline),
-                "budget_key": self.budget_key, "excluded": dict(self.excluded), "result_image": self.result_image}
+                "budget_key": self.budget_key, "excluded": dict(self.excluded), "result_image": self.result_image,
+                **({"budget": list(self.budget)} if self.budget else {})}
 
 
 TASKS: dict[str, str] = {"style": "kerasopt.style", "defects": "kerasopt.defects", "faststyle": "kerasopt.faststyle"}

@@ -10,7 +10,7 @@ METRIC = TARGET["metric"]
 
 TASK = Task(
     NAME, FastStyleConfig, run, dict(TARGET), (METRIC,), tuple(optimizers.mini_batch()),
-    title="Fast style transfer",
+    title="Fast style transfer", budget=("steps", "step"),
     comparison_metrics=(METRIC, "val_content_loss", "val_style_loss", "style_ratio", "loss", "steps",
                         "train_seconds"),
     curve_metrics=("loss", METRIC), log_metrics=("loss", METRIC), result_image=GRID_FILE, prepare=prepare,

@@ -15,6 +15,11 @@ Phases:
    over the tuning seeds) with every held-out seed of ``spec.seeds`` (never a
    tuning seed, so the selected trial does not enter the tuned mean).
 
+With several ``budgets`` every run goes to the largest; tuning outcomes are read
+at each budget, each budget gets its own bracket (extensions are the union of
+every budget's proposals) and its own selection, and the final runs of a budget
+carry it (``budget``); budgets that select the same setting share the runs.
+
 A run's id is a hash of its task and resolved task settings, so the same
 settings are the same run: an optimizer without a searched dimension reuses
 its task-defaults runs as its final runs.
@@ -50,6 +55,7 @@ class PlannedRun:
         hparams: the optimizer overrides of this run ({} = the task's defaults).
         config: the resolved task settings (``Config.from_dict(...).to_dict()``).
         extension: tune: 0 for the initial trials, k for those added in the k-th bracket extension round.
+        budget: final: the budget whose selection this role answers (None: a study without budgets).
     """
 
     run_id: str
@@ -60,9 +66,14 @@ class PlannedRun:
     hparams: dict
     config: dict
     extension: int = 0
+    budget: int | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The role as JSON data (``budget`` only where it is set)."""
+        data = asdict(self)
+        if data["budget"] is None:
+            del data["budget"]
+        return data
 
 
 def run_id(task: str, config: dict) -> str:
@@ -311,14 +322,16 @@ def bracket(spec: StudySpec, optimizer: str, outcomes: list[tuple[int, dict, str
 
 
 def extensions(spec: StudySpec, resolve: Resolver, tune_runs: list[PlannedRun],
-               outcomes: dict[str, tuple[str | None, float | None]], mode: str) -> list[PlannedRun]:
+               outcomes: dict[str, tuple[str | None, float | None]] | list[dict], mode: str) -> list[PlannedRun]:
     """The next round of bracket extensions: new tuning runs (every tuning seed) for each optimizer
     whose selection lies at an extensible edge; [] when every selection is bracketed or capped.
 
     Args:
         tune_runs: every tuning run planned so far.
-        outcomes: run id -> ``(status, metric)`` of the completed runs.
+        outcomes: run id -> ``(status, metric)`` of the completed runs, or one such mapping per
+            budget (the proposals of every budget, each setting once).
     """
+    per_budget = outcomes if isinstance(outcomes, list) else [outcomes]
     if spec.sampler != BRACKET:
         return []
     rounds = max((run.extension for run in tune_runs), default=0) + 1
@@ -327,7 +340,10 @@ def extensions(spec: StudySpec, resolve: Resolver, tune_runs: list[PlannedRun],
         mine = [run for run in tune_runs if run.optimizer == optimizer]
         if not mine:
             continue
-        _, proposals = bracket(spec, optimizer, tuning_outcomes(mine, outcomes), mode)
+        proposals = []
+        for at_budget in per_budget:
+            proposals += [p for p in bracket(spec, optimizer, tuning_outcomes(mine, at_budget), mode)[1]
+                          if p not in proposals]
         trial = max(run.trial for run in mine) + 1
         for offset, hparams in enumerate(proposals):
             new += [replace(_planned(spec, resolve, optimizer, "tune", trial + offset, seed, hparams),
@@ -345,10 +361,12 @@ def untuned_setting(spec: StudySpec, optimizer: str) -> dict:
     return {name: dim.values[0] for name, dim in spec.spaces[optimizer].items()}
 
 
-def final_phase(spec: StudySpec, resolve: Resolver, best: dict[str, tuple[int | None, dict]]) -> list[PlannedRun]:
-    """The final reruns: each optimizer's selected ``(trial, hparams)`` with every seed.
+def final_phase(spec: StudySpec, resolve: Resolver, best: dict[str, tuple[int | None, dict]],
+                budget: int | None = None) -> list[PlannedRun]:
+    """The final reruns: each optimizer's selected ``(trial, hparams)`` with every seed, tagged with the
+    ``budget`` whose selection they answer.
 
     Optimizers missing from ``best`` (every tuning trial failed) get no final runs.
     """
-    return [_planned(spec, resolve, optimizer, "final", best[optimizer][0], seed, best[optimizer][1])
-            for optimizer in spec.optimizers if optimizer in best for seed in spec.seeds]
+    return [replace(_planned(spec, resolve, optimizer, "final", best[optimizer][0], seed, best[optimizer][1]),
+                    budget=budget) for optimizer in spec.optimizers if optimizer in best for seed in spec.seeds]

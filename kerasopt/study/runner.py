@@ -131,11 +131,15 @@ def _adds_optimizers(existing: dict, mine: dict) -> bool:
     return kept and len(new) > len(old)
 
 
-def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun], selection: dict | None = None) -> None:
-    """``plan.json``: every role of every run and, once tuning is over, the selection (`selection_record`)."""
+def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun], selection: dict | None = None,
+               selections: dict | None = None) -> None:
+    """``plan.json``: every role of every run and, once tuning is over, the selection (`selection_record`);
+    with several budgets ``selection`` is the largest budget's and ``selections`` maps each budget to its own."""
     plan = {"study": spec.name, "runs": [r.to_dict() for r in runs]}
     if selection is not None:
         plan["selection"] = selection
+    if selections is not None:
+        plan["selections"] = selections
     records.write_json_atomic(out_dir / PLAN_FILE, plan)
 
 
@@ -231,9 +235,15 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     try:
         _run_phase(first, out_dir, task_ref, executor, progress, counts, metric)
         planned = list(first)
-        while True:  # bracket extensions, round by round, until every selection is bracketed or capped
+        budgets = spec.selection_budgets()
+        column = task.budget[1] if spec.budgets else None
+
+        def outcomes_at(runs, budget):
+            return _outcomes(out_dir, runs, metric, column, None if budget == budgets[-1] else budget)
+
+        while True:  # bracket extensions, round by round, until every selection (every budget's) is bracketed
             tune = [r for r in planned if r.phase == "tune"]
-            more = expand.extensions(spec, task.resolve, tune, _outcomes(out_dir, tune, metric), mode)
+            more = expand.extensions(spec, task.resolve, tune, [outcomes_at(tune, b) for b in budgets], mode)
             if not more:
                 break
             planned += more
@@ -241,11 +251,10 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
             progress.total = counts["total"] = counts["total"] + len(_unique(more))
             _run_phase(more, out_dir, task_ref, executor, progress, counts, metric)
         tune = [r for r in planned if r.phase == "tune"]
-        selection = selection_record(spec, tune, _outcomes(out_dir, tune, metric), mode)
-        best = {name: (chosen["trial"], chosen["hparams"]) for name, chosen in selection.items()
-                if chosen["trial"] is not None or not chosen["tuned"]}
-        final = expand.final_phase(spec, task.resolve, best)
-        write_plan(out_dir, spec, planned + final, selection)
+        selections = {b: selection_record(spec, tune, outcomes_at(tune, b), mode) for b in budgets}
+        final = [run for b in budgets for run in expand.final_phase(spec, task.resolve, _best(selections[b]), b)]
+        write_plan(out_dir, spec, planned + final, selections[budgets[-1]],
+                   {str(b): s for b, s in selections.items()} if spec.budgets else None)
         progress.total = counts["total"] = len(_unique(planned + final))
         planned_ids = {r.run_id for r in planned}
         final_only = [r for r in final if r.run_id not in planned_ids]
@@ -291,14 +300,18 @@ def _any_setting(spec: StudySpec, first: list[PlannedRun]) -> dict:
     return best
 
 
-def _outcomes(out_dir: Path, runs: list[PlannedRun], metric: str) -> dict[str, tuple]:
-    """run id -> ``(status, metric)`` of the completed runs among ``runs``."""
-    outcomes = {}
-    for run in runs:
-        if records.is_complete(out_dir / run.run_id):
-            summary = records.read_summary(out_dir / run.run_id)
-            outcomes[run.run_id] = (summary.get("status"), summary.get("metrics", {}).get(metric))
-    return outcomes
+def _outcomes(out_dir: Path, runs: list[PlannedRun], metric: str, column: str | None = None,
+              budget: int | None = None) -> dict[str, tuple]:
+    """run id -> ``(status, metric)`` of the completed runs among ``runs``, at ``budget`` of history
+    ``column`` when given (`kerasopt.records.outcome`)."""
+    return {run.run_id: records.outcome(out_dir / run.run_id, metric, column, budget)
+            for run in runs if records.is_complete(out_dir / run.run_id)}
+
+
+def _best(selection: dict) -> dict:
+    """optimizer -> ``(trial, hparams)`` to rerun: the selected trial, or the fixed setting of an untuned one."""
+    return {name: (chosen["trial"], chosen["hparams"]) for name, chosen in selection.items()
+            if chosen["trial"] is not None or not chosen["tuned"]}
 
 
 def selection_record(spec: StudySpec, tune: list[PlannedRun], outcomes: dict, mode: str) -> dict:

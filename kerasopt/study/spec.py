@@ -25,6 +25,8 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     defaults_seeds: [1, 2, 3]          # seeds of the defaults arms (default: seeds)
     seeds: [1, 2, 3, 4, 5]             # held-out seeds of the final reruns (not the tuning seed)
     targets: [1.0e+5, 3.0e+4]          # values of the task's headline metric
+    budgets: [100, 300, 1000]          # optional: answer at several training lengths from one set of
+                                       # runs (every run goes to the largest; tuning selects per budget)
 
 Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
 directory, relative to this file, then the working directory) fixes every optimizer at the setting
@@ -66,7 +68,7 @@ OTHERS = "others"
 RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
-             "defaults_seeds", "seeds", "targets")
+             "defaults_seeds", "seeds", "targets", "budgets")
 _REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
 AROUND_DEFAULT = "log_uniform_around_default"
@@ -153,6 +155,7 @@ class StudySpec:
     targets: tuple
     spacing: float = MAX_SPACING
     extensions: int = 3
+    budgets: tuple = ()
     source: str = field(default="", compare=False)
     warnings: tuple = field(default=(), compare=False)
 
@@ -176,7 +179,12 @@ class StudySpec:
             "tuning": self.tuning_dict(),
             "defaults_arms": list(self.defaults_arms), "defaults_seeds": list(self.defaults_seeds),
             "seeds": list(self.seeds), "targets": list(self.targets),
+            **({"budgets": list(self.budgets)} if self.budgets else {}),
         }
+
+    def selection_budgets(self) -> tuple:
+        """The budgets tuning selects at: ``budgets``, or ``(None,)`` (the runs' own end) without them."""
+        return self.budgets or (None,)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<study>",
@@ -293,7 +301,9 @@ class _Parser:
             task = self.get_task(data["task"].strip())
         except ValueError as exc:
             raise self.error("task", f"{exc}") from None
-        base = self.base(data.get("base") or {}, task)
+        base = dict(self.mapping(data.get("base") or {}, "base"))
+        budgets = self.budgets(data.get("budgets"), task, base)  # the largest becomes base's budget
+        base = self.base(base, task)
         optimizers = self.optimizers(data["optimizers"], task)
         tuning = self.mapping(data.get("tuning") or {}, "tuning", _TUNING_KEYS)
         sampler = tuning.get("sampler", "quasirandom" if "trials" in tuning else BRACKET)
@@ -320,7 +330,7 @@ class _Parser:
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
             tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
             seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
-            source=self.source, warnings=warnings)
+            budgets=budgets, source=self.source, warnings=warnings)
 
     def tuning_seeds(self, tuning: dict) -> tuple:
         if "seed" in tuning and "seeds" in tuning:
@@ -360,6 +370,23 @@ class _Parser:
                                                      "loss-and-gradient evaluations")
             base["iterations"] = None
         return base
+
+    def budgets(self, value: Any, task, base: dict) -> tuple:
+        """Increasing positive budgets in the unit of ``task.budget``; ``base`` is set to run to the largest."""
+        if value is None:
+            return ()
+        value = _coerce(value)
+        if task.budget is None:
+            raise self.error("budgets", f"task {task.name!r} cannot be read at intermediate budgets")
+        if not isinstance(value, list) or len(value) < 2 or any(
+                isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value) or value != sorted(set(value)):
+            raise self.error("budgets", f"expected at least two increasing positive integers. Received: {value!r}")
+        setting = task.budget[0]
+        if base.get(setting) is not None and _coerce(base[setting]) != value[-1]:
+            raise self.error(f"base.{setting}", f"every run goes to the largest budget ({value[-1]}). "
+                                                f"Received: {setting}={base[setting]!r}")
+        base[setting] = value[-1]
+        return tuple(value)
 
     def defaults_arms(self, value: Any) -> tuple:
         if not isinstance(value, list) or any(arm not in DEFAULTS_ARMS for arm in value) \

@@ -20,7 +20,7 @@ def seeds_matter(settings: dict) -> str | None:
 TASK = Task(
     NAME, StyleConfig, run, dict(TARGET), (TARGET["metric"],),
     tuple(name for name in optimizers.available() if name not in EXCLUDED), EXCLUDED,
-    budget_key="evaluations", seeds_matter=seeds_matter, title="Style transfer",
+    budget_key="evaluations", budget=("evaluations", "evaluations"), seeds_matter=seeds_matter, title="Style transfer",
     comparison_metrics=("loss", "content_loss", "style_loss", "tv_loss", "iterations", "evaluations", "seconds"),
     result_image=RESULT_FILE, prepare=prepare,
     comparison_note="Seconds exclude tracing; peak_rss_mb is the process peak RSS sampled during each run "

@@ -1,0 +1,120 @@
+"""Anytime answers from one set of runs: a study with several ``budgets`` runs every run to the largest,
+selects (and brackets) at each budget from the histories, and shares final runs where selections agree.
+
+The analytic task: at ``e`` evaluations the loss is ``1 + (log10(lr) - log10(10 / e))**2 + 0.01 * seed``,
+so the best learning rate falls as the budget grows (1.0 at 10 evaluations, 0.1 at 100), as short
+budgets favour large steps."""
+
+import json
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from kerasopt import records, tasks
+from kerasopt.config import TaskConfig
+from kerasopt.study import run_study
+from kerasopt.study.spec import StudySpec
+
+
+@dataclass
+class AnytimeConfig(TaskConfig):
+    KIND = "anytime"
+    evaluations: int = 100
+
+
+def anytime_loss(rate: float, evaluations: int, seed: int) -> float:
+    return 1 + (math.log10(rate) - math.log10(10 / evaluations)) ** 2 + 0.01 * seed
+
+
+def anytime_run(config, run_dir, progress=False):
+    rate = config.resolved_hparams()["learning_rate"]
+    with records.RunRecord(run_dir, config.to_dict(), seed=config.seed) as record:
+        for e in range(10, config.evaluations + 1, 10):
+            record.log({"step": e, "evaluations": e, "seconds": e / 100, "loss": anytime_loss(rate, e, config.seed)})
+            if rate > 2.0 and e >= 50:  # large rates blow up late: fine at 10 and 40 evaluations, diverged at 100
+                return record.finish("diverged", {"loss": None}, error="non-finite loss")
+        return record.finish("completed", {"loss": anytime_loss(rate, config.evaluations, config.seed)})
+
+
+@pytest.fixture
+def anytime(monkeypatch):
+    task = tasks.Task("anytime", AnytimeConfig, anytime_run, {"metric": "loss", "mode": "min"}, ("loss",),
+                      ("sgd", "adam"), budget=("evaluations", "evaluations"))
+    monkeypatch.setitem(tasks._BUILT, "anytime", task)
+    return task
+
+
+def study(**changes):
+    return StudySpec.from_dict({
+        "name": "anytime", "task": "anytime", "optimizers": ["sgd"],
+        "search": {"others": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
+        "tuning": {"sampler": "bracket", "spacing": 0.5, "extensions": 5, "seeds": [0]},
+        "defaults_arms": [], "seeds": [1, 2], "budgets": [10, 40, 100], **changes})
+
+
+def test_each_budget_selects_and_brackets_from_the_histories(anytime, tmp_path):
+    spec = study()
+    assert spec.base["evaluations"] == 100  # every run goes to the largest budget
+    run_study(spec, out_dir=tmp_path, log=lambda line: None)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    chosen = {b: s["sgd"] for b, s in plan["selections"].items()}
+    # 10 evaluations: optimum 1.0; 40: 0.25 (grid point 0.316); 100: 0.1 -- each bracketed on the grid
+    assert {b: c["hparams"]["learning_rate"] for b, c in chosen.items()} == {"10": 1.0, "40": 0.316228, "100": 0.1}
+    assert all(c["bracket"] == {"learning_rate": "bracketed"} for c in chosen.values()), chosen
+    assert plan["selection"] == plan["selections"]["100"]  # the main answer: the largest budget
+    tuned = sorted({r["hparams"]["learning_rate"] for r in plan["runs"] if r["phase"] == "tune"})
+    assert tuned == [0.00316228, 0.01, 0.0316228, 0.1, 0.316228, 1.0, 3.16228]  # 3.16 brackets 1.0 at 10
+    # the diverged 3.16 run was fine at 10 evaluations: it counts there, worse than 1.0
+    assert chosen["10"]["score"] == pytest.approx(anytime_loss(1.0, 10, 0))
+    finals = [r for r in plan["runs"] if r["phase"] == "final"]
+    assert {(r["budget"], r["seed"]) for r in finals} == {(b, s) for b in (10, 40, 100) for s in (1, 2)}
+    assert all(r["hparams"] == chosen[str(r["budget"])]["hparams"] for r in finals)
+
+
+def test_budgets_that_select_the_same_setting_share_their_final_runs(anytime, tmp_path):
+    counts = run_study(study(budgets=[90, 100], seeds=[1, 2, 3]), out_dir=tmp_path, log=lambda line: None)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["selections"]["90"]["sgd"]["hparams"] == plan["selections"]["100"]["sgd"]["hparams"]
+    finals = [r for r in plan["runs"] if r["phase"] == "final"]
+    assert len(finals) == 6 and len({r["run_id"] for r in finals}) == 3  # two roles, one run each
+    tune = len({r["run_id"] for r in plan["runs"] if r["phase"] == "tune"})
+    assert counts["total"] == tune + 3
+
+
+def test_a_study_without_budgets_writes_the_plan_as_before(anytime, tmp_path):
+    spec = StudySpec.from_dict({"name": "one", "task": "anytime", "optimizers": ["sgd"], "base": {"evaluations": 40},
+                                "search": {"others": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
+                                "defaults_arms": [], "seeds": [1]})
+    assert "budgets" not in spec.to_dict()
+    run_study(spec, out_dir=tmp_path, log=lambda line: None)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert "selections" not in plan and all("budget" not in r for r in plan["runs"])
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"budgets": [100, 10]}, "increasing"),
+    ({"budgets": [100]}, "at least two"),
+    ({"budgets": [10, 100], "base": {"evaluations": 50}}, "every run goes to the largest budget"),
+])
+def test_bad_budgets_are_refused_in_one_line(anytime, changes, message):
+    with pytest.raises(ValueError, match=message):
+        study(**changes)
+
+
+def test_budgets_need_a_task_that_can_be_read_at_them(quadratic):
+    with pytest.raises(ValueError, match="cannot be read at intermediate budgets"):
+        StudySpec.from_dict({"name": "q", "task": "quadratic", "optimizers": ["sgd"], "budgets": [2, 4],
+                             "search": {"others": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
+                             "seeds": [1]})
+
+
+def test_a_run_is_read_at_a_budget_from_its_history(tmp_path):
+    with records.RunRecord(tmp_path / "run", {}) as record:
+        for e, loss in [(3, 9.0), (7, 5.0), (12, 4.0)]:
+            record.log({"step": e, "evaluations": e, "seconds": 0.0, "loss": loss})
+        record.finish("diverged", {"loss": None})
+    assert records.outcome(tmp_path / "run", "loss", "evaluations", 10) == ("completed", 5.0)
+    assert records.outcome(tmp_path / "run", "loss", "evaluations", 12) == ("completed", 4.0)
+    assert records.outcome(tmp_path / "run", "loss", "evaluations", 20) == ("diverged", None)
+    assert records.outcome(tmp_path / "run", "loss") == ("diverged", None)
