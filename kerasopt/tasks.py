@@ -37,6 +37,9 @@ class Task:
             ``("evaluations", "evaluations")``: a study with several ``budgets`` runs every run to
             the largest and reads the selection metric at each smaller budget from the history
             column (None: the task cannot be read at intermediate budgets).
+        budget_images: ``(setting, file pattern)``: the setting a study with budgets sets to the
+            budgets below the largest, so each run keeps its result image at each of them, and the
+            artifact name of that image (``"at_{budget}_evaluations.png"``); None: no such images.
         seeds_matter: settings -> None, or why several seeds give the same run
             (e.g. style from the content image is deterministic).
         title: the task in headings ("Style transfer").
@@ -58,6 +61,7 @@ class Task:
     excluded: dict = field(default_factory=dict)
     budget_key: str | None = None
     budget: tuple | None = None
+    budget_images: tuple | None = None
     seeds_matter: Callable[[dict], str | None] = lambda settings: None
     title: str = ""
     comparison_metrics: tuple = ()
@@ -82,7 +86,8 @@ class Task:
         """What ``study.json`` records about the task."""
         return {"name": self.name, "target": dict(self.target), "headline": list(self.headline),
                 "budget_key": self.budget_key, "excluded": dict(self.excluded), "result_image": self.result_image,
-                **({"budget": list(self.budget)} if self.budget else {})}
+                **({"budget": list(self.budget)} if self.budget else {}),
+                **({"budget_image": self.budget_images[1]} if self.budget_images else {})}
 
 
 TASKS: dict[str, str] = {"style": "kerasopt.style", "defects": "kerasopt.defects", "faststyle": "kerasopt.faststyle"}

@@ -118,3 +118,23 @@ def test_a_run_is_read_at_a_budget_from_its_history(tmp_path):
     assert records.outcome(tmp_path / "run", "loss", "evaluations", 12) == ("completed", 4.0)
     assert records.outcome(tmp_path / "run", "loss", "evaluations", 20) == ("diverged", None)
     assert records.outcome(tmp_path / "run", "loss") == ("diverged", None)
+
+
+def test_a_style_run_keeps_its_image_at_each_smaller_budget(tmp_path):
+    """The style task: a study with budgets sets snapshot_evaluations; the image within each budget is kept."""
+    from kerasopt import tasks as registry
+    from kerasopt.style import StyleConfig, run
+    from kerasopt.style.workload import budget_image
+
+    spec = StudySpec.from_dict({"name": "s", "task": "style", "optimizers": ["lbfgs", "adam"], "budgets": [4, 8, 12],
+                                "base": {"size": 32, "init": "noise"}, "search": {"others": {"learning_rate": 10.0}, "lbfgs": {}},
+                                "seeds": [1]})
+    assert spec.base["snapshot_evaluations"] == [4, 8] and spec.base["evaluations"] == 12
+    assert registry.get("style").describe()["budget_image"].format(budget=4) == budget_image(4)
+    for optimizer in ("lbfgs", "adam"):
+        config = StyleConfig.from_dict({**spec.base, "optimizer": optimizer, "seed": 1})
+        summary = run(config, tmp_path / optimizer)
+        assert summary["status"] == "completed"
+        for budget in (4, 8):
+            assert (tmp_path / optimizer / "artifacts" / budget_image(budget)).is_file()
+    assert "snapshot_evaluations" not in StyleConfig.from_dict({"optimizer": "adam"}).to_dict()  # old ids hold

@@ -386,6 +386,8 @@ class _Parser:
             raise self.error(f"base.{setting}", f"every run goes to the largest budget ({value[-1]}). "
                                                 f"Received: {setting}={base[setting]!r}")
         base[setting] = value[-1]
+        if task.budget_images:  # the runs keep their result image at every smaller budget
+            base[task.budget_images[0]] = value[:-1]
         return tuple(value)
 
     def defaults_arms(self, value: Any) -> tuple:

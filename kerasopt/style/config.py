@@ -9,7 +9,7 @@ our per-optimizer defaults for this problem, found by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from kerasopt import optimizers
@@ -66,6 +66,10 @@ class StyleConfig(TaskConfig):
             defaults: 1, 0.01, 0.001; see kerasopt.style.losses for the normalisations).
         snapshot_every: save ``artifacts/snapshot_<iteration>.png`` every K
             iterations (0: never).
+        snapshot_evaluations: evaluation budgets e at which to keep the image too: the last
+            iterate within e evaluations, as ``artifacts/at_<e>_evaluations.png`` (a study with
+            several ``budgets`` sets them, so its report shows the images at every budget).
+            Left out of the resolved settings when empty, so older run ids stay valid.
     """
 
     KIND: ClassVar[str] = "style"
@@ -83,6 +87,14 @@ class StyleConfig(TaskConfig):
     style_weight: float = 0.01
     tv_weight: float = 0.001
     snapshot_every: int = 0
+    snapshot_evaluations: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Every setting; ``snapshot_evaluations`` only when set (it came after published run ids)."""
+        data = super().to_dict()
+        if not data["snapshot_evaluations"]:
+            del data["snapshot_evaluations"]
+        return data
 
     def check(self) -> None:
         """Style-specific checks; ValueError naming the setting ("Received: x=...")."""
@@ -92,6 +104,10 @@ class StyleConfig(TaskConfig):
                 raise ValueError(f"set the lbfgs budget with iterations/evaluations, not hparams {clashing}")
         if self.size < 1:
             raise ValueError(f"size must be a positive number of px. Received: size={self.size}")
+        if not isinstance(self.snapshot_evaluations, list) or any(
+                isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in self.snapshot_evaluations):
+            raise ValueError(f"snapshot_evaluations must be a list of positive integers. "
+                             f"Received: snapshot_evaluations={self.snapshot_evaluations!r}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0. Received: snapshot_every={self.snapshot_every}")
         if self.iterations is None and self.evaluations is None:

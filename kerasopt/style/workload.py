@@ -96,17 +96,37 @@ def optimize(config, hparams, objective, image, record, progress) -> tuple[loop.
         bar.set_postfix(loss=f"{row['loss']:.4g}", evals=row["evaluations"], refresh=False)
         bar.update(row["step"] - bar.n)
 
+    spent = {}  # iteration -> evaluations to reach it (first-order loops log row k after stepping to k + 1)
+    within = {}  # budget -> the last iterate within it
+
     def on_iterate(iteration):
         if config.snapshot_every and iteration % config.snapshot_every == 0:
             images.save_image(image.numpy()[0], record.artifacts / f"snapshot_{iteration:05d}.png")
+        evaluations = spent.get(iteration, iteration)
+        for budget in config.snapshot_evaluations:
+            if evaluations <= budget:
+                within[budget] = image.numpy()[0].copy()
+
+    def on_row_and_spent(row):
+        spent[row["step"]] = row["evaluations"]
+        on_row(row)
 
     optimizer = optimizers.build(config.optimizer, hparams)
     try:
         if optimizers.is_full_batch_driver(config.optimizer):
-            result = loop.run_driver(objective, image, optimizer, on_row, on_iterate)
+            result = loop.run_driver(objective, image, optimizer, on_row_and_spent, on_iterate)
         else:
             steps = loop.step_budget(config.iterations, config.evaluations)
-            result = loop.run_first_order(objective, image, optimizer, steps, on_row, on_iterate)
+            result = loop.run_first_order(objective, image, optimizer, steps, on_row_and_spent, on_iterate)
+        for budget in config.snapshot_evaluations:
+            picture = within.get(budget, image.numpy()[0] if budget >= result.evaluations else None)
+            if picture is not None:
+                images.save_image(picture, record.artifacts / budget_image(budget))
         return result, start.get("loss")
     finally:
         bar.close()
+
+
+def budget_image(budget: int) -> str:
+    """The artifact holding the image after ``budget`` evaluations (`StyleConfig.snapshot_evaluations`)."""
+    return f"at_{budget}_evaluations.png"
