@@ -37,6 +37,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 STATUSES = ("completed", "diverged", "failed")
+COLLAPSED = "collapsed"
+"""A completed run that its task's collapse rule (`collapse_reason`) rejects: derived from the record
+when it is read, never written, so every existing record is judged by the current rule."""
+COLLAPSE_KINDS = ("fell_to", "ended_above_start")
 BASE_COLUMNS = ("step", "evaluations", "seconds", "loss")
 CONFIG, HISTORY, SUMMARY, ERROR_LOG, ARTIFACTS = "config.json", "history.csv", "summary.json", "error.log", "artifacts"
 _VERSIONED = ("kerasopt", "tensorflow", "keras", "numpy", "scipy", "segmentation-models", "scikit-learn",
@@ -293,24 +297,56 @@ def _number(text: str):
         return text
 
 
-def outcome(run_dir: str | os.PathLike, metric: str, column: str | None = None,
-            budget: float | None = None) -> tuple[str | None, float | None]:
+def collapse_reason(rule: dict | None, history: list[dict]) -> str | None:
+    """Why a completed run with this ``history`` collapsed under its task's ``rule``, or None.
+
+    Rules (a task declares one, `kerasopt.tasks.Task.collapse`):
+
+    - ``{"kind": "fell_to", "metric": m, "at_most": a, "after_at_least": b}``: the last finite value
+      of ``m`` is at most ``a`` although an earlier one reached ``b`` (a segmentation model whose
+      validation Dice fell to zero and stayed there: it learnt, then lost everything, without a NaN);
+    - ``{"kind": "ended_above_start", "metric": m}``: the last finite value of ``m`` is above the first
+      (a loss that ended worse than where it started).
+    """
+    if not rule:
+        return None
+    metric = rule["metric"]
+    values = [row[metric] for row in history if is_finite(row.get(metric))]
+    if len(values) < 2:
+        return None
+    if rule["kind"] == "fell_to":
+        if values[-1] <= rule["at_most"] and max(values[:-1]) >= rule["after_at_least"]:
+            return f"{metric} fell to {values[-1]:.3g} after reaching {max(values[:-1]):.3g}"
+        return None
+    if rule["kind"] == "ended_above_start":
+        return f"{metric} ended at {values[-1]:.4g}, above its start {values[0]:.4g}" if values[-1] > values[0] else None
+    raise ValueError(f"unknown collapse rule kind {rule['kind']!r}. Valid: {', '.join(COLLAPSE_KINDS)}")
+
+
+def outcome(run_dir: str | os.PathLike, metric: str, column: str | None = None, budget: float | None = None,
+            collapse: dict | None = None) -> tuple[str | None, float | None]:
     """``(status, value of metric)`` of a complete run: its summary's, or at ``budget`` of history ``column``.
 
     At a budget, the value is the last finite ``metric`` among the history rows with ``column <=
     budget``; the run counts as ``completed`` there when it completed or its history reaches the
     budget (a run that diverged later was fine at this budget), otherwise it keeps its own status.
+    A completed run that the task's ``collapse`` rule rejects (on the history up to the budget) is
+    ``("collapsed", None)``.
     """
     summary = read_summary(run_dir)
     status = summary.get("status")
+    rows = read_history(run_dir) if (budget is not None or (collapse and status == "completed")) else []
     if budget is None:
-        return status, summary.get("metrics", {}).get(metric)
-    rows = read_history(run_dir)
-    spent = [row.get(column) for row in rows if is_finite(row.get(column))]
-    values = [row[metric] for row in rows if is_finite(row.get(column)) and row[column] <= budget
-              and is_finite(row.get(metric))]
-    reached = status == "completed" or (spent and max(spent) >= budget)
-    return ("completed", values[-1] if values else None) if reached else (status, None)
+        value = summary.get("metrics", {}).get(metric)
+    else:
+        spent = [row.get(column) for row in rows if is_finite(row.get(column))]
+        reached = status == "completed" or (spent and max(spent) >= budget)
+        rows = [row for row in rows if is_finite(row.get(column)) and row[column] <= budget]
+        values = [row[metric] for row in rows if is_finite(row.get(metric))]
+        status, value = ("completed", values[-1] if values else None) if reached else (status, None)
+    if status == "completed" and collapse_reason(collapse, rows):
+        return COLLAPSED, None
+    return status, value
 
 
 def completed_runs(root: str | os.PathLike) -> Iterable[Path]:

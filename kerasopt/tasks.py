@@ -37,6 +37,8 @@ class Task:
             ``("evaluations", "evaluations")``: a study with several ``budgets`` runs every run to
             the largest and reads the selection metric at each smaller budget from the history
             column (None: the task cannot be read at intermediate budgets).
+        collapse: the rule that makes a completed run ``collapsed`` (`kerasopt.records.collapse_reason`):
+            never selected, never averaged, counted as a failure; None: no rule.
         budget_images: ``(setting, file pattern)``: the setting a study with budgets sets to the
             budgets below the largest, so each run keeps its result image at each of them, and the
             artifact name of that image (``"at_{budget}_evaluations.png"``); None: no such images.
@@ -62,6 +64,7 @@ class Task:
     budget_key: str | None = None
     budget: tuple | None = None
     budget_images: tuple | None = None
+    collapse: dict | None = None
     seeds_matter: Callable[[dict], str | None] = lambda settings: None
     title: str = ""
     comparison_metrics: tuple = ()
@@ -87,7 +90,8 @@ class Task:
         return {"name": self.name, "target": dict(self.target), "headline": list(self.headline),
                 "budget_key": self.budget_key, "excluded": dict(self.excluded), "result_image": self.result_image,
                 **({"budget": list(self.budget)} if self.budget else {}),
-                **({"budget_image": self.budget_images[1]} if self.budget_images else {})}
+                **({"budget_image": self.budget_images[1]} if self.budget_images else {}),
+                **({"collapse": dict(self.collapse)} if self.collapse else {})}
 
 
 TASKS: dict[str, str] = {"style": "kerasopt.style", "defects": "kerasopt.defects", "faststyle": "kerasopt.faststyle"}

@@ -11,6 +11,7 @@ HEADLINE = ("test_dice", "test_dice_at_best", "test_iou", "test_precision", "tes
 TASK = Task(
     NAME, DefectsConfig, run, dict(TARGET), HEADLINE, tuple(optimizers.mini_batch()),
     title="Defect segmentation",
+    collapse={"kind": "fell_to", "metric": "val_dice", "at_most": 0.02, "after_at_least": 0.1},
     comparison_metrics=(*HEADLINE, "val_dice", "image_ap", "image_auroc", "epochs", "steps", "train_seconds"),
     curve_metrics=("val_dice", "val_loss"), log_metrics=("val_loss",), result_image=PREDICTIONS, prepare=prepare_data,
     comparison_note="val_dice: validation Dice of the selected (best-validation) checkpoint, used only for "

@@ -97,7 +97,8 @@ def _plan(runs_dir: Path, unreadable: list[str]) -> list[dict]:
     return roles
 
 
-def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = None) -> Runs:
+def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = None,
+              collapse: dict | None = None) -> Runs:
     """One row per role of a run in ``plan.json``, joined with its summary.
 
     Columns: run_id, optimizer, phase, trial, extension (bracket round that added
@@ -106,7 +107,9 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
     selection metric ``metric``), one column per ``headline`` metric, the run's
     budget as spent (`BUDGET_COLUMNS`: steps or iterations, loss-and-gradient evaluations, Hessian-vector
     products where the driver counts them), wall_seconds, error. Metric values are those of COMPLETED runs only (NaN for diverged,
-    failed, incomplete or non-finite), so no diverged run enters a mean.
+    failed, incomplete or non-finite), so no diverged run enters a mean. A completed run that the task's
+    ``collapse`` rule rejects (`kerasopt.records.collapse_reason`) has status ``collapsed``, its reason as
+    ``error`` and no metric values either.
     """
     runs_dir = Path(runs_dir)
     unreadable: list[str] = []
@@ -114,18 +117,22 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
     rows = []
     for role in _plan(runs_dir, unreadable):
         summary = _summary(runs_dir / str(role["run_id"]), unreadable)
-        values = summary.get("metrics", {}) if summary.get("status") == "completed" else {}
+        status, error = summary.get("status"), summary.get("error")
+        if status == "completed" and collapse:
+            reason = records.collapse_reason(collapse, records.read_history(runs_dir / str(role["run_id"])))
+            status, error = (records.COLLAPSED, reason) if reason else (status, error)
+        values = summary.get("metrics", {}) if status == "completed" else {}
         hparams = role["hparams"] if isinstance(role["hparams"], dict) else {}
         rows.append({
             "run_id": role["run_id"], "optimizer": role["optimizer"],
             "phase": _LEGACY_PHASES.get(role["phase"], role["phase"]), "trial": role["trial"], "seed": role["seed"],
             "hparams": hparams, "setting": format_setting(hparams),
             "learning_rate": _float(hparams.get("learning_rate")),
-            "complete": bool(summary), "status": summary.get("status"), "metric": _float(values.get(metric)),
+            "complete": bool(summary), "status": status, "metric": _float(values.get(metric)),
             **{name: _float(values.get(name)) for name in headline},
             **{name: _float(summary.get("metrics", {}).get(name)) for name in BUDGET_COLUMNS},
             "extension": role.get("extension", 0),
-            "wall_seconds": summary.get("wall_seconds"), "error": summary.get("error")})
+            "wall_seconds": summary.get("wall_seconds"), "error": error})
     columns = ["run_id", "optimizer", "phase", "trial", "extension", "seed", "hparams", "setting", "learning_rate",
                "complete", "status", "metric", *headline, *BUDGET_COLUMNS, "wall_seconds", "error"]
     return Runs(pd.DataFrame(rows, columns=columns), unreadable)

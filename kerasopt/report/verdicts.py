@@ -93,6 +93,28 @@ class Verdict:
     why: str = ""
 
 
+def failure_aware_median(values: list, mode: str) -> float:
+    """The median over every seed, a failed run (None or NaN: diverged, collapsed, failed) counting as the
+    worst possible value (+inf for ``min``, -inf for ``max``); NaN without any run."""
+    if not values:
+        return math.nan
+    worst = math.inf if mode == "min" else -math.inf
+    return float(np.median([v if v is not None and math.isfinite(v) else worst for v in values]))
+
+
+def leader(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> str | None:
+    """The optimizer with the best `failure_aware_median` (ties: the better mean over completed runs,
+    then the first listed); None when no optimizer has a finite statistic."""
+    sign = 1.0 if mode == "min" else -1.0
+    scored = []
+    for index, (name, by_seed) in enumerate(outcomes.items()):
+        median = failure_aware_median(list(by_seed.values()), mode)
+        completed = [v for v in by_seed.values() if v is not None and math.isfinite(v)]
+        if math.isfinite(median):
+            scored.append((sign * median, sign * float(np.mean(completed)), index, name))
+    return min(scored)[3] if scored else None
+
+
 def paired(values_i: Mapping[int, float], values_j: Mapping[int, float], seeds=None) -> np.ndarray:
     """Per-seed differences ``values_i - values_j`` over their shared seeds (restricted to ``seeds``)."""
     shared = sorted(set(values_i) & set(values_j) & (set(seeds) if seeds is not None else set(values_i)))

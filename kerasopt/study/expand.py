@@ -56,6 +56,7 @@ class PlannedRun:
         config: the resolved task settings (``Config.from_dict(...).to_dict()``).
         extension: tune: 0 for the initial trials, k for those added in the k-th bracket extension round.
         budget: final: the budget whose selection this role answers (None: a study without budgets).
+        added_round: final: the round of ``more_seeds`` that added this seed (0: a configured seed).
     """
 
     run_id: str
@@ -67,12 +68,15 @@ class PlannedRun:
     config: dict
     extension: int = 0
     budget: int | None = None
+    added_round: int = 0
 
     def to_dict(self) -> dict:
-        """The role as JSON data (``budget`` only where it is set)."""
+        """The role as JSON data (``budget`` and ``added_round`` only where they are set)."""
         data = asdict(self)
         if data["budget"] is None:
             del data["budget"]
+        if not data["added_round"]:
+            del data["added_round"]
         return data
 
 
@@ -359,6 +363,13 @@ def tuning_outcomes(runs: list[PlannedRun], outcomes: dict[str, tuple[str | None
 def untuned_setting(spec: StudySpec, optimizer: str) -> dict:
     """The setting of an optimizer whose space has no searched dimension: its fixed values."""
     return {name: dim.values[0] for name, dim in spec.spaces[optimizer].items()}
+
+
+def added_seeds(spec: StudySpec, resolve: Resolver, best: dict[str, tuple[int | None, dict]], optimizers: list[str],
+                seeds: list[int], budget: int | None, added_round: int) -> list[PlannedRun]:
+    """Final runs on ``seeds`` added in round ``added_round`` of ``spec.more_seeds`` for ``optimizers``."""
+    return [replace(_planned(spec, resolve, name, "final", best[name][0], seed, best[name][1]), budget=budget,
+                    added_round=added_round) for name in optimizers for seed in seeds]
 
 
 def final_phase(spec: StudySpec, resolve: Resolver, best: dict[str, tuple[int | None, dict]],

@@ -239,7 +239,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         column = task.budget[1] if spec.budgets else None
 
         def outcomes_at(runs, budget):
-            return _outcomes(out_dir, runs, metric, column, None if budget == budgets[-1] else budget)
+            return _outcomes(out_dir, runs, metric, column, None if budget == budgets[-1] else budget, task.collapse)
 
         while True:  # bracket extensions, round by round, until every selection (every budget's) is bracketed
             tune = [r for r in planned if r.phase == "tune"]
@@ -259,6 +259,18 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         planned_ids = {r.run_id for r in planned}
         final_only = [r for r in final if r.run_id not in planned_ids]
         _run_phase(final_only, out_dir, task_ref, executor, progress, counts, metric)
+        best = _best(selections[budgets[-1]])
+        while spec.more_seeds:  # rounds of seeds where "worse than the best?" is undecided
+            more = _next_seeds(spec, task, out_dir, best, [r for r in final if r.budget == budgets[-1]])
+            if not more:
+                break
+            final += more
+            write_plan(out_dir, spec, planned + final, selections[budgets[-1]],
+                       {str(b): s for b, s in selections.items()} if spec.budgets else None)
+            progress.total = counts["total"] = len(_unique(planned + final))
+            log(f"more seeds (round {more[0].added_round}): {', '.join(dict.fromkeys(r.optimizer for r in more))} "
+                f"on seeds {sorted({r.seed for r in more})}")
+            _run_phase(more, out_dir, task_ref, executor, progress, counts, metric)
     finally:
         executor.close()
     statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in _unique(planned + final)
@@ -301,11 +313,38 @@ def _any_setting(spec: StudySpec, first: list[PlannedRun]) -> dict:
 
 
 def _outcomes(out_dir: Path, runs: list[PlannedRun], metric: str, column: str | None = None,
-              budget: int | None = None) -> dict[str, tuple]:
+              budget: int | None = None, collapse: dict | None = None) -> dict[str, tuple]:
     """run id -> ``(status, metric)`` of the completed runs among ``runs``, at ``budget`` of history
-    ``column`` when given (`kerasopt.records.outcome`)."""
-    return {run.run_id: records.outcome(out_dir / run.run_id, metric, column, budget)
+    ``column`` when given, collapsed runs by the task's rule (`kerasopt.records.outcome`)."""
+    return {run.run_id: records.outcome(out_dir / run.run_id, metric, column, budget, collapse)
             for run in runs if records.is_complete(out_dir / run.run_id)}
+
+
+def _next_seeds(spec: StudySpec, task: Task, out_dir: Path, best: dict, main_final: list[PlannedRun]) -> list[PlannedRun]:
+    """The next round of ``more_seeds``: fresh seeds for the optimizers whose verdict against the look-0
+    leader is undecided with a gap that matters, and for the leader (`kerasopt.report.verdicts`); []
+    when no round is needed. A pure function of the records, so a resumed study plans the same rounds."""
+    from kerasopt.report import verdicts
+
+    rule = verdicts.MoreSeeds(**spec.more_seeds)
+    headline, mode = task.headline[0], task.target["mode"]
+    outcomes: dict[str, dict[int, float | None]] = {}
+    for run in main_final:
+        status, value = (records.outcome(out_dir / run.run_id, headline, collapse=task.collapse)
+                         if records.is_complete(out_dir / run.run_id) else (None, None))
+        outcomes.setdefault(run.optimizer, {})[run.seed] = value if status == "completed" else None
+    configured = {name: {s for s in by_seed if s in spec.seeds} for name, by_seed in outcomes.items()}
+    reference = verdicts.leader({name: {s: v for s, v in by_seed.items() if s in spec.seeds}
+                                 for name, by_seed in outcomes.items()}, mode)
+    values = {name: {s: v for s, v in by_seed.items() if v is not None} for name, by_seed in outcomes.items()}
+    result = verdicts.verdicts(values, configured, reference, mode, rule)
+    chosen = verdicts.next_round(values, configured, reference, mode, rule, result)
+    if not chosen:
+        return []
+    done = max((run.added_round for run in main_final), default=0)
+    first = max((*spec.seeds, *spec.tuning_seeds, *spec.defaults_seeds)) + 1 + done * rule.per_round
+    return expand.added_seeds(spec, task.resolve, best, chosen, list(range(first, first + rule.per_round)),
+                              main_final[0].budget if main_final else None, done + 1)
 
 
 def _best(selection: dict) -> dict:

@@ -27,6 +27,9 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     targets: [1.0e+5, 3.0e+4]          # values of the task's headline metric
     budgets: [100, 300, 1000]          # optional: answer at several training lengths from one set of
                                        # runs (every run goes to the largest; tuning selects per budget)
+    more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02}
+                                       # optional: seeds added where "worse than the best?" is undecided
+                                       # (kerasopt.report.verdicts; the largest budget's answer)
 
 Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
 directory, relative to this file, then the working directory) fixes every optimizer at the setting
@@ -68,7 +71,8 @@ OTHERS = "others"
 RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
-             "defaults_seeds", "seeds", "targets", "budgets")
+             "defaults_seeds", "seeds", "targets", "budgets", "more_seeds")
+_MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha")
 _REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
 AROUND_DEFAULT = "log_uniform_around_default"
@@ -156,6 +160,7 @@ class StudySpec:
     spacing: float = MAX_SPACING
     extensions: int = 3
     budgets: tuple = ()
+    more_seeds: dict = field(default_factory=dict)
     source: str = field(default="", compare=False)
     warnings: tuple = field(default=(), compare=False)
 
@@ -180,6 +185,7 @@ class StudySpec:
             "defaults_arms": list(self.defaults_arms), "defaults_seeds": list(self.defaults_seeds),
             "seeds": list(self.seeds), "targets": list(self.targets),
             **({"budgets": list(self.budgets)} if self.budgets else {}),
+            **({"more_seeds": dict(self.more_seeds)} if self.more_seeds else {}),
         }
 
     def selection_budgets(self) -> tuple:
@@ -330,7 +336,8 @@ class _Parser:
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
             tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
             seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
-            budgets=budgets, source=self.source, warnings=warnings)
+            budgets=budgets, more_seeds=self.more_seeds(data.get("more_seeds"), seeds), source=self.source,
+            warnings=warnings)
 
     def tuning_seeds(self, tuning: dict) -> tuple:
         if "seed" in tuning and "seeds" in tuning:
@@ -370,6 +377,20 @@ class _Parser:
                                                      "loss-and-gradient evaluations")
             base["iterations"] = None
         return base
+
+    def more_seeds(self, value: Any, seeds: tuple) -> dict:
+        """The validated ``more_seeds`` mapping (`kerasopt.report.verdicts.MoreSeeds`), {} when absent."""
+        if value is None:
+            return {}
+        value = _coerce(self.mapping(value, "more_seeds", _MORE_SEEDS_KEYS))
+        checked = {key: self.integer(value.get(key, default), f"more_seeds.{key}", low)
+                   for key, default, low in (("rounds", 2, 1), ("per_round", 5, 2), ("max_seeds", 20, len(seeds)))}
+        for key, default, low, high in (("min_difference", 0.0, 0.0, math.inf), ("alpha", 0.05, 0.0, 0.5)):
+            number = value.get(key, default)
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not low <= number < high:
+                raise self.error(f"more_seeds.{key}", f"expected a number in [{low}, {high}). Received: {number!r}")
+            checked[key] = float(number)
+        return checked
 
     def budgets(self, value: Any, task, base: dict) -> tuple:
         """Increasing positive budgets in the unit of ``task.budget``; ``base`` is set to run to the largest."""

@@ -21,6 +21,7 @@ TASK = Task(
     NAME, StyleConfig, run, dict(TARGET), (TARGET["metric"],),
     tuple(name for name in optimizers.available() if name not in EXCLUDED), EXCLUDED,
     budget_key="evaluations", budget=("evaluations", "evaluations"),
+    collapse={"kind": "ended_above_start", "metric": "loss"},
     budget_images=("snapshot_evaluations", budget_image(0).replace("0", "{budget}")), seeds_matter=seeds_matter, title="Style transfer",
     comparison_metrics=("loss", "content_loss", "style_loss", "tv_loss", "iterations", "evaluations", "seconds"),
     result_image=RESULT_FILE, prepare=prepare,

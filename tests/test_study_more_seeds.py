@@ -1,0 +1,75 @@
+"""A study adds held-out seeds where "worse than the best?" is undecided (``more_seeds``), and resumes them."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from kerasopt import records, tasks
+from kerasopt.config import TaskConfig
+from kerasopt.study import run_study
+from kerasopt.study.spec import StudySpec
+
+MEANS = {"sgd": 1.0, "adam": 1.6}  # adam is worse (min) by 0.6, with per-seed noise of SD about 0.6
+
+
+@dataclass
+class NoisyConfig(TaskConfig):
+    KIND = "noisy"
+
+
+def noise(optimizer: str, seed: int) -> float:
+    """A fixed pseudo-random value in [-1, 1] per optimizer and seed."""
+    digest = hashlib.sha256(f"{optimizer}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**31 - 1.0
+
+
+def noisy_run(config, run_dir, progress=False):
+    value = MEANS[config.optimizer] + noise(config.optimizer, config.seed)
+    with records.RunRecord(run_dir, config.to_dict(), seed=config.seed) as record:
+        record.log({"step": 1, "evaluations": 1, "seconds": 0.0, "loss": value})
+        return record.finish("completed", {"loss": value})
+
+
+@pytest.fixture
+def noisy(monkeypatch):
+    task = tasks.Task("noisy", NoisyConfig, noisy_run, {"metric": "loss", "mode": "min"}, ("loss",), ("sgd", "adam"))
+    monkeypatch.setitem(tasks._BUILT, "noisy", task)
+    return task
+
+
+def study(**more):
+    return StudySpec.from_dict({
+        "name": "noisy", "task": "noisy", "optimizers": ["sgd", "adam"], "search": {"others": {"learning_rate": 0.01}},
+        "defaults_arms": [], "seeds": [1, 2, 3],
+        "more_seeds": {"rounds": 3, "per_round": 3, "max_seeds": 12, "min_difference": 0.1, **more}})
+
+
+def test_undecided_optimizers_get_fresh_seeds_with_the_leader_and_a_resume_repeats_nothing(noisy, tmp_path):
+    logged = []
+    run_study(study(), out_dir=tmp_path, log=logged.append)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    added = [r for r in plan["runs"] if r.get("added_round")]
+    assert added, logged
+    rounds = sorted({r["added_round"] for r in added})
+    assert rounds == list(range(1, len(rounds) + 1))
+    for k in rounds:  # fresh seeds after every seed the study used, the same for both in a round
+        assert {r["seed"] for r in added if r["added_round"] == k} == set(range(4 + 3 * (k - 1), 7 + 3 * (k - 1)))
+    assert {r["optimizer"] for r in added} == {"sgd", "adam"}
+    assert any(line.startswith("more seeds (round 1)") for line in logged)
+    counts = run_study(study(), out_dir=tmp_path, log=lambda line: None)
+    assert counts["executed"] == 0
+
+
+def test_a_gap_below_the_smallest_difference_that_matters_adds_no_seeds(noisy, tmp_path):
+    run_study(study(min_difference=5.0), out_dir=tmp_path, log=lambda line: None)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert not [r for r in plan["runs"] if r.get("added_round")]
+
+
+def test_more_seeds_is_validated(noisy):
+    with pytest.raises(ValueError, match="more_seeds.per_round"):
+        study(per_round=1)
+    with pytest.raises(ValueError, match="more_seeds"):
+        study(colour=1)
