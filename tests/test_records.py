@@ -96,3 +96,32 @@ def test_unwritable_run_directory_gives_one_line(tmp_path):
     blocker.write_text("")
     with pytest.raises(OSError, match="cannot create run directory"):
         RunRecord(blocker / "run", {})
+
+
+FELL = {"kind": "fell_to", "metric": "val_dice", "at_most": 0.02, "after_at_least": 0.1}
+
+
+@pytest.mark.parametrize("dice, collapsed", [
+    ([0.38, 0.0, 0.0, 0.0, 0.0, 0.0], True),  # the published Nesterov seed 5: learnt, then lost everything
+    ([0.01, 0.012, 0.009, 0.01], False),      # never learnt: a bad result, not a collapse
+    ([0.2, 0.5, 0.7, 0.75], False),
+    ([0.5, 0.6, 0.3, 0.02], True),
+])
+def test_a_run_whose_validation_dice_fell_to_zero_is_collapsed(dice, collapsed):
+    history = [{"epoch": i + 1, "val_dice": d, "loss": 1.0} for i, d in enumerate(dice)]
+    assert (records.collapse_reason(FELL, history) is not None) == collapsed
+
+
+def test_a_loss_that_ends_above_its_start_is_collapsed_and_counts_as_such(tmp_path):
+    rule = {"kind": "ended_above_start", "metric": "loss"}
+    assert records.collapse_reason(rule, [{"loss": 10.0}, {"loss": 3.0}, {"loss": 12.0}]) == \
+        "loss ended at 12, above its start 10"
+    assert records.collapse_reason(rule, [{"loss": 10.0}, {"loss": 9.0}]) is None
+    assert records.collapse_reason(None, [{"loss": 10.0}, {"loss": 12.0}]) is None
+    with records.RunRecord(tmp_path / "run", {}) as record:
+        for step, loss in enumerate([10.0, 4.0, 11.0]):
+            record.log({"step": step, "evaluations": step, "seconds": 0.0, "loss": loss})
+        record.finish("completed", {"loss": 11.0})
+    assert records.outcome(tmp_path / "run", "loss", collapse=rule) == ("collapsed", None)
+    assert records.outcome(tmp_path / "run", "loss", "evaluations", 1, collapse=rule) == ("completed", 4.0)
+    assert records.outcome(tmp_path / "run", "loss") == ("completed", 11.0)

@@ -131,9 +131,11 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
             "complete": bool(summary), "status": status, "metric": _float(values.get(metric)),
             **{name: _float(values.get(name)) for name in headline},
             **{name: _float(summary.get("metrics", {}).get(name)) for name in BUDGET_COLUMNS},
-            "extension": role.get("extension", 0),
+            "extension": role.get("extension", 0), "budget": role.get("budget"),
+            "added_round": role.get("added_round", 0),
             "wall_seconds": summary.get("wall_seconds"), "error": error})
-    columns = ["run_id", "optimizer", "phase", "trial", "extension", "seed", "hparams", "setting", "learning_rate",
+    columns = ["run_id", "optimizer", "phase", "trial", "extension", "budget", "added_round", "seed", "hparams",
+               "setting", "learning_rate",
                "complete", "status", "metric", *headline, *BUDGET_COLUMNS, "wall_seconds", "error"]
     return Runs(pd.DataFrame(rows, columns=columns), unreadable)
 

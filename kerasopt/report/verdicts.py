@@ -115,6 +115,52 @@ def leader(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> str
     return min(scored)[3] if scored else None
 
 
+def rank_order(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> list[str]:
+    """Optimizers best first by `failure_aware_median` (ties: mean over completed, then listed order);
+    those without a finite statistic (most runs failed, or none) last, in listed order."""
+    sign = 1.0 if mode == "min" else -1.0
+    keyed = []
+    for index, (name, by_seed) in enumerate(outcomes.items()):
+        median = failure_aware_median(list(by_seed.values()), mode)
+        completed = [v for v in by_seed.values() if v is not None and math.isfinite(v)]
+        keyed.append((not math.isfinite(median), sign * median if math.isfinite(median) else 0.0,
+                      sign * float(np.mean(completed)) if completed else 0.0, index, name))
+    return [item[-1] for item in sorted(keyed)]
+
+
+def rank_intervals(outcomes: Mapping[str, Mapping[int, float | None]], mode: str, resamples: int = 2000,
+                   confidence: float = 0.95, seed: int = 0) -> dict[str, tuple[int, int]]:
+    """Percentile bootstrap interval of each optimizer's rank: its seeds resampled with replacement
+    (each optimizer on its own: per-seed results are nearly uncorrelated across optimizers), the
+    `failure_aware_median` recomputed, rank = 1 + the number of optimizers with a better statistic.
+    Seeded, so a report regenerates identically."""
+    rng = np.random.default_rng(seed)
+    names = list(outcomes)
+    worst = math.inf if mode == "min" else -math.inf
+    sign = 1.0 if mode == "min" else -1.0
+    samples = [np.asarray([v if v is not None and math.isfinite(v) else worst for v in outcomes[n].values()], float)
+               for n in names]
+    ranks = np.zeros((resamples, len(names)), int)
+    for b in range(resamples):
+        stats = np.asarray([sign * np.median(rng.choice(s, size=s.size)) if s.size else math.inf for s in samples])
+        ranks[b] = [1 + int(np.sum(stats < stat)) for stat in stats]
+    tail = (1 - confidence) / 2 * 100
+    return {name: (int(np.percentile(ranks[:, i], tail, method="lower")),
+                   int(np.percentile(ranks[:, i], 100 - tail, method="higher"))) for i, name in enumerate(names)}
+
+
+def verdict_text(verdict: Verdict, is_reference: bool) -> str:
+    """The report's words for a verdict: ``yes (worse than X)`` or ``not established at n seeds`` and why."""
+    if is_reference:
+        return "— (reference)"
+    if verdict.worse:
+        return (f"yes (worse than {verdict.by})" if verdict.look == 0
+                else f"yes (worse than {verdict.by} on {verdict.added} added seeds)")
+    reason = {"cap": "; seed cap reached", "gap below min_difference": "; gap below the smallest difference "
+              "that matters"}.get(verdict.why, "")
+    return f"not established at {verdict.seeds} seed{'s' if verdict.seeds != 1 else ''}{reason}"
+
+
 def paired(values_i: Mapping[int, float], values_j: Mapping[int, float], seeds=None) -> np.ndarray:
     """Per-seed differences ``values_i - values_j`` over their shared seeds (restricted to ``seeds``)."""
     shared = sorted(set(values_i) & set(values_j) & (set(seeds) if seeds is not None else set(values_i)))
