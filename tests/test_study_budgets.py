@@ -23,24 +23,30 @@ class AnytimeConfig(TaskConfig):
     evaluations: int = 100
 
 
-def anytime_loss(rate: float, evaluations: int, seed: int) -> float:
-    return 1 + (math.log10(rate) - math.log10(10 / evaluations)) ** 2 + 0.01 * seed
+OFFSETS = {"sgd": (0.0, 0.3), "adam": (0.1, 0.1), "rmsprop": (0.2, 0.0)}  # (up to 40 evaluations, after)
+
+
+def anytime_loss(rate: float, evaluations: int, seed: int, optimizer: str = "sgd") -> float:
+    offset = OFFSETS[optimizer][0 if evaluations <= 40 else 1]
+    return 1 + (math.log10(rate) - math.log10(10 / evaluations)) ** 2 + 0.01 * seed + offset
 
 
 def anytime_run(config, run_dir, progress=False):
     rate = config.resolved_hparams()["learning_rate"]
     with records.RunRecord(run_dir, config.to_dict(), seed=config.seed) as record:
         for e in range(10, config.evaluations + 1, 10):
-            record.log({"step": e, "evaluations": e, "seconds": e / 100, "loss": anytime_loss(rate, e, config.seed)})
+            record.log({"step": e, "evaluations": e, "seconds": e / 100,
+                        "loss": anytime_loss(rate, e, config.seed, config.optimizer)})
             if rate > 2.0 and e >= 50:  # large rates blow up late: fine at 10 and 40 evaluations, diverged at 100
                 return record.finish("diverged", {"loss": None}, error="non-finite loss")
-        return record.finish("completed", {"loss": anytime_loss(rate, config.evaluations, config.seed)})
+        return record.finish("completed", {"loss": anytime_loss(rate, config.evaluations, config.seed,
+                                                                 config.optimizer)})
 
 
 @pytest.fixture
 def anytime(monkeypatch):
     task = tasks.Task("anytime", AnytimeConfig, anytime_run, {"metric": "loss", "mode": "min"}, ("loss",),
-                      ("sgd", "adam"), budget=("evaluations", "evaluations"))
+                      ("sgd", "adam", "rmsprop"), budget=("evaluations", "evaluations"))
     monkeypatch.setitem(tasks._BUILT, "anytime", task)
     return task
 
@@ -138,3 +144,25 @@ def test_a_style_run_keeps_its_image_at_each_smaller_budget(tmp_path):
         for budget in (4, 8):
             assert (tmp_path / optimizer / "artifacts" / budget_image(budget)).is_file()
     assert "snapshot_evaluations" not in StyleConfig.from_dict({"optimizer": "adam"}).to_dict()  # old ids hold
+
+
+def test_the_report_ranks_at_every_budget_and_says_how_the_ranking_changes(anytime, tmp_path):
+    import pandas as pd
+
+    from kerasopt.report import write_report
+
+    spec = study(optimizers=["sgd", "adam", "rmsprop"], search={"others": {"learning_rate": {
+        "log_uniform_around_default": [0.3, 3]}}, "rmsprop": {"learning_rate": {"log_uniform": [0.001, 0.1]}}})
+    run_study(spec, out_dir=tmp_path, log=lambda line: None)
+    report = write_report(tmp_path).read_text()
+    assert "## The answer at every budget" in report and "### After 10 evaluations" in report
+    at_10 = pd.read_csv(tmp_path / "main_table_at_10.csv")
+    at_100 = pd.read_csv(tmp_path / "main_table_at_100.csv")
+    assert list(at_10["optimizer"]) == ["sgd", "adam", "rmsprop"]  # offsets 0, 0.1, 0.2 early
+    assert list(at_100["optimizer"]) == ["rmsprop", "adam", "sgd"]  # and 0.3, 0.1, 0 late
+    assert at_10.iloc[0]["tuned setting"] == "learning_rate=1"  # selected at 10 evaluations
+    changes = pd.read_csv(tmp_path / "ranking_changes.csv")
+    first_last = changes[changes["budgets"] == "10 → 100"].iloc[0]
+    assert first_last["Kendall's tau [95% bootstrap]"].startswith("-1 [")  # the order reversed
+    main = pd.read_csv(tmp_path / "main_table.csv")
+    assert list(main["optimizer"]) == ["rmsprop", "adam", "sgd"]  # the main answer is the largest budget's

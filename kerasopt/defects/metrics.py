@@ -70,6 +70,16 @@ def image_metrics(probabilities: np.ndarray, masks: np.ndarray) -> dict[str, flo
             "image_auroc": float(roc_auc_score(labels, scores))}
 
 
+def per_image_counts(probabilities: np.ndarray, masks: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """int64 (N, 3): each image's ``(TP, FP, FN)`` pixels at ``threshold`` (inputs (N, H, W, 1)); their
+    sums are `pixel_counts` (so pooled Dice over any resample of images follows from them)."""
+    predicted = np.asarray(probabilities) >= threshold
+    truth = np.asarray(masks) > 0.5
+    axes = tuple(range(1, predicted.ndim))
+    return np.stack([np.sum(predicted & truth, axis=axes), np.sum(predicted & ~truth, axis=axes),
+                     np.sum(~predicted & truth, axis=axes)], axis=1).astype(np.int64)
+
+
 def evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_masks) -> dict:
     """All test metrics: pixel metrics at 0.5 (``test_dice`` ...) and at the validation-best
     threshold (``test_dice_at_best`` ..., with ``best_threshold``), and image AP/AUROC."""

@@ -45,14 +45,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import optimizers, timing
+from kerasopt import optimizers, records, timing
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
 from kerasopt.optimizers.evaluation import EvaluationCheckpoint, EvaluationPoint, finalize
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
 from kerasopt.defects.data import Splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
-from kerasopt.defects.metrics import PooledDice, evaluate_predictions, pixel_metrics
+from kerasopt.defects.metrics import PooledDice, evaluate_predictions, per_image_counts, pixel_metrics
 from kerasopt.defects.model import build_unet, check_encoder_weights_fit
 from kerasopt.defects.resume import BACKUP, ResumableRecord
 from kerasopt.records import RunRecord, one_line_error
@@ -195,12 +195,21 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     metrics = {**progress_metrics, "val_dice": pixel_metrics(val_probabilities, val_masks)["dice"],
                "best_epoch": int(np.argmax([-1.0 if d is None else d for d in recorder.val_dices])) + 1,
                **evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_masks)}
+    write_per_image(record.run_dir / records.PER_IMAGE, per_image_counts(test_probabilities, test_masks))
     try:
         save_overlays(test_data, test_probabilities, record.artifacts / "overlays.png", config.overlays)
         save_prediction_panel(test_data, test_probabilities, record.artifacts)
     except (OSError, ValueError) as exc:  # a picture must not lose the run
         metrics["overlays_error"] = one_line_error(exc)
     return record.finish("completed", metrics, trace_seconds=recorder.trace_seconds)
+
+
+def write_per_image(path: Path, counts: np.ndarray) -> None:
+    """``test_images.csv``: one row per test image (in split order) with its ``tp, fp, fn`` pixels at 0.5,
+    a few hundred bytes kept in the run record (not an artifact), so reports can bootstrap over images."""
+    with open(path, "w") as handle:
+        handle.write("image,tp,fp,fn\n")
+        handle.writelines(f"{index},{tp},{fp},{fn}\n" for index, (tp, fp, fn) in enumerate(counts))
 
 
 def predict(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

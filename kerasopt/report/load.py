@@ -24,21 +24,8 @@ BUDGET_COLUMNS = ("steps", "iterations", "evaluations", "hessian_vector_products
 
 
 def load_study(runs_dir: str | Path) -> dict:
-    """``study.json`` of ``runs_dir``: ``{"study": spec dict, "target": {...}, "task": {...}, ...}``.
-
-    Raises:
-        FileNotFoundError: ``runs_dir`` or its study.json is missing.
-        ValueError: study.json is unreadable or not a study record (one line naming the file).
-    """
-    runs_dir = Path(runs_dir)
-    path = runs_dir / STUDY_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; give the results directory of a study "
-                                f"(python -m kerasopt.study run writes it)")
-    data = records.read_json_object(path, ("study", "target"), "study record")
-    if not isinstance(data["study"], dict) or not isinstance(data["target"], dict):
-        raise ValueError(f"{path}: not a study record ('study' and 'target' must be mappings)")
-    return data
+    """``study.json`` of ``runs_dir`` (`kerasopt.records.read_study`)."""
+    return records.read_study(runs_dir)
 
 
 def tuning_seeds(tuning: dict) -> list:
@@ -210,7 +197,7 @@ def resolved_hparams(runs_dir: str | Path, run_id: str) -> dict:
     return resolved if isinstance(resolved, dict) else {}
 
 
-SHOWN_IMAGES = "shown"  # folder at the root of a runs directory: copies of the result images a report shows
+SHOWN_IMAGES = records.SHOWN  # folder at the root of a runs directory: copies of the result images a report shows
 
 
 def result_image(runs_dir: str | Path, run_id: str, name: str = "result.png") -> Path | None:

@@ -18,17 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from kerasopt.report import budgets as anytime
 from kerasopt.report import plots
 from kerasopt import records
 from kerasopt.report.load import (arm_cost, format_setting, headline_metrics, load_costs, load_history, load_runs,
                                   load_selection, load_study, resolved_hparams, result_image, tuning_seeds)
 from kerasopt.report import verdicts
-from kerasopt.report.stats import TIME_AXES, mean_interval, median_cost, paired_difference, time_to_target
+from kerasopt.report.stats import TIME_AXES, mean_interval, median_cost, paired_difference, \
+    seeds_and_images_interval, time_to_target
 
 ARMS = {"tuned": "final", "task_defaults": "task_defaults", "library_defaults": "library_defaults"}
 DERIVED_FRACTIONS = (0.25, 0.5)
 AXIS_NAMES = {"seconds": "wall seconds"}
-PREDICTIONS, INPUTS = "test_predictions.png", "test_inputs.png"  # kerasopt.defects.train's prediction panel
 COST_NOTE = ("Targets: those of the study file, and those derived from the study itself (the best optimizer's "
              "mean at a fraction of its budget). `median wall seconds` are the seconds each run logged, which "
              "depend on what else the machine ran at the time; `median modelled seconds` = evaluations x the "
@@ -115,12 +116,13 @@ def per_seed(runs: pd.DataFrame, optimizer: str, metric: str) -> dict:
 
 
 def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric: str, mode: str,
-               configured_seeds: list[int], rule: verdicts.MoreSeeds) -> pd.DataFrame:
+               configured_seeds: list[int], rule: verdicts.MoreSeeds, per_image: dict | None = None) -> pd.DataFrame:
     """One row per optimizer in rank order: the rank with its bootstrap interval, the tuned setting, the
     failure-aware median (the ranking statistic), the mean [95% CI] over completed runs and the outcomes,
     the failure rate, the paired difference to the rank-1 optimizer, the verdict "worse than the best?"
     (`kerasopt.report.verdicts`: all pairs at the configured seeds, then the seeds added where it was
-    undecided) and each defaults arm."""
+    undecided) and each defaults arm. With ``per_image`` (run id -> per-test-image ``(TP, FP, FN)``, from
+    runs that record them), the pooled Dice's interval over seeds AND test images is added."""
     outcomes = seed_outcomes(runs, order, metric)
     best = order[0] if order else None
     best_values = per_seed(runs, best, metric) if best else {}
@@ -152,6 +154,8 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
             row[f"{arm} {OUTCOMES}"] = outcome_text(r)
             if arm == "tuned":
                 row["failure rate"] = f"{failures}/{len(by_seed)}" if by_seed else "—"
+                if per_image:
+                    row[SEEDS_AND_IMAGES] = images_interval_text(runs, name, per_image)
                 if name == best:
                     row["paired diff. to best [95% CI]"] = "best"
                 else:
@@ -164,6 +168,18 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
                 row["held-out seeds"] = f"{len(by_seed) - added} + {added} added" if added else len(by_seed)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+SEEDS_AND_IMAGES = "tuned pooled Dice [95% over seeds and test images]"
+
+
+def images_interval_text(runs: pd.DataFrame, optimizer: str, per_image: dict) -> str:
+    """`seeds_and_images_interval` over the completed tuned runs of ``optimizer`` that record per-image counts."""
+    part = runs[(runs["optimizer"] == optimizer) & (runs["phase"] == "final") & (runs["status"] == "completed")]
+    counts = [per_image[run_id] for run_id in part["run_id"] if per_image.get(run_id)]
+    if not counts or len({len(c) for c in counts}) != 1:
+        return "—"
+    return interval_text(*seeds_and_images_interval(counts))
 
 
 def outcome_text(row) -> str:
@@ -344,8 +360,8 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
         + (f" (selection used `{target['metric']}`, which the headline never uses)."
            if headline[0] != target["metric"] else "."),
         "- Defaults arms: " + ("; ".join(
-            {"task_defaults": "`task_defaults` = kerasopt's per-task defaults (for style: the pixel-scale "
-                              "learning-rate table)",
+            {"task_defaults": "`task_defaults` = kerasopt's per-task defaults (the task's own learning-rate "
+                              "table where it has one, e.g. style's pixel scale; else the registry's)",
              "library_defaults": "`library_defaults` = the optimizer exactly as Keras (or kerasopt's "
                                  "Rprop/L-BFGS constructors) builds it"}[arm] for arm in arms) or "not run") + ".",
         "- Failures: a run that diverged, failed, or collapsed (completed, but the task's collapse rule rejects "
@@ -379,6 +395,67 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
     return lines
 
 
+FINISHED = 0.05
+"""A "finished" result: within this fraction of the best optimizer's final value (its failure-aware median)."""
+
+
+def finished_target(outcomes: dict, order: list[str], mode: str) -> list[tuple[float, str]]:
+    """The target of a finished result: the rank-1 optimizer's median final value, `FINISHED` worse."""
+    if not order:
+        return []
+    best = verdicts.failure_aware_median(list(outcomes.get(order[0], {}).values()), mode)
+    if not math.isfinite(best):
+        return []
+    target = best * (1 + FINISHED) if mode == "min" else best * (1 - FINISHED)
+    return [(float(f"{target:.4g}"), f"finished: within {FINISHED:.0%} of {order[0]}'s final median")]
+
+
+COMPACT = ("rank", "rank [95% bootstrap]", "optimizer", "tuned setting", "tuned metric median, failures worst",
+           "tuned metric mean [95% CI]", "failure rate", WORSE)
+
+
+def budget_lines(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, optimizers: list[str],
+                 budgets: list[int], rule, collapse: dict | None, headline: list[str]) -> list[str]:
+    """The section of a study with several budgets: a ranked table at each budget (selected, tuned and
+    judged there; ``main_table_at_<b>.csv``), Kendall's tau between the rankings, and the images."""
+    spec, mode = study["study"], study["target"]["mode"]
+    column = study["task"]["budget"][1]
+    largest = budgets[-1]
+    per_budget = {b: anytime.runs_at(runs_dir, runs, b, largest, column, study["target"]["metric"], headline,
+                                     collapse) for b in budgets}
+    orders, outcomes, lines = {}, {}, ["## The answer at every budget", ""]
+    lines += [f"Every run went to {largest} {column}; at each budget the tuner selected from the tuning runs' "
+              "histories at that budget (its own bracket), and the final runs of the selected setting were read "
+              "there (shared between budgets that selected the same setting).", ""]
+    for b in budgets:
+        frame = per_budget[b]
+        arms = arm_table(frame, optimizers, ["metric"])
+        outcomes[b] = seed_outcomes(frame, optimizers, "metric")
+        orders[b] = verdicts.rank_order(outcomes[b], mode)
+        table = main_table(frame, arms, orders[b], "metric", mode, spec["seeds"], rule)
+        table = table[[c for c in COMPACT if c in table.columns]].rename(
+            columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
+        table.to_csv(out_dir / f"main_table_at_{b}.csv", index=False)
+        lines += [f"### After {b} {column}", "", markdown_table(table), ""]
+    rows = []
+    pairs = list(zip(budgets, budgets[1:])) + ([(budgets[0], largest)] if len(budgets) > 2 else [])
+    for a, b in pairs:
+        tau, low, high, n = anytime.kendall_tau(outcomes[a], outcomes[b], mode)
+        rows.append({"budgets": f"{a} → {b}", "Kendall's tau [95% bootstrap]": interval_text(tau, low, high),
+                     "optimizers": n})
+    taus = pd.DataFrame(rows)
+    taus.to_csv(out_dir / "ranking_changes.csv", index=False)
+    lines += ["How the ranking changes between budgets (Kendall's tau-b of the rankings by the failure-aware "
+              "median; 1 = the same order; interval: 2000 resamples of each optimizer's seeds):", "",
+              markdown_table(taus), ""]
+    grid = anytime.image_grid(runs_dir, out_dir, per_budget, orders, largest,
+                              (study.get("task") or {}).get("result_image") or "result.png",
+                              (study.get("task") or {}).get("budget_image"))
+    if grid is not None:
+        lines += [f"![{grid.stem}]({grid.name})", ""]
+    return lines
+
+
 def _collapse_words(study: dict) -> str:
     rule = (study.get("task") or {}).get("collapse")
     if not rule:
@@ -398,8 +475,8 @@ def rule_text(spec: dict) -> str:
 
 def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: dict[str, list[dict]], study: dict,
                   order: list[str]) -> list[Path]:
-    """LR sensitivity, curves vs each time axis (tuned arm, completed runs), the result-image grid
-    (style, fast style) and the predicted-mask grid (defects), written into ``out_dir``."""
+    """LR sensitivity, curves vs each time axis (tuned arm, completed runs) and the task's result panel
+    (its declaration in study.json: result images side by side, or under a shared image), into ``out_dir``."""
     metric, mode = study["target"]["metric"], study["target"]["mode"]
     positive = (runs["metric"].dropna() > 0).all()
     log_metric = mode == "min" and bool(positive)
@@ -411,8 +488,11 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: 
     for axis in TIME_AXES:
         if any(axis in rows[0] for runs_of in by_optimizer.values() for rows in runs_of if rows):
             written.append(plots.curves(by_optimizer, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
-    masks = mask_grid(runs_dir, out_dir, tuned, order)  # defects: predicted masks under the true ones
-    written.append(masks if masks is not None else image_grid(runs_dir, out_dir, runs, study, order))
+    task = study.get("task") or {}
+    if task.get("shared_image"):  # e.g. predicted masks under the test images and their true masks
+        written.append(stacked_grid(runs_dir, out_dir, tuned, order, task["result_image"], task["shared_image"]))
+    else:
+        written.append(image_grid(runs_dir, out_dir, runs, study, order))
     return [path for path in written if path is not None]
 
 
@@ -429,15 +509,16 @@ def image_grid(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, o
     return plots.image_grid(images, out_dir / "image_grid.png")
 
 
-def mask_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str]) -> Path | None:
-    """Defects: the shared test images and true masks above each optimizer's predicted masks (its tuned
-    run with the lowest seed), ranked; None when the runs saved no prediction panels."""
-    inputs = shared_panel(runs_dir, tuned["run_id"])
+def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str], result: str,
+                 shared: str) -> Path | None:
+    """The task's ``shared`` image (e.g. test images above their true masks) above each optimizer's
+    ``result`` strip (its tuned run with the lowest seed), ranked; None when the runs saved none."""
+    inputs = shared_panel(runs_dir, tuned["run_id"], shared)
     predictions = {}
     for name in order:
         part = tuned[tuned["optimizer"] == name].sort_values("seed")
         for run_id, seed in zip(part["run_id"], part["seed"]):
-            path = runs_dir / run_id / records.ARTIFACTS / PREDICTIONS
+            path = runs_dir / run_id / records.ARTIFACTS / result
             if path.is_file():
                 predictions[f"{len(predictions) + 1}. {name} (seed {seed})"] = path
                 break
@@ -446,17 +527,17 @@ def mask_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[st
     return plots.mask_grid(inputs, predictions, out_dir / "mask_grid.png")
 
 
-def shared_panel(runs_dir: Path, run_ids) -> Path | None:
-    """``test_inputs.png`` (test images above their true masks, the same for every run of a study) at the
-    root of ``runs_dir``; copied there from the first run that has one, so a report can be regenerated
-    from the committed lightweight records alone."""
+def shared_panel(runs_dir: Path, run_ids, name: str) -> Path | None:
+    """The artifact ``name`` that every run of a study writes identically, at the root of ``runs_dir``;
+    copied there from the first run that has one, so a report can be regenerated from the committed
+    lightweight records alone."""
     import shutil
 
-    root = runs_dir / INPUTS
+    root = runs_dir / name
     if root.is_file():
         return root
     for run_id in run_ids:
-        path = runs_dir / run_id / records.ARTIFACTS / INPUTS
+        path = runs_dir / run_id / records.ARTIFACTS / name
         if path.is_file():
             shutil.copyfile(path, root)
             return root
@@ -484,16 +565,21 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     headline = headline_metrics(study)
     main_metric = headline[0] if headline[0] != metric else "metric"
     optimizers = list(spec["optimizers"])
-    loaded = load_runs(runs_dir, metric, headline, (study.get("task") or {}).get("collapse"))
+    collapse = (study.get("task") or {}).get("collapse")
+    loaded = load_runs(runs_dir, metric, headline, collapse)
     runs = loaded.frame
     budgets = spec.get("budgets") or [None]
+    every_budget = runs
     if budgets[-1] is not None:  # the main answer: the largest budget's final runs
         runs = runs[(runs["phase"] != "final") | (runs["budget"] == budgets[-1])]
     metric_columns = list(dict.fromkeys(["metric", *(m for m in headline if m != metric)]))
     arms = arm_table(runs, optimizers, metric_columns)
     order = verdicts.rank_order(seed_outcomes(runs, optimizers, main_metric), mode)
     rule = verdicts.MoreSeeds(**spec.get("more_seeds", {}))
-    main = main_table(runs, arms, order, main_metric, mode, spec["seeds"], rule).rename(
+    finals = runs[(runs["phase"] == "final") & runs["complete"]]["run_id"]
+    per_image = {run_id: records.read_per_image(runs_dir / run_id) for run_id in finals}
+    per_image = {run_id: counts for run_id, counts in per_image.items() if counts}
+    main = main_table(runs, arms, order, main_metric, mode, spec["seeds"], rule, per_image).rename(
         columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
     selection = load_selection(runs_dir)
     tuning = tuning_table(selection, order)
@@ -502,7 +588,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     histories = {run_id: load_history(runs_dir, run_id) for run_id in compared["run_id"]}  # read once
     ranked = [name for name in order if name in set(arms[arms["arm"] == "tuned"]["optimizer"])]
     targets = [(float(t), "study file") for t in spec["targets"]] + derived_targets(
-        histories, runs, ranked[0] if ranked else None, metric)
+        histories, runs, ranked[0] if ranked else None, metric) + finished_target(
+        seed_outcomes(runs, optimizers, "metric"), order, mode)
     times = target_table(histories, runs, order, targets, metric, mode, costs)
     arms.rename(columns=lambda c: c.replace("metric", metric, 1) if c.startswith("metric") else c).to_csv(
         out_dir / "summary.csv", index=False)
@@ -532,6 +619,9 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
         table.to_csv(out_dir / "headline.csv", index=False)
         lines += ["## Test metrics of the tuned arm (mean [95% CI])", "",
                   markdown_table(table) if len(table) else "No tuned runs yet.", ""]
+    if budgets[-1] is not None:
+        lines += budget_lines(runs_dir, out_dir, every_budget, study, optimizers, [int(b) for b in budgets], rule,
+                              collapse, headline)
     lines += ["## Tuning", "", markdown_table(tuning) if len(tuning) else "Tuning has not finished.", ""]
     beaten = defaults_check(runs_dir, runs, arms, order, main_metric, mode, selection)
     beaten = beaten.rename(columns=lambda c: c.replace(" metric ", f" {headline[0]} "))

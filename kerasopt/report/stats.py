@@ -131,6 +131,40 @@ def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples:
     return mean, float(low), float(high)
 
 
+def seeds_and_images_interval(counts_by_seed: Sequence, confidence: float = 0.95, resamples: int = 2000,
+                              seed: int = 0) -> tuple[float, float, float]:
+    """Mean over seeds of the pooled Dice ``2 TP / (2 TP + FP + FN)`` with a two-level percentile bootstrap
+    interval that includes the test images' sampling error: each resample draws seeds with replacement
+    and, once for all of them (every seed is scored on the same test images), images with replacement.
+
+    Args:
+        counts_by_seed: per seed, an int array (N images, 3) of ``(TP, FP, FN)``; the same N images each.
+
+    Returns:
+        ``(mean, low, high)``; NaN without seeds.
+    """
+    counts = [np.asarray(c, dtype=float) for c in counts_by_seed]
+    if not counts:
+        return math.nan, math.nan, math.nan
+
+    def dice(totals):
+        denominator = 2 * totals[..., 0] + totals[..., 1] + totals[..., 2]
+        return np.where(denominator > 0, 2 * totals[..., 0] / np.where(denominator > 0, denominator, 1), 1.0)
+
+    stacked = np.stack(counts)  # (seeds, images, 3)
+    mean = float(np.mean(dice(stacked.sum(axis=1))))
+    rng = np.random.default_rng(seed)
+    n_seeds, n_images = stacked.shape[:2]
+    draws = np.empty(resamples)
+    for b in range(resamples):
+        seeds = rng.integers(0, n_seeds, n_seeds)
+        images = rng.integers(0, n_images, n_images)
+        draws[b] = np.mean(dice(stacked[seeds][:, images].sum(axis=1)))
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return mean, float(low), float(high)
+
+
 def reaches(value: float, target: float, mode: str) -> bool:
     """Whether ``value`` meets ``target`` (``mode="min"``: at most; ``"max"``: at least)."""
     return value <= target if mode == "min" else value >= target

@@ -26,8 +26,6 @@ import tempfile
 from pathlib import Path
 
 from kerasopt import records
-from kerasopt.report.load import SHOWN_IMAGES, load_study
-from kerasopt.report.render import INPUTS
 from kerasopt.study.runner import PLAN_FILE, REPORT_ONLY_KEYS, STUDY_FILE
 
 RANK = {"completed": 0, "diverged": 1, "failed": 2, None: 3}  # lower is better; None: unfinished
@@ -85,9 +83,9 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
     for directory in sources:
         if not directory.is_dir():
             raise ValueError(f"{directory}: no such results directory")
-    studies = [(d, load_study(d)) for d in sources]
+    studies = [(d, records.read_study(d)) for d in sources]
     if (out / STUDY_FILE).is_file() and out.resolve() not in {d.resolve() for d in sources}:
-        studies.insert(0, (out, load_study(out)))
+        studies.insert(0, (out, records.read_study(out)))
     first_dir, first = studies[0]
     for directory, study in studies[1:]:
         if _identity(study) != _identity(first):
@@ -133,10 +131,10 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
 
 
 def _copy_report_images(directories: list[Path], out: Path) -> None:
-    """Copy the images a report keeps at the root of a runs directory (the shared test panel, the
-    shown result images) that ``out`` lacks, so committed records merge without losing them."""
+    """Copy the images a report keeps in a runs directory (at its root: a task's shared panel; under
+    ``shown/``: the result images it shows) that ``out`` lacks, so committed records merge without losing them."""
     for directory in directories:
-        for path in [directory / INPUTS, *sorted((directory / SHOWN_IMAGES).glob("*"))]:
+        for path in [*sorted(directory.glob("*.png")), *sorted((directory / records.SHOWN).glob("*"))]:
             target = out / path.relative_to(directory)
             if path.is_file() and not target.exists():
                 target.parent.mkdir(exist_ok=True)

@@ -75,7 +75,8 @@ def study_record(spec: StudySpec, task: Task) -> dict:
 def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
     """Write ``study.json``, or check that the one there is this study.
 
-    Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only
+    The task's declaration (``task``: its collapse rule, budget, panels) is not part of the study's
+    identity: it is refreshed to the current one. Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only
     they differ, ``study.json`` is updated and the results are kept. A study that
     only ADDS optimizers (the existing ones keep their search spaces) extends
     the results too: run ids hash the settings, so every completed run stays valid.
@@ -98,7 +99,10 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
         if blocking:
             raise ValueError(f"{path}: results of a different study (key {blocking[0]!r} differs from "
                              f"{spec.source}); choose another --out or another study name")
+        stored = records.read_json_object(path, ("study",), "study record")
         if not differing:
+            if stored.get("task") != task.describe():  # the task's declaration (collapse rule, panels) moved on
+                records.write_json_atomic(path, {**stored, "task": task.describe()})
             return
     out_dir.mkdir(parents=True, exist_ok=True)
     records.write_json_atomic(path, study_record(spec, task))
@@ -204,7 +208,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     if backend == "ray" and importlib.util.find_spec("ray") is None:
         raise UsageError(RAY_HINT)
     task = tasks.get(spec.task, base_dir=Path(spec.source).parent)
-    task_ref = getattr(task, "locator", task.name)  # user task files by absolute path (Ray workers' cwd may differ)
+    task_ref = getattr(task, "locator", None) or task.name  # user task files by absolute path (Ray workers' cwd may differ)
     unsupported = [name for name in spec.optimizers if name not in (*task.supported, *task.excluded)]
     if unsupported:
         raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
