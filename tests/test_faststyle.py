@@ -339,3 +339,14 @@ def test_usage_errors_go_through_the_shared_one_line_handling(capsys, arguments,
     assert main(arguments) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def test_a_run_record_matches_its_settings_so_a_study_resumes_it(tmp_path, photos):
+    """The record adds what it found (photo counts) without overwriting a setting (val_photos)."""
+    from kerasopt.faststyle import run
+    from kerasopt.records import read_config, record_matches
+
+    config = FastStyleConfig(optimizer="adam", data=str(photos), val_photos=2, **{**TINY, "steps": 2})
+    run(config, tmp_path / "run")
+    assert record_matches(tmp_path / "run", config.to_dict())
+    assert read_config(tmp_path / "run")["settings"]["val_photo_count"] == 2

@@ -70,8 +70,9 @@ class PhotoSplit:
     root: str
 
     def describe(self) -> dict:
-        """Record entries: root, photo counts and the validation file names."""
-        return {"data_root": self.root, "train_photos": len(self.train), "val_photos": len(self.val),
+        """Record entries: root, photo counts and the validation file names (``val_photo_count``: the
+        setting ``val_photos`` only applies to a folder without ``train/``/``val/``, so it keeps its name)."""
+        return {"data_root": self.root, "train_photos": len(self.train), "val_photo_count": len(self.val),
                 "val_files": [os.path.relpath(path, self.root) for path in self.val]}
 
 
