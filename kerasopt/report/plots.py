@@ -157,3 +157,18 @@ def mask_grid(inputs: Path, predictions: dict[str, Path], path: Path) -> Path:
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle("Predicted defect masks (p >= 0.5) of the same test images, best optimizer first", fontsize=9)
     return _save(fig, path, dpi=90)
+
+
+def profiles(rho: dict[str, list[float]], taus: Sequence[float], path: Path) -> Path | None:
+    """Performance profiles: rho(tau) of each optimizer (a step line), best score first in the legend."""
+    if not rho:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    colors = _colors(list(rho))
+    for name, values in sorted(rho.items(), key=lambda item: -sum(item[1])):
+        ax.step(taus, values, where="post", label=name, color=colors[name])
+    ax.set_xlabel("tau (time to target / fastest)")
+    ax.set_ylabel("fraction of workloads within tau")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=6, ncol=2)
+    return _save(fig, path)

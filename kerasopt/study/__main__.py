@@ -1,4 +1,4 @@
-"""``python -m kerasopt.study run STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR``."""
+"""``python -m kerasopt.study run STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR | summary DIR... --out DIR``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "in docs/results/defects/records)")
     report.add_argument("--publish", metavar="DIR", help="also copy report.md, its CSV tables and figures to DIR "
                                                           "(e.g. docs/results/style)")
+    summary = commands.add_parser("summary", help="across several studies: performance profiles, benchmark scores "
+                                                  "and tuning-cost curves (records only)", **defaults)
+    summary.add_argument("dirs", nargs="+", help="results directories of studies (each holds study.json)")
+    summary.add_argument("--out", required=True, help="where summary.md, its CSV tables and figures go")
     return parser
 
 
@@ -50,6 +54,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"wrote {path}")
         if args.publish:
             print(f"published {len(publish(args.out or args.runs_dir, args.publish))} files to {args.publish}")
+        return 0
+    if args.command == "summary":
+        from kerasopt.report.summary import write_summary
+
+        print(f"wrote {write_summary(args.dirs, args.out)}")
         return 0
     if args.command == "merge":
         from kerasopt.study.merge import merge

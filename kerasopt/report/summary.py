@@ -1,0 +1,317 @@
+"""Which optimizer across workloads: performance profiles, benchmark scores and tuning-cost curves,
+from the committed records of several studies (no TensorFlow).
+
+Definitions (AlgoPerf, MLCommons: the training-algorithm benchmark's scoring):
+
+- each study is a workload with its own target: a *finished* result, within 5% of the best final
+  median of the selection metric (the one the histories log: style's loss, the defects' validation
+  Dice); an optimizer's time to it is the
+  median over its held-out seeds of the evaluations (steps) its tuned runs needed (a seed that never
+  reaches it counts as infinite, so more than half must reach it), and, where the study has an
+  interleaved cost benchmark (``costs.json``), that many evaluations times its seconds per evaluation;
+- ``r = t / t_best`` per workload (t_best: the fastest optimizer there; a miss is infinite);
+  ``rho(tau)`` = the fraction of the workloads the optimizer ran in with ``r <= tau``; the benchmark
+  score is the area under ``rho`` from ``tau = 1`` to ``4``, divided by 3 (1: fastest everywhere;
+  0: never within 4x). A full-batch driver runs only where full-batch applies: its rho counts the
+  workloads it ran in, and the table says how many that was;
+- the final-quality profile uses ``r = final / best final`` (lower is better; ``best / final`` for a
+  metric where higher is better) in place of the time;
+- tuning-cost curves: for each workload and optimizer, the expected best tuning score after k of its
+  K tuning settings tried in a random order (k = 1 .. K: ``sum_i s_(i) C(K - i, k - 1) / C(K, k)``,
+  s_(1) the best; a failed setting counts as the workload's worst finite tuning score), with a 95%
+  interval over 2000 random orders, and what its defaults arm got.
+
+Intervals of the scores: 2000 bootstrap resamples of each optimizer's seeds in every workload (seeded).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kerasopt import records
+from kerasopt.report import verdicts
+from kerasopt.report.load import arm_cost, load_costs, load_history, load_runs
+from kerasopt.report.stats import reaches
+
+FINISHED = 0.05
+TAU_MAX = 4.0
+RESAMPLES = 2000
+SUMMARY = "summary.md"
+
+
+@dataclass
+class Workload:
+    """One study as the summary sees it.
+
+    Attributes:
+        name: the study's name.
+        mode: ``"min"`` or ``"max"``.
+        finals: optimizer -> {seed: final value or None (failed)} of the tuned arm.
+        spent: optimizer -> {seed: evaluations to the finished target (inf: never)}.
+        costs: optimizer -> seconds per evaluation of its tuned setting (None: not benchmarked).
+        tuning: optimizer -> the mean tuning score of every setting tried (None: a failed setting).
+        defaults: optimizer -> the mean of its task-defaults arm (NaN: none).
+        target: the finished target.
+    """
+
+    name: str
+    mode: str
+    finals: dict
+    spent: dict
+    costs: dict = field(default_factory=dict)
+    tuning: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+    target: float = math.nan
+
+
+def first_reaching(history: list[dict], metric: str, target: float, mode: str) -> float:
+    """Evaluations (else steps) of the first history row whose ``metric`` reaches ``target``; inf if none."""
+    for row in history:
+        value = row.get(metric)
+        if records.is_finite(value) and reaches(float(value), target, mode):
+            spent = row.get("evaluations", row.get("step"))
+            return float(spent) if records.is_finite(spent) else math.inf
+    return math.inf
+
+
+def load_workload(runs_dir: str | Path) -> Workload:
+    """The `Workload` of a study's results directory (its records only)."""
+    runs_dir = Path(runs_dir)
+    study = records.read_study(runs_dir)
+    spec, target = study["study"], study["target"]
+    metric, mode = target["metric"], target["mode"]
+    headline = (study.get("task") or {}).get("headline") or [metric]
+    main = headline[0]
+    frame = load_runs(runs_dir, metric, headline, (study.get("task") or {}).get("collapse")).frame
+    budgets = spec.get("budgets") or [None]
+    if budgets[-1] is not None:
+        frame = frame[(frame["phase"] != "final") | (frame["budget"] == budgets[-1])]
+    column = "metric" if main == metric else main
+    tuned = frame[(frame["phase"] == "final") & frame["complete"]]
+    finals = {name: {int(s): (float(v) if st == "completed" and math.isfinite(v) else None)
+                     for s, v, st in zip(part["seed"], part[column], part["status"])}
+              for name, part in tuned.groupby("optimizer", sort=False)}
+    selected = {name: [float(v) if st == "completed" and math.isfinite(v) else None
+                       for v, st in zip(part["metric"], part["status"])]
+                for name, part in tuned.groupby("optimizer", sort=False)}
+    medians = [verdicts.failure_aware_median(values, mode) for values in selected.values()]
+    finite = [m for m in medians if math.isfinite(m)]
+    best = (min(finite) if mode == "min" else max(finite)) if finite else math.nan
+    goal = best * (1 + FINISHED) if mode == "min" else best * (1 - FINISHED)
+    spent = {}
+    for name, part in tuned.groupby("optimizer", sort=False):
+        spent[name] = {}
+        for run_id, seed, status in zip(part["run_id"], part["seed"], part["status"]):
+            history = load_history(runs_dir, run_id) if status == "completed" else []
+            spent[name][int(seed)] = first_reaching(history, metric, goal, mode) if history else math.inf
+    costs_file = load_costs(runs_dir)
+    costs = {name: arm_cost(costs_file, name, "tuned") for name in finals}
+    tune = frame[frame["phase"] == "tune"]
+    tuning = {}
+    for name, part in tune.groupby("optimizer", sort=False):
+        by_trial = part.groupby("trial")
+        tuning[name] = [None if values.isna().any() else float(values.mean()) for _, values in by_trial["metric"]]
+    defaults = {}
+    for name, part in frame[frame["phase"] == "task_defaults"].groupby("optimizer", sort=False):
+        values = part[column].dropna()
+        defaults[name] = float(values.mean()) if len(values) else math.nan
+    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, goal)
+
+
+def median_time(spent_by_seed: dict) -> float:
+    """Median over seeds of the time to target (inf unless more than half reach it)."""
+    values = sorted(spent_by_seed.values())
+    return float(np.median(values)) if values else math.inf
+
+
+def ratios(times: dict[str, float]) -> dict[str, float]:
+    """``r = t / t_best`` per optimizer of one workload (inf where t is; all inf when nobody reached it)."""
+    finite = [t for t in times.values() if math.isfinite(t) and t > 0]
+    best = min(finite) if finite else math.inf
+    return {name: (t / best if math.isfinite(t) and math.isfinite(best) else math.inf) for name, t in times.items()}
+
+
+def profile(ratios_by_workload: dict[str, dict[str, float]], taus) -> dict[str, list[float]]:
+    """rho(tau) per optimizer: the fraction of the workloads it ran in with r <= tau, at each tau."""
+    names = sorted({n for per in ratios_by_workload.values() for n in per})
+    result = {}
+    for name in names:
+        rs = [per[name] for per in ratios_by_workload.values() if name in per]
+        result[name] = [sum(r <= tau for r in rs) / len(rs) for tau in taus]
+    return result
+
+
+def score(rs: list[float], tau_max: float = TAU_MAX) -> float:
+    """Area under rho on [1, tau_max] divided by (tau_max - 1): the mean over workloads of
+    ``max(0, tau_max - r) / (tau_max - 1)`` (r >= 1)."""
+    if not rs:
+        return math.nan
+    return float(np.mean([max(0.0, tau_max - max(r, 1.0)) / (tau_max - 1.0) for r in rs]))
+
+
+def scores(ratios_by_workload: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The benchmark score of every optimizer over the workloads it ran in."""
+    names = sorted({n for per in ratios_by_workload.values() for n in per})
+    return {name: score([per[name] for per in ratios_by_workload.values() if name in per]) for name in names}
+
+
+def quality_ratios(workload: Workload) -> dict[str, float]:
+    """Final-quality ``r`` per optimizer: its failure-aware median relative to the best's (inf: mostly failed)."""
+    medians = {n: verdicts.failure_aware_median(list(v.values()), workload.mode) for n, v in workload.finals.items()}
+    finite = [m for m in medians.values() if math.isfinite(m)]
+    if not finite:
+        return {n: math.inf for n in medians}
+    if workload.mode == "min":
+        best = min(finite)
+        return {n: (m / best if math.isfinite(m) and best > 0 else math.inf) for n, m in medians.items()}
+    best = max(finite)
+    return {n: (best / m if math.isfinite(m) and m > 0 else math.inf) for n, m in medians.items()}
+
+
+def expected_best_of_k(values: list, k: int, mode: str) -> float:
+    """The expected best of k settings drawn without replacement from ``values`` (None: a failed
+    setting, never the best unless all drawn failed, then NaN... counted as the worst)."""
+    worst = math.inf if mode == "min" else -math.inf
+    sign = 1.0 if mode == "min" else -1.0
+    ordered = sorted((v if v is not None and math.isfinite(v) else worst for v in values), key=lambda v: sign * v)
+    total = len(ordered)
+    if not 1 <= k <= total:
+        return math.nan
+    expected = 0.0
+    for i, value in enumerate(ordered, start=1):
+        weight = math.comb(total - i, k - 1) / math.comb(total, k)
+        if weight:
+            expected += weight * value
+    return expected
+
+
+def best_of_k_interval(values: list, k: int, mode: str, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the best of the first k settings over random orders of ``values``."""
+    worst = math.inf if mode == "min" else -math.inf
+    array = np.asarray([v if v is not None and math.isfinite(v) else worst for v in values], float)
+    rng = np.random.default_rng(seed)
+    pick = np.min if mode == "min" else np.max
+    draws = [pick(rng.permutation(array)[:k]) for _ in range(resamples)]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _resampled_times(workloads: list[Workload], rng, axis: str) -> dict[str, dict[str, float]]:
+    result = {}
+    for w in workloads:
+        times = {}
+        for name, by_seed in w.spent.items():
+            seeds = list(by_seed)
+            drawn = {i: by_seed[seeds[j]] for i, j in enumerate(rng.integers(0, len(seeds), len(seeds)))} if seeds else {}
+            times[name] = _time(w, name, median_time(drawn), axis)
+        result[w.name] = ratios(times)
+    return result
+
+
+def _time(workload: Workload, name: str, evaluations: float, axis: str) -> float:
+    if axis == "evaluations":
+        return evaluations
+    cost = workload.costs.get(name)
+    return evaluations * cost if cost else math.nan
+
+
+def time_ratios(workloads: list[Workload], axis: str = "evaluations") -> dict[str, dict[str, float]]:
+    """workload -> optimizer -> r on ``axis`` (``evaluations`` or ``seconds``: modelled, where benchmarked)."""
+    out = {}
+    for w in workloads:
+        times = {name: _time(w, name, median_time(by_seed), axis) for name, by_seed in w.spent.items()}
+        if axis == "seconds" and any(math.isnan(t) for t in times.values()):
+            continue  # no interleaved cost benchmark for every optimizer: left out of the seconds profile
+        out[w.name] = ratios(times)
+    return out
+
+
+def score_table(workloads: list[Workload], resamples: int = RESAMPLES, seed: int = 0) -> pd.DataFrame:
+    """Per optimizer: workloads run, the time score (evaluations) with its bootstrap interval, the
+    seconds score where every workload has costs, the final-quality score, and the largest quality ratio."""
+    by_time = time_ratios(workloads)
+    by_seconds = time_ratios(workloads, "seconds")
+    by_quality = {w.name: quality_ratios(w) for w in workloads}
+    point = scores(by_time)
+    rng = np.random.default_rng(seed)
+    draws = {name: [] for name in point}
+    for _ in range(resamples):
+        for name, value in scores(_resampled_times(workloads, rng, "evaluations")).items():
+            draws[name].append(value)
+    seconds = scores(by_seconds) if by_seconds else {}
+    quality = scores(by_quality)
+    rows = []
+    for name in sorted(point, key=lambda n: (-point[n], n)):
+        low, high = np.percentile(draws[name], [2.5, 97.5]) if draws[name] else (math.nan, math.nan)
+        worst_quality = max(per[name] for per in by_quality.values() if name in per)
+        rows.append({"optimizer": name, "workloads run": sum(name in per for per in by_time.values()),
+                     "time score": point[name], "time score low": float(low), "time score high": float(high),
+                     "seconds score": seconds.get(name, math.nan), "quality score": quality.get(name, math.nan),
+                     "worst quality ratio": worst_quality,
+                     "within 1.25x everywhere": "yes" if worst_quality <= 1.25 else "no"})
+    return pd.DataFrame(rows)
+
+
+def tuning_cost_table(workloads: list[Workload], resamples: int = RESAMPLES) -> pd.DataFrame:
+    """Per workload, optimizer and k: the expected best tuning score after k settings, its interval
+    over random orders, and the task-defaults arm's mean beside it. A failed setting (diverged,
+    collapsed, failed on a tuning seed) counts as the worst finite score of that workload's tuning."""
+    rows = []
+    for w in workloads:
+        finite = [v for values in w.tuning.values() for v in values if v is not None and math.isfinite(v)]
+        worst = (max(finite) if w.mode == "min" else min(finite)) if finite else math.nan
+        for name, values in w.tuning.items():
+            values = [v if v is not None and math.isfinite(v) else worst for v in values]
+            for k in range(1, len(values) + 1):
+                low, high = best_of_k_interval(values, k, w.mode, resamples)
+                rows.append({"workload": w.name, "optimizer": name, "k": k,
+                             "expected best": expected_best_of_k(values, k, w.mode), "low": low, "high": high,
+                             "settings tried": len(values), "defaults arm": w.defaults.get(name, math.nan)})
+    return pd.DataFrame(rows)
+
+
+def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
+    """Write ``summary.md``, ``scores.csv``, ``ratios.csv``, ``tuning_cost.csv`` and the profile and
+    tuning-cost figures for the studies in ``dirs`` into ``out_dir``; return the markdown's path."""
+    from kerasopt.report import plots
+    from kerasopt.report.render import fmt, markdown_table
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workloads = [load_workload(d) for d in dirs]
+    table = score_table(workloads)
+    table.to_csv(out_dir / "scores.csv", index=False)
+    by_time = time_ratios(workloads)
+    pd.DataFrame([{"workload": w, "optimizer": n, "time ratio": r, "quality ratio": quality_ratios(
+        next(x for x in workloads if x.name == w)).get(n)} for w, per in by_time.items() for n, r in per.items()]
+                 ).to_csv(out_dir / "ratios.csv", index=False)
+    tuning = tuning_cost_table(workloads)
+    tuning.to_csv(out_dir / "tuning_cost.csv", index=False)
+    taus = list(np.linspace(1.0, TAU_MAX, 61))
+    figure = plots.profiles(profile(by_time, taus), taus, out_dir / "performance_profile.png")
+    shown = table.assign(**{"time score [95%]": [f"{fmt(r['time score'], 3)} [{fmt(r['time score low'], 3)}, "
+                                                 f"{fmt(r['time score high'], 3)}]" for _, r in table.iterrows()]})
+    shown = shown[["optimizer", "workloads run", "time score [95%]", "seconds score", "quality score",
+                   "worst quality ratio", "within 1.25x everywhere"]]
+    lines = ["# Which optimizer across workloads", "",
+             f"Studies: {', '.join(f'`{w.name}`' for w in workloads)}. Read from their committed records only.",
+             "", "## Benchmark scores (AlgoPerf's definitions)", "", markdown_table(shown), "",
+             "Time to each workload's *finished* target (within 5% of the rank-1 optimizer's final median), in "
+             "evaluations or steps: `r = t / t_best` per workload, a miss infinite; `rho(tau)` = the fraction of the "
+             "workloads an optimizer ran in with `r <= tau`; score = the area under `rho` on [1, 4] / 3. The seconds "
+             "score uses each study's interleaved cost benchmark and only the workloads that have one; the quality "
+             "score uses the final value relative to the best instead of the time. `workloads run`: full-batch "
+             "drivers run only where full-batch applies; their scores count the workloads they ran in. Interval: "
+             f"{RESAMPLES} bootstrap resamples of each optimizer's seeds in every workload.", "",
+             f"![performance profile]({figure.name})" if figure else "", "",
+             "## What tuning costs", "",
+             "Expected best tuning score after k settings tried in a random order (95% interval over orders) beside "
+             "the task-defaults arm: `tuning_cost.csv`.", ""]
+    path = out_dir / SUMMARY
+    path.write_text("\n".join(lines) + "\n")
+    return path
