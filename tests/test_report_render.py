@@ -236,7 +236,9 @@ def test_defect_reports_put_each_optimizers_predicted_masks_under_the_true_ones(
     root.mkdir()
     spec = {**SPEC, "task": "defects", "optimizers": ["adam", "sgd"], "targets": []}
     write_json_atomic(root / "study.json", {"study": spec, "target": {"metric": "loss", "mode": "min"},
-                                            "task": {"name": "defects", "headline": ["loss"]}})
+                                            "task": {"name": "defects", "headline": ["loss"],  # as the task declares
+                                                     "result_image": "test_predictions.png",
+                                                     "shared_image": "test_inputs.png"}})
     plan = [role(f"{name}{seed}", name, "final", 0, seed, {}) for name in ("adam", "sgd") for seed in (1, 2)]
     write_json_atomic(root / "plan.json", {"study": "defects", "runs": plan})
     for index, entry in enumerate(plan):

@@ -279,7 +279,7 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
     """Write ``summary.md``, ``scores.csv``, ``ratios.csv``, ``tuning_cost.csv`` and the profile and
     tuning-cost figures for the studies in ``dirs`` into ``out_dir``; return the markdown's path."""
     from kerasopt.report import plots
-    from kerasopt.report.render import fmt, markdown_table
+    from kerasopt.report.text import fmt, markdown_table
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

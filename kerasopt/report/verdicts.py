@@ -31,7 +31,7 @@ plans the added seeds with it, and the report recomputes the same verdicts from 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np

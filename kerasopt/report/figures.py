@@ -1,0 +1,85 @@
+"""The report's figures: LR sensitivity, curves against every time axis, and the task's result panel
+(as the task declares it in study.json: result images side by side, or strips under a shared image)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from kerasopt import records
+from kerasopt.report import plots
+from kerasopt.report.load import result_image
+from kerasopt.report.stats import TIME_AXES
+from kerasopt.report.tables import ARMS
+
+
+def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: dict[str, list[dict]], study: dict,
+                  order: list[str]) -> list[Path]:
+    """LR sensitivity, curves vs each time axis (tuned arm, completed runs) and the task's result panel
+    (its declaration in study.json: result images side by side, or under a shared image), into ``out_dir``."""
+    metric, mode = study["target"]["metric"], study["target"]["mode"]
+    positive = (runs["metric"].dropna() > 0).all()
+    log_metric = mode == "min" and bool(positive)
+    written = [plots.lr_sensitivity(runs[runs["phase"] == "tune"], metric, log_metric,
+                                    out_dir / "lr_sensitivity.png")]
+    tuned = runs[(runs["phase"] == "final") & (runs["status"] == "completed")]
+    by_optimizer = {name: [histories[r] for r in tuned[tuned["optimizer"] == name]["run_id"]] for name in order}
+    by_optimizer = {name: h for name, h in by_optimizer.items() if h}
+    for axis in TIME_AXES:
+        if any(axis in rows[0] for runs_of in by_optimizer.values() for rows in runs_of if rows):
+            written.append(plots.curves(by_optimizer, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
+    task = study.get("task") or {}
+    if task.get("shared_image"):  # e.g. predicted masks under the test images and their true masks
+        written.append(stacked_grid(runs_dir, out_dir, tuned, order, task["result_image"], task["shared_image"]))
+    else:
+        written.append(image_grid(runs_dir, out_dir, runs, study, order))
+    return [path for path in written if path is not None]
+
+
+def image_grid(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> Path | None:
+    """The result image of each optimizer's first complete run per arm (rows ranked), or None."""
+    image_name = (study.get("task") or {}).get("result_image") or "result.png"
+    images = {}
+    for name in order:
+        images[name] = {}
+        for arm, phase in ARMS.items():
+            part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & runs["complete"]]
+            if len(part):
+                images[name][arm] = result_image(runs_dir, part["run_id"].iloc[0], image_name)
+    return plots.image_grid(images, out_dir / "image_grid.png")
+
+
+def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str], result: str,
+                 shared: str) -> Path | None:
+    """The task's ``shared`` image (e.g. test images above their true masks) above each optimizer's
+    ``result`` strip (its tuned run with the lowest seed), ranked; None when the runs saved none."""
+    inputs = shared_panel(runs_dir, tuned["run_id"], shared)
+    predictions = {}
+    for name in order:
+        part = tuned[tuned["optimizer"] == name].sort_values("seed")
+        for run_id, seed in zip(part["run_id"], part["seed"]):
+            path = runs_dir / run_id / records.ARTIFACTS / result
+            if path.is_file():
+                predictions[f"{len(predictions) + 1}. {name} (seed {seed})"] = path
+                break
+    if inputs is None or not predictions:
+        return None
+    return plots.mask_grid(inputs, predictions, out_dir / "mask_grid.png")
+
+
+def shared_panel(runs_dir: Path, run_ids, name: str) -> Path | None:
+    """The artifact ``name`` that every run of a study writes identically, at the root of ``runs_dir``;
+    copied there from the first run that has one, so a report can be regenerated from the committed
+    lightweight records alone."""
+    import shutil
+
+    root = runs_dir / name
+    if root.is_file():
+        return root
+    for run_id in run_ids:
+        path = runs_dir / run_id / records.ARTIFACTS / name
+        if path.is_file():
+            shutil.copyfile(path, root)
+            return root
+    return None
