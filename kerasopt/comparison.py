@@ -8,7 +8,8 @@ and, after every run (so an interrupted comparison keeps its finished runs),
 - ``curves.png``: the task's curve metrics vs steps, evaluations and seconds;
 - ``comparison.png``: the runs' result images side by side (tasks that save one).
 
-The writer reads run records only (no TensorFlow).
+The writer reads run records only (no TensorFlow) and uses the report's table and plot functions
+(`kerasopt.report.text`, `kerasopt.report.plots`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import math
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from kerasopt.records import ARTIFACTS, is_complete, read_history, read_summary
+from kerasopt.report import plots, text
+from kerasopt.report.text import fmt
 
 COST_COLUMNS = ("trace_seconds", "peak_rss_mb")
 
@@ -35,86 +40,33 @@ def summary_rows(task, run_dirs: dict[str, Path]) -> list[dict]:
 
 
 def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    return str(value)
+    return fmt(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The rows of `summary_rows` as a Markdown table (the error column left out)."""
-    columns = [key for key in rows[0] if key != "error"] if rows else []
-    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row[key]) for key in columns) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    """The rows of `summary_rows` as a Markdown table (the error column left out; `kerasopt.report.text`)."""
+    frame = pd.DataFrame(rows)
+    return text.markdown_table(frame.drop(columns=["error"], errors="ignore")) + "\n" if rows else ""
 
 
 def plot_curves(task, run_dirs: dict[str, Path], path: Path) -> Path | None:
-    """One row of panels per curve metric, against steps, evaluations and seconds; None without data."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    axes_keys = ("step", "evaluations", "seconds")
-    figure, axes = plt.subplots(len(task.curve_metrics), 3, figsize=(15, 4.2 * len(task.curve_metrics)),
-                                squeeze=False)
-    colours = plt.get_cmap("tab20")
-    drawn = False
-    for index, (name, run_dir) in enumerate(run_dirs.items()):
-        history = read_history(run_dir)
-        style = {"color": colours(index % 20), "linestyle": ("-", "--", ":")[index // 20 % 3], "label": name}
-        for row_axes, metric in zip(axes, task.curve_metrics):
-            points = [row for row in history if isinstance(row.get(metric), float) and math.isfinite(row[metric])]
-            for axis, key in zip(row_axes, axes_keys):
-                xy = [(row[key], row[metric]) for row in points if row.get(key) is not None]
-                if xy:
-                    axis.plot(*zip(*xy), marker="." if len(xy) < 40 else None, **style)
-                    drawn = True
-    for row_axes, metric in zip(axes, task.curve_metrics):
-        for axis, label in zip(row_axes, ("steps", "evaluations (loss + gradient)", "seconds (tracing excluded)")):
-            positive = all(v > 0 for line in axis.get_lines() for v in line.get_ydata())
-            if metric in task.log_metrics and positive and axis.get_lines():
-                axis.set_yscale("log")
-            axis.set_xlabel(label)
-            axis.set_ylabel(metric)
-            axis.grid(True, which="both", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    if drawn:
-        figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path if drawn else None
+    """The task's curve metrics against steps, evaluations and seconds (the report's `plots.curve_grid`)."""
+    histories = {name: [read_history(run_dir)] for name, run_dir in run_dirs.items()}
+    return plots.curve_grid(histories, task.curve_metrics, ("step", "evaluations", "seconds"), task.log_metrics, path)
 
 
 def plot_results(task, rows: list[dict], run_dirs: dict[str, Path], path: Path) -> Path | None:
-    """The runs' ``artifacts/<task.result_image>`` in a grid titled optimizer / headline / status."""
+    """The runs' ``artifacts/<task.result_image>`` side by side (the report's `plots.image_grid`), each
+    titled with its headline value and status."""
     if not task.result_image:
         return None
-    images = {row["optimizer"]: Path(run_dirs[row["optimizer"]]) / ARTIFACTS / task.result_image for row in rows}
-    if not any(p.is_file() for p in images.values()):
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    columns = min(len(rows), 4)
-    lines = math.ceil(len(rows) / columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(3.2 * columns, 2.9 * lines), squeeze=False)
-    for axis in axes.ravel():
-        axis.axis("off")
     metric = task.headline[0]
-    for axis, row in zip(axes.ravel(), rows):
-        if images[row["optimizer"]].is_file():
-            axis.imshow(plt.imread(str(images[row["optimizer"]])))
+    images = {}
+    for row in rows:
         status = "" if row["status"] == "completed" else f" ({row['status']})"
-        axis.set_title(f"{row['optimizer']}\n{metric} {_cell(row.get(metric))}{status}", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+        image = Path(run_dirs[row["optimizer"]]) / ARTIFACTS / task.result_image
+        images[row["optimizer"]] = {f"{metric} {_cell(row.get(metric))}{status}": image if image.is_file() else None}
+    return plots.image_grid(images, path, per_row=4)
 
 
 def write_comparison(task, run_dirs: dict[str, str | Path], out_dir: str | Path) -> list[dict]:
@@ -122,10 +74,10 @@ def write_comparison(task, run_dirs: dict[str, str | Path], out_dir: str | Path)
     out_dir, run_dirs = Path(out_dir), {name: Path(d) for name, d in run_dirs.items()}
     rows = summary_rows(task, run_dirs)
     errors = [f"- {row['optimizer']}: {row['error']}" for row in rows if row.get("error")]
-    text = [f"# {task.title}: optimizer comparison", "", markdown_table(rows), task.comparison_note]
+    lines = [f"# {task.title}: optimizer comparison", "", markdown_table(rows), task.comparison_note]
     if errors:
-        text += ["", "Errors:", *errors]
-    (out_dir / "comparison.md").write_text("\n".join(text) + "\n")
+        lines += ["", "Errors:", *errors]
+    (out_dir / "comparison.md").write_text("\n".join(lines) + "\n")
     plot_curves(task, run_dirs, out_dir / "curves.png")
     plot_results(task, rows, run_dirs, out_dir / "comparison.png")
     return rows

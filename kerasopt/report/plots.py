@@ -83,8 +83,18 @@ def curves(histories: dict[str, list[list[dict]]], axis: str, metric: str, log_m
     Returns:
         ``path``, or None when no history has the metric.
     """
-    colors = _colors(list(histories))
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    if not draw_curves(ax, histories, axis, metric, log_metric):
+        plt.close(fig)
+        return None
+    ax.set_title(f"{metric} vs {AXIS_LABELS.get(axis, axis)}: mean over seeds, band = min–max")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def draw_curves(ax, histories: dict[str, list[list[dict]]], axis: str, metric: str, log_metric: bool) -> bool:
+    """Draw `curves` into ``ax`` (mean over seeds, min–max band; one run: its line); False when nothing to draw."""
+    colors = _colors(list(histories))
     drawn = False
     for name, runs in histories.items():
         series = []
@@ -100,16 +110,25 @@ def curves(histories: dict[str, list[list[dict]]], axis: str, metric: str, log_m
         ax.plot(grid, mean, color=colors[name], label=f"{name} (n={len(series)})")
         ax.fill_between(grid, low, high, color=colors[name], alpha=0.2, linewidth=0)
         drawn = True
-    if not drawn:
-        plt.close(fig)
-        return None
-    if log_metric:
+    if drawn and log_metric and all(v > 0 for line in ax.get_lines() for v in line.get_ydata()):
         ax.set_yscale("log")
     ax.set_xlabel(AXIS_LABELS.get(axis, axis))
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} vs {AXIS_LABELS.get(axis, axis)}: mean over seeds, band = min–max")
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    ax.grid(True, which="both", alpha=0.3)
+    return drawn
+
+
+def curve_grid(histories: dict[str, list[list[dict]]], metrics: Sequence[str], axes: Sequence[str],
+               log_metrics: Sequence[str], path: Path) -> Path | None:
+    """One row of panels per metric, one column per time axis (`draw_curves` each); None without data."""
+    fig, grid = plt.subplots(len(metrics), len(axes), figsize=(5 * len(axes), 4.2 * len(metrics)), squeeze=False)
+    drawn = [draw_curves(ax, histories, axis, metric, metric in log_metrics)
+             for row, metric in zip(grid, metrics) for ax, axis in zip(row, axes)]
+    if not any(drawn):
+        plt.close(fig)
+        return None
+    grid[0][-1].legend(fontsize=7, ncol=2)
+    return _save(fig, path, dpi=90)
 
 
 def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: int = 6) -> Path | None:
