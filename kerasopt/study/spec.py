@@ -24,7 +24,7 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     defaults_arms: [task_defaults, library_defaults]    # default: [task_defaults]; [] = none
     defaults_seeds: [1, 2, 3]          # seeds of the defaults arms (default: seeds)
     seeds: [1, 2, 3, 4, 5]             # held-out seeds of the final reruns (not the tuning seed)
-    targets: [1.0e+5, 3.0e+4]          # values of the task's headline metric
+    targets: [1.0e+5, 3.0e+4]          # values of the selection metric (its history) for time-to-target
     budgets: [100, 300, 1000]          # optional: answer at several training lengths from one set of
                                        # runs (every run goes to the largest; tuning selects per budget)
     more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02}
@@ -140,7 +140,7 @@ class StudySpec:
         defaults_arms: the default arms run (``task_defaults``, ``library_defaults``).
         defaults_seeds: seeds of the defaults arms.
         seeds: held-out seeds of the final reruns (disjoint from ``tuning_seeds``).
-        targets: target values of the task's headline metric for time-to-target.
+        targets: values of the task's selection metric (the one its histories log) for time-to-target.
         source: the YAML file read (not part of the study's identity).
         warnings: notes for the reader found at load time (e.g. seeds that change nothing).
     """
