@@ -1,4 +1,7 @@
-"""Report figures (matplotlib, Agg backend): LR sensitivity, curves with seed bands, image grid."""
+"""Report figures: LR sensitivity, curves with seed bands, image grids, performance profiles.
+
+Drawn on `matplotlib.figure.Figure` objects, not through pyplot, so importing this module changes no
+global backend (a notebook that imports kerasopt keeps showing its own inline figures)."""
 
 from __future__ import annotations
 
@@ -6,27 +9,31 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.image import imread
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from kerasopt.report.stats import band  # noqa: E402
+from kerasopt.report.stats import band
 
 AXIS_LABELS = {"step": "steps", "epoch": "epochs", "evaluations": "gradient evaluations",
                "seconds": "seconds (excl. tracing)"}
 
 
+def _subplots(rows: int = 1, columns: int = 1, figsize=None, squeeze: bool = True):
+    """``(figure, axes)`` like ``pyplot.subplots``, on a `Figure` pyplot does not track."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(rows, columns, squeeze=squeeze)
+
+
 def _colors(names: Sequence[str]) -> dict:
-    cmap = plt.get_cmap("tab20")
+    cmap = matplotlib.colormaps["tab20"]
     return {name: cmap(i % 20) for i, name in enumerate(names)}
 
 
 def _save(fig, path: Path, dpi: int = 110) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 
@@ -48,7 +55,7 @@ def lr_sensitivity(tune: pd.DataFrame, metric: str, log_metric: bool, path: Path
         return None
     names = list(dict.fromkeys(tune["optimizer"]))
     colors = _colors(names)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     ok = tune[tune["metric"].notna()]
     ceiling = ok["metric"].max() if not ok.empty else 1.0
     for name in names:
@@ -83,10 +90,9 @@ def curves(histories: dict[str, list[list[dict]]], axis: str, metric: str, log_m
     Returns:
         ``path``, or None when no history has the metric.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     if not draw_curves(ax, histories, axis, metric, log_metric):
-        plt.close(fig)
-        return None
+            return None
     ax.set_title(f"{metric} vs {AXIS_LABELS.get(axis, axis)}: mean over seeds, band = min–max")
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
@@ -121,12 +127,11 @@ def draw_curves(ax, histories: dict[str, list[list[dict]]], axis: str, metric: s
 def curve_grid(histories: dict[str, list[list[dict]]], metrics: Sequence[str], axes: Sequence[str],
                log_metrics: Sequence[str], path: Path) -> Path | None:
     """One row of panels per metric, one column per time axis (`draw_curves` each); None without data."""
-    fig, grid = plt.subplots(len(metrics), len(axes), figsize=(5 * len(axes), 4.2 * len(metrics)), squeeze=False)
+    fig, grid = _subplots(len(metrics), len(axes), figsize=(5 * len(axes), 4.2 * len(metrics)), squeeze=False)
     drawn = [draw_curves(ax, histories, axis, metric, metric in log_metrics)
              for row, metric in zip(grid, metrics) for ax, axis in zip(row, axes)]
     if not any(drawn):
-        plt.close(fig)
-        return None
+            return None
     grid[0][-1].legend(fontsize=7, ncol=2)
     return _save(fig, path, dpi=90)
 
@@ -146,7 +151,7 @@ def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: i
     blocks = max(1, per_row // len(arms))
     rows = -(-len(images) // blocks)
     columns = blocks * len(arms)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.7 * columns, 1.6 * rows), squeeze=False)
+    fig, axes = _subplots(rows, columns, figsize=(1.7 * columns, 1.6 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for index, (name, per_arm) in enumerate(images.items()):
@@ -154,7 +159,7 @@ def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: i
             ax = axes[index // blocks][index % blocks * len(arms) + offset]
             image_path = per_arm.get(arm)
             if image_path is not None:
-                ax.imshow(plt.imread(str(image_path)))
+                ax.imshow(imread(str(image_path)))
             ax.set_title(f"{index + 1}. {name}\n{arm}", fontsize=7)
     return _save(fig, path, dpi=80)  # about one screen pixel per image pixel at 128 px
 
@@ -163,12 +168,12 @@ def mask_grid(inputs: Path, predictions: dict[str, Path], path: Path) -> Path:
     """Segmentation results side by side: the test images and true masks (``inputs``: images above masks)
     on top, then one row of predicted masks per optimizer (``predictions``: label -> strip PNG), in order.
     """
-    panel = plt.imread(str(inputs))
+    panel = imread(str(inputs))
     half = panel.shape[0] // 2
     rows = [("test images", panel[:half]), ("true masks", panel[half:])]
-    rows += [(label, plt.imread(str(strip))) for label, strip in predictions.items()]
+    rows += [(label, imread(str(strip))) for label, strip in predictions.items()]
     width = panel.shape[1] / half
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.3 * width + 1.6, 1.3 * len(rows)), squeeze=False)
+    fig, axes = _subplots(len(rows), 1, figsize=(1.3 * width + 1.6, 1.3 * len(rows)), squeeze=False)
     for ax, (label, picture) in zip(axes[:, 0], rows):
         ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
@@ -182,7 +187,7 @@ def profiles(rho: dict[str, list[float]], taus: Sequence[float], path: Path) -> 
     """Performance profiles: rho(tau) of each optimizer (a step line), best score first in the legend."""
     if not rho:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = _subplots(figsize=(6.4, 4.0))
     colors = _colors(list(rho))
     for name, values in sorted(rho.items(), key=lambda item: -sum(item[1])):
         ax.step(taus, values, where="post", label=name, color=colors[name])
