@@ -341,12 +341,14 @@ def test_usage_errors_go_through_the_shared_one_line_handling(capsys, arguments,
     assert error.startswith("error: ") and message in error and "\n" not in error
 
 
-def test_a_run_record_matches_its_settings_so_a_study_resumes_it(tmp_path, photos):
+def test_a_run_record_matches_its_settings_so_a_study_resumes_it(trained):
     """The record adds what it found (photo counts) without overwriting a setting (val_photos)."""
-    from kerasopt.faststyle import run
+    import dataclasses
+
     from kerasopt.records import read_config, record_matches
 
-    config = FastStyleConfig(optimizer="adam", data=str(photos), val_photos=2, **{**TINY, "steps": 2})
-    run(config, tmp_path / "run")
-    assert record_matches(tmp_path / "run", config.to_dict())
-    assert read_config(tmp_path / "run")["settings"]["val_photo_count"] == 2
+    settings = read_config(trained / "adam")["settings"]
+    fields = {field.name for field in dataclasses.fields(FastStyleConfig)}
+    config = FastStyleConfig.from_dict({key: value for key, value in settings.items() if key in fields})
+    assert record_matches(trained / "adam", config.to_dict())
+    assert settings["val_photos"] == config.val_photos and settings["val_photo_count"] >= 1
