@@ -48,6 +48,8 @@ class Task:
         shared_image: an artifact every run writes identically (defects: the test images above their
             true masks) that a report shows once above the runs' ``result_image`` strips; None: the
             result images are shown side by side, one per optimizer and arm.
+        shared_rows: the labels of the ``shared_image``'s equal horizontal bands, top first.
+        panel_title: the title of that panel.
         comparison_note: a sentence under the comparison table explaining its columns.
         prepare: ``prepare(config)`` before a comparison's first run: loads and checks the inputs
             shared by every run (images, weights, data) so bad input fails before any output.
@@ -71,6 +73,8 @@ class Task:
     log_metrics: tuple = ("loss",)
     result_image: str | None = None
     shared_image: str | None = None
+    shared_rows: tuple = ()
+    panel_title: str = ""
     comparison_note: str = ""
     prepare: Callable | None = None
 
@@ -89,7 +93,8 @@ class Task:
         """What ``study.json`` records about the task."""
         return {"name": self.name, "target": dict(self.target), "headline": list(self.headline),
                 "budget_key": self.budget_key, "excluded": dict(self.excluded), "result_image": self.result_image,
-                **({"shared_image": self.shared_image} if self.shared_image else {}),
+                **({"shared_image": self.shared_image, "shared_rows": list(self.shared_rows),
+                    "panel_title": self.panel_title} if self.shared_image else {}),
                 **({"budget": list(self.budget)} if self.budget else {}),
                 **({"budget_image": self.budget_images[1]} if self.budget_images else {}),
                 **({"collapse": dict(self.collapse)} if self.collapse else {})}

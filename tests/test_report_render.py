@@ -42,6 +42,7 @@ def study_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("report") / "synthetic"
     root.mkdir()
     write_json_atomic(root / "study.json", {"study": SPEC, "target": {"metric": "loss", "mode": "min"},
+                                            "task": {"name": "style", "result_image": "result.png"},
                                             "source": "experiments/synthetic.yaml",
                                             "warnings": ["seeds change nothing here: a reason"]})
     plan = [role("t0", "adam", "tune", 0, 0, {"learning_rate": 0.05}),
@@ -250,7 +251,7 @@ def test_defect_reports_put_each_optimizers_predicted_masks_under_the_true_ones(
     Image.fromarray(inputs).save(root / "adam2" / "artifacts" / "test_inputs.png")
     out = tmp_path / "published"
     text = write_report(root, out).read_text()
-    assert "![mask_grid](mask_grid.png)" in text and (out / "mask_grid.png").is_file()
+    assert "![result_grid](result_grid.png)" in text and (out / "result_grid.png").is_file()
     assert (root / "test_inputs.png").is_file()  # kept at the root: the committed records regenerate the grid
     assert not (out / "report.md").samefile(root / "study.json") and not (root / "report.md").exists()
 

@@ -13,7 +13,9 @@ TASK = Task(
     title="Defect segmentation",
     collapse={"kind": "fell_to", "metric": "val_dice", "at_most": 0.02, "after_at_least": 0.1},
     comparison_metrics=(*HEADLINE, "val_dice", "image_ap", "image_auroc", "epochs", "steps", "train_seconds"),
-    curve_metrics=("val_dice", "val_loss"), log_metrics=("val_loss",), result_image=PREDICTIONS, shared_image=INPUTS, prepare=prepare_data,
+    curve_metrics=("val_dice", "val_loss"), log_metrics=("val_loss",), result_image=PREDICTIONS, shared_image=INPUTS,
+    shared_rows=("test images", "true masks"),
+    panel_title="Predicted defect masks (p >= 0.5) of the same test images, best optimizer first", prepare=prepare_data,
     comparison_note="val_dice: validation Dice of the selected (best-validation) checkpoint, used only for "
                     "selection. test_*: test split at 0.5; test_dice_at_best: at the threshold best on validation. "
                     "image_ap / image_auroc: image-level, score = max probability. train_seconds excludes "

@@ -96,6 +96,9 @@ def images_by_budget(runs_dir: Path, per_budget: dict[int, pd.DataFrame], orders
 
 
 def image_grid(runs_dir: Path, out_dir: Path, per_budget, orders, largest, final_image, budget_image) -> Path | None:
-    """``image_grid_budgets.png``: each optimizer's image after every budget, ranked at the largest."""
+    """``image_grid_budgets.png``: each optimizer's image after every budget, ranked at the largest (None
+    when the task saves no result image)."""
+    if not final_image:
+        return None
     images = images_by_budget(runs_dir, per_budget, orders, largest, final_image, budget_image)
     return plots.image_grid(images, out_dir / "image_grid_budgets.png", per_row=max(len(per_budget), 1) * 2)

@@ -30,16 +30,16 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: 
         if any(axis in rows[0] for runs_of in by_optimizer.values() for rows in runs_of if rows):
             written.append(plots.curves(by_optimizer, axis, metric, log_metric, out_dir / f"curves_{axis}.png"))
     task = study.get("task") or {}
-    if task.get("shared_image"):  # e.g. predicted masks under the test images and their true masks
-        written.append(stacked_grid(runs_dir, out_dir, tuned, order, task["result_image"], task["shared_image"]))
-    else:
+    if task.get("shared_image"):
+        written.append(stacked_grid(runs_dir, out_dir, tuned, order, task))
+    elif task.get("result_image"):
         written.append(image_grid(runs_dir, out_dir, runs, study, order))
     return [path for path in written if path is not None]
 
 
 def image_grid(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> Path | None:
     """The result image of each optimizer's first complete run per arm (rows ranked), or None."""
-    image_name = (study.get("task") or {}).get("result_image") or "result.png"
+    image_name = study["task"]["result_image"]
     images = {}
     for name in order:
         images[name] = {}
@@ -50,11 +50,11 @@ def image_grid(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, o
     return plots.image_grid(images, out_dir / "image_grid.png")
 
 
-def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str], result: str,
-                 shared: str) -> Path | None:
-    """The task's ``shared`` image (e.g. test images above their true masks) above each optimizer's
-    ``result`` strip (its tuned run with the lowest seed), ranked; None when the runs saved none."""
-    inputs = shared_panel(runs_dir, tuned["run_id"], shared)
+def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str], task: dict) -> Path | None:
+    """The task's ``shared_image`` above each optimizer's ``result_image`` strip (its tuned run with the
+    lowest seed), ranked (``result_grid.png``); None when the runs saved none."""
+    inputs = shared_panel(runs_dir, tuned["run_id"], task["shared_image"])
+    result = task["result_image"]
     predictions = {}
     for name in order:
         part = tuned[tuned["optimizer"] == name].sort_values("seed")
@@ -65,7 +65,8 @@ def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list
                 break
     if inputs is None or not predictions:
         return None
-    return plots.mask_grid(inputs, predictions, out_dir / "mask_grid.png")
+    return plots.stacked_grid(inputs, predictions, out_dir / "result_grid.png", task.get("shared_rows") or ("",),
+                              task.get("panel_title", ""))
 
 
 def shared_panel(runs_dir: Path, run_ids, name: str) -> Path | None:

@@ -72,7 +72,7 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
            if headline[0] != target["metric"] else "."),
         "- Defaults arms: " + ("; ".join(
             {"task_defaults": "`task_defaults` = kerasopt's per-task defaults (the task's own learning-rate "
-                              "table where it has one, e.g. style's pixel scale; else the registry's)",
+                              "table where it has one, else the registry's)",
              "library_defaults": "`library_defaults` = the optimizer exactly as Keras (or kerasopt's "
                                  "Rprop/L-BFGS constructors) builds it"}[arm] for arm in arms) or "not run") + ".",
         "- Failures: a run that diverged, failed, or collapsed (completed, but the task's collapse rule rejects "
@@ -145,7 +145,7 @@ def budget_lines(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict,
               "median; 1 = the same order; interval: 2000 resamples of each optimizer's seeds):", "",
               markdown_table(taus), ""]
     grid = anytime.image_grid(runs_dir, out_dir, per_budget, orders, largest,
-                              (study.get("task") or {}).get("result_image") or "result.png",
+                              (study.get("task") or {}).get("result_image"),
                               (study.get("task") or {}).get("budget_image"))
     if grid is not None:
         lines += [f"![{grid.stem}]({grid.name})", ""]

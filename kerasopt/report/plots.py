@@ -164,22 +164,23 @@ def image_grid(images: dict[str, dict[str, Path | None]], path: Path, per_row: i
     return _save(fig, path, dpi=80)  # about one screen pixel per image pixel at 128 px
 
 
-def mask_grid(inputs: Path, predictions: dict[str, Path], path: Path) -> Path:
-    """Segmentation results side by side: the test images and true masks (``inputs``: images above masks)
-    on top, then one row of predicted masks per optimizer (``predictions``: label -> strip PNG), in order.
-    """
-    panel = imread(str(inputs))
-    half = panel.shape[0] // 2
-    rows = [("test images", panel[:half]), ("true masks", panel[half:])]
-    rows += [(label, imread(str(strip))) for label, strip in predictions.items()]
-    width = panel.shape[1] / half
+def stacked_grid(shared: Path, strips: dict[str, Path], path: Path, shared_rows: Sequence[str] = ("",),
+                 title: str = "") -> Path:
+    """A shared image cut into ``len(shared_rows)`` equal horizontal bands (labelled), then one strip per
+    optimizer (``strips``: label -> PNG of the same width), in order."""
+    panel = imread(str(shared))
+    band_height = panel.shape[0] // max(len(shared_rows), 1)
+    rows = [(label, panel[i * band_height:(i + 1) * band_height]) for i, label in enumerate(shared_rows)]
+    rows += [(label, imread(str(strip))) for label, strip in strips.items()]
+    width = panel.shape[1] / band_height
     fig, axes = _subplots(len(rows), 1, figsize=(1.3 * width + 1.6, 1.3 * len(rows)), squeeze=False)
     for ax, (label, picture) in zip(axes[:, 0], rows):
         ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("Predicted defect masks (p >= 0.5) of the same test images, best optimizer first", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return _save(fig, path, dpi=90)
 
 

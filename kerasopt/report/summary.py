@@ -4,8 +4,7 @@ from the committed records of several studies (no TensorFlow).
 Definitions (AlgoPerf, MLCommons: the training-algorithm benchmark's scoring):
 
 - each study is a workload with its own target: a *finished* result, within 5% of the best final
-  median of the selection metric (the one the histories log: style's loss, the defects' validation
-  Dice); an optimizer's time to it is the
+  median of the selection metric (the one the histories log); an optimizer's time to it is the
   median over its held-out seeds of the evaluations (steps) its tuned runs needed (a seed that never
   reaches it counts as infinite, so more than half must reach it), and, where the study has an
   interleaved cost benchmark (``costs.json``), that many evaluations times its seconds per evaluation;
