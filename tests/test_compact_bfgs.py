@@ -31,6 +31,19 @@ def dense_middle(b):
     return middle_times(b, tf.eye(2 * b.d.shape[0], dtype=tf.float64)).numpy()
 
 
+def dense_compact(b):
+    """theta I - W'MW (n, n): the matrix the compact form holds, from its dense parts."""
+    w = dense_w(b)
+    return float(b.theta) * np.eye(w.shape[1]) - w.T @ dense_middle(b) @ w
+
+
+def quadratic_pairs(rng, n: int, count: int):
+    """``count`` pairs (s, A s) of a random SPD quadratic A (n x n), as BFGS would see on it."""
+    a = rng.normal(size=(n, n))
+    a = a @ a.T + n * np.eye(n)
+    return [(s, a @ s) for s in rng.normal(size=(count, n))]
+
+
 def dense_bfgs(pairs, theta):
     """B from theta I by the BFGS updates of ``pairs`` (oldest first): the matrix the compact form stands for."""
     b = theta * np.eye(len(pairs[0][0]))
@@ -42,12 +55,10 @@ def dense_bfgs(pairs, theta):
 
 def test_compact_matrix_is_the_bfgs_matrix():
     rng = np.random.default_rng(0)
-    a = rng.normal(size=(5, 5))
-    a = a @ a.T + 5 * np.eye(5)
-    pairs = [(s, a @ s) for s in rng.normal(size=(3, 5))]
+    pairs = quadratic_pairs(rng, 5, 3)
     b = memory(pairs, history_size=4)
     expected = dense_bfgs(pairs, float(b.theta))
-    dense = float(b.theta) * np.eye(5) - dense_w(b).T @ dense_middle(b) @ dense_w(b)
+    dense = dense_compact(b)
     np.testing.assert_allclose(dense, expected, rtol=1e-9, atol=1e-9)
     v = rng.normal(size=5)
     assert float(quadratic_form(b, tf.constant(v))) == pytest.approx(v @ expected @ v, rel=1e-9)
@@ -75,7 +86,7 @@ def test_cauchy_point_and_subspace_step_with_a_coupled_limited_memory_matrix():
     # so x-bar = (0, 0.5).
     b = memory([((1.0, 1.0), (3.0, 1.0))])
     assert float(b.theta) == pytest.approx(2.5)
-    np.testing.assert_allclose(2.5 * np.eye(2) - dense_w(b).T @ dense_middle(b) @ dense_w(b),
+    np.testing.assert_allclose(dense_compact(b),
                                [[3.5, -0.5], [-0.5, 1.5]], atol=1e-12)
     x = tf.constant([0.5, 0.5], tf.float64)
     g = tf.constant([2.0, -0.25], tf.float64)
@@ -135,9 +146,7 @@ def test_cauchy_point_matches_a_sequential_breakpoint_walk_on_a_random_box_probl
 def test_pairs_in_ring_buffer_order_give_the_same_matrix_as_oldest_first():
     """The driver's ring buffer: pairs in any storage order, told apart by their age."""
     rng = np.random.default_rng(4)
-    a = rng.normal(size=(6, 6))
-    a = a @ a.T + 6 * np.eye(6)
-    pairs = [(s, a @ s) for s in rng.normal(size=(3, 6))]
+    pairs = quadratic_pairs(rng, 6, 3)
     reference = memory(pairs, history_size=4)
     slots = [2, 0, 3]  # oldest pair in slot 2, then 0, then 3; slot 1 unused
     s = np.zeros((4, 6))
@@ -149,8 +158,7 @@ def test_pairs_in_ring_buffer_order_give_the_same_matrix_as_oldest_first():
                          tf.constant(s @ s.T), tf.constant(y @ y.T), reference.theta)
     assert int(ring.used) == 3
     dense = dense_bfgs(pairs, float(reference.theta))
-    np.testing.assert_allclose(float(ring.theta) * np.eye(6) - dense_w(ring).T @ dense_middle(ring) @ dense_w(ring),
-                               dense, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(dense_compact(ring), dense, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(dense_middle(ring), np.linalg.inv(middle_inverse(ring).numpy()), rtol=1e-9, atol=1e-9)
     v = rng.normal(size=6)
     np.testing.assert_allclose(w_times(ring, tf.constant(v)).numpy(), dense_w(ring) @ v, atol=1e-12)

@@ -241,7 +241,8 @@ def test_the_ring_buffer_memory_keeps_its_inner_products_exact_through_wraparoun
     """Pairs stored one at a time past the capacity: products, gradient products and ages match a
     recomputation from the newest pairs, and the model equals the one built from them oldest first."""
     from kerasopt.optimizers import tf_lbfgs
-    from kerasopt.optimizers.compact_bfgs import compact_matrix, middle_times, w_columns
+    from kerasopt.optimizers.compact_bfgs import compact_matrix
+    from tests.test_compact_bfgs import dense_compact
 
     monkeypatch.setattr(tf_lbfgs, "BLOCK_ROWS", 2)  # 3 pairs in two blocks (2 + 1 rows)
     rng = np.random.default_rng(7)
@@ -274,11 +275,7 @@ def test_the_ring_buffer_memory_keeps_its_inner_products_exact_through_wraparoun
     ring = tf_lbfgs.compact(memory)
     reference = compact_matrix(tf.constant(rows_s[order]), tf.constant(rows_y[order]), tf.constant(3), memory.theta)
 
-    def dense(b):
-        w = w_columns(b, tf.range(n)).numpy()
-        return float(b.theta) * np.eye(n) - w.T @ middle_times(b, tf.eye(2 * m, dtype=tf.float64)).numpy() @ w
-
-    np.testing.assert_allclose(dense(ring), dense(reference), atol=1e-8)
+    np.testing.assert_allclose(dense_compact(ring), dense_compact(reference), atol=1e-8)
 
 
 def test_pairs_are_stored_in_the_variables_precision_unless_told():

@@ -35,7 +35,7 @@ import pandas as pd
 from kerasopt import records
 from kerasopt.report import verdicts
 from kerasopt.report.load import arm_cost, load_costs, load_history, load_runs
-from kerasopt.report.stats import reaches
+from kerasopt.report.stats import time_to_target
 
 FINISHED = 0.05
 TAU_MAX = 4.0
@@ -68,16 +68,6 @@ class Workload:
     target: float = math.nan
 
 
-def first_reaching(history: list[dict], metric: str, target: float, mode: str) -> float:
-    """Evaluations (else steps) of the first history row whose ``metric`` reaches ``target``; inf if none."""
-    for row in history:
-        value = row.get(metric)
-        if records.is_finite(value) and reaches(float(value), target, mode):
-            spent = row.get("evaluations", row.get("step"))
-            return float(spent) if records.is_finite(spent) else math.inf
-    return math.inf
-
-
 def load_workload(runs_dir: str | Path) -> Workload:
     """The `Workload` of a study's results directory (its records only)."""
     runs_dir = Path(runs_dir)
@@ -107,7 +97,8 @@ def load_workload(runs_dir: str | Path) -> Workload:
         spent[name] = {}
         for run_id, seed, status in zip(part["run_id"], part["seed"], part["status"]):
             history = load_history(runs_dir, run_id) if status == "completed" else []
-            spent[name][int(seed)] = first_reaching(history, metric, goal, mode) if history else math.inf
+            spent[name][int(seed)] = (time_to_target(history, metric, goal, mode, ("evaluations",))["evaluations"]
+                                      if history else math.inf)
     costs_file = load_costs(runs_dir)
     costs = {name: arm_cost(costs_file, name, "tuned") for name in finals}
     tune = frame[frame["phase"] == "tune"]

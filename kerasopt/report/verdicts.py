@@ -104,15 +104,11 @@ def failure_aware_median(values: list, mode: str) -> float:
 
 def leader(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> str | None:
     """The optimizer with the best `failure_aware_median` (ties: the better mean over completed runs,
-    then the first listed); None when no optimizer has a finite statistic."""
-    sign = 1.0 if mode == "min" else -1.0
-    scored = []
-    for index, (name, by_seed) in enumerate(outcomes.items()):
-        median = failure_aware_median(list(by_seed.values()), mode)
-        completed = [v for v in by_seed.values() if v is not None and math.isfinite(v)]
-        if math.isfinite(median):
-            scored.append((sign * median, sign * float(np.mean(completed)), index, name))
-    return min(scored)[3] if scored else None
+    then the first listed): the first of `rank_order`; None when no optimizer has a finite statistic."""
+    order = rank_order(outcomes, mode)
+    if not order or not math.isfinite(failure_aware_median(list(outcomes[order[0]].values()), mode)):
+        return None
+    return order[0]
 
 
 def rank_order(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> list[str]:
@@ -307,10 +303,6 @@ def simulate(k: int = 10, seeds: int = 5, rule: MoreSeeds = MoreSeeds(), studies
     best_mean = max(means) if mode == "max" else min(means)
     false_studies, seeds_used, true_worse = 0, np.zeros(k), np.zeros(k)
 
-    def leader(values):
-        sign = 1 if mode == "max" else -1
-        return max(values, key=lambda name: sign * np.median(list(values[name].values())))
-
     for _ in range(studies):
         noise = {}
 
@@ -320,7 +312,8 @@ def simulate(k: int = 10, seeds: int = 5, rule: MoreSeeds = MoreSeeds(), studies
                 noise[key] = means[names.index(name)] + rng.normal()
             return noise[key]
 
-        result, values = run_procedure(draw, names, list(range(1, seeds + 1)), mode, MoreSeeds(**vars(rule)), leader)
+        result, values = run_procedure(draw, names, list(range(1, seeds + 1)), mode, MoreSeeds(**vars(rule)),
+                                       lambda values: leader(values, mode))
         false = any(v.worse and means[names.index(name)] == best_mean and
                     means[names.index(v.by)] == best_mean for name, v in result.items())
         false |= any(v.worse and not (means[names.index(name)] < means[names.index(v.by)] if mode == "max"
