@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install test train-defects synth style study report results results-style results-defects results-faststyle clean
+.PHONY: help install test train-defects synth style study report results results-style results-defects results-faststyle results-digits results-summary clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -63,7 +63,7 @@ report: install ## write report.md for a finished study: RUNS=runs/<study> (defa
 	$(PY) -m kerasopt.study report $(RUNS)
 
 # the published studies' lightweight records are committed: any machine resumes them where the last one stopped
-results: results-style results-defects results-faststyle ## rerun the published CPU studies (resumable) and regenerate docs/results/
+results: results-style results-defects results-faststyle results-digits results-summary ## rerun the published CPU studies (resumable) and regenerate docs/results/
 
 results-style: install ## resume the style studies from their committed records and regenerate their reports
 	$(PY) -m kerasopt.study run experiments/style_cpu.yaml --out docs/results/style/records
@@ -80,6 +80,13 @@ results-defects: install ## resume the defect study from its committed records a
 results-faststyle: install ## resume the fast style-transfer study from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/faststyle_cpu.yaml --out docs/results/faststyle/records
 	$(PY) -m kerasopt.study report docs/results/faststyle/records --out docs/results/faststyle
+
+results-digits: install ## resume the digits study (your-own-model example) from its committed records and regenerate its report
+	$(PY) -m kerasopt.study run experiments/digits_cpu.yaml --out docs/results/digits/records
+	$(PY) -m kerasopt.study report docs/results/digits/records --out docs/results/digits
+
+results-summary: install ## the cross-workload summary over every published study (records only)
+	$(PY) -m kerasopt.study summary docs/results --out docs/results/summary
 
 clean: ## remove generated data and runs (keeps .venv)
 	rm -rf runs data .pytest_cache

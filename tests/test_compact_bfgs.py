@@ -162,3 +162,19 @@ def test_pairs_in_ring_buffer_order_give_the_same_matrix_as_oldest_first():
     np.testing.assert_allclose(dense_middle(ring), np.linalg.inv(middle_inverse(ring).numpy()), rtol=1e-9, atol=1e-9)
     v = rng.normal(size=6)
     np.testing.assert_allclose(w_times(ring, tf.constant(v)).numpy(), dense_w(ring) @ v, atol=1e-12)
+
+
+def test_products_skip_blocks_without_a_pair_and_match_the_dense_ones_elsewhere():
+    """A block with no stored pair is never read (NaN there stays out), the others give P v and P'u."""
+    rng = np.random.default_rng(3)
+    filled = rng.normal(size=(4, 7))
+    blocks = (tf.constant(filled[:2]), tf.constant(filled[2:]), tf.constant(np.full((3, 7), np.nan)))
+    valid = tf.constant([True, True, False, True, False, False, False])  # slot 2 unused, block 3 empty
+    dense = np.vstack([filled, np.zeros((3, 7))])
+    v, u = rng.normal(size=7), rng.normal(size=7)
+    np.testing.assert_allclose(compact_bfgs.pairs_times(blocks, valid, tf.constant(v)).numpy(), dense @ v, atol=1e-12)
+    both = rng.normal(size=(7, 2))
+    np.testing.assert_allclose(compact_bfgs.pairs_times(blocks, valid, tf.constant(both)).numpy(), dense @ both,
+                               atol=1e-12)
+    np.testing.assert_allclose(compact_bfgs.pairs_transpose_times(blocks, valid, tf.constant(u)).numpy(),
+                               dense.T @ u, atol=1e-12)

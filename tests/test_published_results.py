@@ -8,10 +8,12 @@ import pytest
 
 from kerasopt.report import write_report
 from kerasopt.report.render import MAIN_TABLE, REPORT, markdown_table
+from kerasopt.report.summary import SUMMARY, studies_in, write_summary
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 PUBLISHED = [path.parent for path in sorted(RESULTS.rglob(REPORT))]
 RECORDS = [path.parent for path in sorted(RESULTS.rglob("records/study.json"))]
+SUMMARY_DIR = RESULTS / "summary"
 
 
 def test_every_study_is_published_with_its_records():
@@ -25,6 +27,17 @@ def test_a_published_report_regenerates_identically_from_its_committed_records(r
     assert regenerated.read_text() == (records.parent / REPORT).read_text()
     for table in (MAIN_TABLE, "summary.csv", "tuning.csv", "time_to_target.csv"):
         assert (tmp_path / table).read_text() == (records.parent / table).read_text(), table
+
+
+def test_the_published_summary_regenerates_identically_from_every_published_study(tmp_path):
+    assert studies_in([RESULTS]) == sorted(RECORDS)
+    write_summary(studies_in([RESULTS]), tmp_path)
+    published = (SUMMARY_DIR / SUMMARY).read_text()
+    assert (tmp_path / SUMMARY).read_text() == published
+    for table in ("scores.csv", "ratios.csv", "tuning_cost.csv", "tuning_overview.csv", "defaults_vs_tuned.csv"):
+        assert (tmp_path / table).read_text() == (SUMMARY_DIR / table).read_text(), table
+    for figure in [line.split("(")[1].rstrip(")") for line in published.splitlines() if line.startswith("![")]:
+        assert (SUMMARY_DIR / figure).is_file()
 
 
 @pytest.mark.parametrize("folder", PUBLISHED, ids=[str(p.relative_to(RESULTS)) for p in PUBLISHED])

@@ -59,3 +59,33 @@ def test_summary_of_two_studies_from_their_records(quadratic, tmp_path):
     first = (tmp_path / "s" / "summary.md").read_text()
     main(["summary", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "s")])
     assert (tmp_path / "s" / "summary.md").read_text() == first  # regenerates identically
+
+
+def test_a_folder_stands_for_every_study_recorded_below_it_in_sorted_order(tmp_path):
+    for folder in ("b/records", "a/records", "a/companion/records"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "study.json").write_text("{}")
+    (tmp_path / "a" / "records" / "run").mkdir()
+    assert summary.studies_in([tmp_path]) == [tmp_path / "a/companion/records", tmp_path / "a/records",
+                                              tmp_path / "b/records"]
+    assert summary.studies_in([tmp_path / "b/records"]) == [tmp_path / "b/records"]
+    with pytest.raises(ValueError, match="holds no study"):
+        summary.studies_in([tmp_path / "a" / "records" / "run"])
+
+
+def test_settings_to_beat_the_defaults_arm_and_several_defaults_against_one_tuned_by_hand():
+    import pandas as pd
+
+    curve = pd.DataFrame({"k": [1, 2, 3], "expected best": [5.0, 3.0, 2.0]})
+    assert summary.settings_to_beat(curve, 2.5, "min") == "3"
+    assert summary.settings_to_beat(curve, 1.0, "min") == "never"
+    assert summary.settings_to_beat(curve, math.nan, "min") == "—"
+    assert summary.settings_to_beat(curve, 4.0, "max") == "1"
+    # tuned medians: a 2.0, b 5.0 (a failure counts as +inf); at defaults: a 2.55, b 1.7 (median of 1.5, inf, 1.7)
+    w = summary.Workload("w", "min", finals={"a": {1: 1.0, 2: 2.0, 3: 3.0}, "b": {1: 4.0, 2: None, 3: 5.0}},
+                         spent={}, defaults_finals={"a": [2.5, 2.6], "b": [1.5, None, 1.7]},
+                         defaults_arm="task_defaults")
+    row = summary.defaults_versus_tuned([w]).iloc[0]
+    assert (row["best at defaults"], row["median at defaults"], row["seeds at defaults"]) == ("b", 1.7, 3)
+    assert (row["best tuned"], row["median tuned"]) == ("a", 2.0)
+    assert row["tuned optimizers better than the best at defaults"] == "0 of 2" and math.isnan(row["adam tuned"])

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kerasopt.optimizers.full_batch import DriverResult
 from kerasopt.optimizers.lbfgs import LBFGS
+from kerasopt.optimizers import tf_lbfgs
 from kerasopt.optimizers.tf_lbfgs import TFLBFGS
 
 
@@ -182,9 +183,12 @@ def chained_rosenbrock_numpy(x):
     return value, gradient
 
 
-def test_box_constrained_rosenbrock_follows_scipy_lbfgsb_iterate_by_iterate():
+@pytest.mark.parametrize("block_rows", [32, 2], ids=["one block", "blocks of 2 pairs"])
+def test_box_constrained_rosenbrock_follows_scipy_lbfgsb_iterate_by_iterate(block_rows, monkeypatch):
     # 6-D chained Rosenbrock on [-1.5, 0.7]^6 (the minimizer has variables on the upper bound), memory 5:
     # every iterate, loss and evaluation count of scipy's L-BFGS-B, until it is within rounding of the end.
+    # In blocks of 2 pairs (2 + 2 + 1 rows) the compact matrix grows block by block, then wraps around.
+    monkeypatch.setattr(tf_lbfgs, "BLOCK_ROWS", block_rows)
     start, box = np.array([-1.2, 1.0, -1.2, 1.0, -1.2, 1.0]), (-1.5, 0.7)
     theirs, counted = [], [0]
 
@@ -240,7 +244,6 @@ def test_a_loss_with_python_control_flow_on_tensors_is_converted_by_autograph():
 def test_the_ring_buffer_memory_keeps_its_inner_products_exact_through_wraparound(monkeypatch):
     """Pairs stored one at a time past the capacity: products, gradient products and ages match a
     recomputation from the newest pairs, and the model equals the one built from them oldest first."""
-    from kerasopt.optimizers import tf_lbfgs
     from kerasopt.optimizers.compact_bfgs import compact_matrix
     from tests.test_compact_bfgs import dense_compact
 

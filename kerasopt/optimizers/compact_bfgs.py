@@ -114,15 +114,46 @@ def as_blocks(pairs) -> Blocks:
     return tuple(pairs) if isinstance(pairs, (tuple, list)) else (pairs,)
 
 
-def _pairs_times(blocks: Blocks, v: tf.Tensor, transpose: bool = False) -> tf.Tensor:
-    """``P v`` (m,) for v (n,), or ``P' v`` (n,) for v (m,), of the pairs matrix P in `Blocks`,
-    computed in the pairs' dtype and returned in ``v``'s."""
+def _block_starts(blocks: Blocks) -> list[int]:
+    starts, start = [], 0
+    for block in blocks:
+        starts.append(start)
+        start += block.shape[0]
+    return starts
+
+
+def _holding_pairs(valid: tf.Tensor, start: int, rows: int) -> tf.Tensor:
+    """Whether rows ``start .. start+rows`` of the pairs hold a stored pair (scalar bool)."""
+    return tf.reduce_any(valid[start:start + rows])
+
+
+def pairs_times(blocks: Blocks, valid: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+    """``P v`` of the pairs matrix P in `Blocks` (m, n): (m,) for v (n,), (m, k) for v (n, k), computed in the
+    pairs' dtype and returned in ``v``'s. Blocks without a stored pair (``valid`` (m,) bool) are skipped
+    (their rows are zero), so a partly filled memory costs a pass over its pairs only, as scipy's."""
+    dtype, vector = blocks[0].dtype, v.shape.rank == 1
+    matrix = tf.cast(v[:, None] if vector else v, dtype)
+
+    def block_product(block, start):
+        empty = tf.zeros([block.shape[0], matrix.shape[1]], dtype)
+        return tf.cond(_holding_pairs(valid, start, block.shape[0]), lambda: tf.matmul(block, matrix), lambda: empty)
+
+    product = tf.concat([block_product(block, start) for block, start in zip(blocks, _block_starts(blocks))], 0)
+    return tf.cast(product[:, 0] if vector else product, v.dtype)
+
+
+def pairs_transpose_times(blocks: Blocks, valid: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
+    """``P' u`` (n,) for u (m,), skipping blocks without a stored pair; returned in ``u``'s dtype."""
     dtype = blocks[0].dtype
-    if not transpose:
-        return tf.cast(tf.concat([tf.linalg.matvec(block, tf.cast(v, dtype)) for block in blocks], 0), v.dtype)
-    parts = tf.split(tf.cast(v, dtype), [block.shape[0] for block in blocks])
-    return tf.cast(tf.add_n([tf.linalg.matvec(block, part, transpose_a=True) for block, part in zip(blocks, parts)]),
-                   v.dtype)
+    parts = tf.split(tf.cast(u, dtype), [block.shape[0] for block in blocks])
+
+    def block_product(block, part, start):
+        return tf.cond(_holding_pairs(valid, start, block.shape[0]),
+                       lambda: tf.linalg.matvec(block, part, transpose_a=True),
+                       lambda: tf.zeros([block.shape[1]], dtype))
+
+    return tf.cast(tf.add_n([block_product(block, part, start)
+                             for block, part, start in zip(blocks, parts, _block_starts(blocks))]), u.dtype)
 
 
 def _pairs_columns(blocks: Blocks, index: tf.Tensor) -> tf.Tensor:
@@ -132,13 +163,13 @@ def _pairs_columns(blocks: Blocks, index: tf.Tensor) -> tf.Tensor:
 
 def w_times(b: CompactMatrix, v: tf.Tensor) -> tf.Tensor:
     """W'v (2m,) of one vector v (n,): one pass over the pairs."""
-    return tf.concat([_pairs_times(b.y, v), b.theta * _pairs_times(b.s, v)], 0)
+    return tf.concat([pairs_times(b.y, b.valid, v), b.theta * pairs_times(b.s, b.valid, v)], 0)
 
 
 def w_transpose_times(b: CompactMatrix, u: tf.Tensor) -> tf.Tensor:
     """W u (n,) of one vector u (2m,): one pass over the pairs."""
     m = b.d.shape[0]
-    return _pairs_times(b.y, u[:m], transpose=True) + b.theta * _pairs_times(b.s, u[m:], transpose=True)
+    return pairs_transpose_times(b.y, b.valid, u[:m]) + b.theta * pairs_transpose_times(b.s, b.valid, u[m:])
 
 
 def w_columns(b: CompactMatrix, index: tf.Tensor) -> tf.Tensor:

@@ -13,7 +13,8 @@ scipy's L-BFGS-B (version 3.0 of Zhu, Byrd, Lu & Nocedal's code) step by step:
   Y'Y gain one row and column per pair, and W'g of the current gradient is kept, all from ONE
   pass over the pairs per accepted iteration (``[S; Y] [g, s]``); the subspace step makes one more.
   So an iteration costs O(n m) memory traffic plus O(m^3) for the small factorizations, not the
-  O(n m^2) of recomputing the products.
+  O(n m^2) of recomputing the products; and m here is the number of pairs stored, rounded up to a
+  block of `BLOCK_ROWS`, not the history size (`sized_trial_point`, `compact_bfgs.pairs_times`).
 - **Box** (``bounds=(low, high)``, scalars for every element): generalized Cauchy point along
   the projected steepest-descent path, then minimization of the model over the variables free
   there, projected onto the box (with L-BFGS-B 3.0's backtracking when the projection is not a
@@ -57,6 +58,7 @@ import tensorflow as tf
 
 from kerasopt.optimizers import more_thuente
 from kerasopt.optimizers.compact_bfgs import (CauchyPoint, CompactMatrix, from_products, generalized_cauchy_point,
+                                              pairs_times,
                                               subspace_minimization)
 from kerasopt.optimizers.full_batch import (Callback, DriverResult, FlatProblem, FullBatchDriver, check_budget,
                                             dot, stopping_tolerances)
@@ -148,12 +150,19 @@ def clear(memory: Memory) -> None:
     memory.theta.assign(tf.ones_like(memory.theta))
 
 
-def compact(memory: Memory) -> CompactMatrix:
-    """The `CompactMatrix` of the memory (from the kept products: no pass over n); a memory whose
-    factorization is not finite is cleared first."""
+def compact(memory: Memory, blocks: int | None = None) -> CompactMatrix:
+    """The `CompactMatrix` of the pairs in the first ``blocks`` blocks of the memory (all by default),
+    from the kept products (no pass over n); a memory whose factorization is not finite is cleared first.
+
+    The ring buffer fills its slots in order from slot 0 (and from 0 again after `clear`), so the
+    stored pairs are always the first ``min(stored, m)`` slots: the matrix of the blocks that hold
+    them is the whole memory's, with small matrices sized by the pairs stored, not by m (as scipy's
+    L-BFGS-B sizes them by its ``col``)."""
+    rows = sum(block.shape[0] for block in memory.s[:blocks])
+
     def build():
-        return from_products(_read(memory.s), _read(memory.y), memory.age.read_value(),
-                             memory.sy.read_value(), memory.ss.read_value(), memory.yy.read_value(),
+        return from_products(_read(memory.s[:blocks]), _read(memory.y[:blocks]), memory.age[:rows],
+                             memory.sy[:rows, :rows], memory.ss[:rows, :rows], memory.yy[:rows, :rows],
                              memory.theta.read_value())
 
     b = build()
@@ -163,6 +172,12 @@ def compact(memory: Memory) -> CompactMatrix:
         return build()
 
     return tf.cond(tf.reduce_all(tf.math.is_finite(b.schur_lu)), lambda: b, refreshed)
+
+
+def blocks_holding_pairs(memory: Memory) -> tf.Tensor:
+    """int32 number of leading blocks that hold a stored pair (at least 1)."""
+    stored = tf.minimum(memory.stored, memory.age.shape[0])
+    return tf.maximum((stored + BLOCK_ROWS - 1) // BLOCK_ROWS, 1)
 
 
 def _read(blocks: tuple) -> tuple:
@@ -182,14 +197,10 @@ def _write_row(blocks: tuple, slot: tf.Tensor, row: tf.Tensor) -> None:
         tf.cond(tf.equal(slot // BLOCK_ROWS, index), write, lambda: tf.constant(0))
 
 
-def _times_blocks(blocks: tuple, matrix: tf.Tensor) -> tf.Tensor:
-    """The (m, k) product of the block buffer with ``matrix`` (n, k) (in the blocks' dtype)."""
-    return tf.concat([tf.matmul(block, matrix) for block in blocks], 0)
-
-
-def w_of_gradient(memory: Memory) -> tf.Tensor:
-    """W'g = [Y g; theta S g] (2m,) of the current gradient, from the kept products."""
-    return tf.concat([memory.yg, memory.theta * memory.sg], 0)
+def w_of_gradient(memory: Memory, rows: int | None = None) -> tf.Tensor:
+    """W'g = [Y g; theta S g] (2 rows,) of the current gradient over the first ``rows`` slots (all by
+    default), from the kept products."""
+    return tf.concat([memory.yg[:rows], memory.theta * memory.sg[:rows]], 0)
 
 
 def remember(memory: Memory, s: tf.Tensor, y: tf.Tensor, g_new: tf.Tensor, slope: tf.Tensor) -> None:
@@ -203,8 +214,9 @@ def remember(memory: Memory, s: tf.Tensor, y: tf.Tensor, g_new: tf.Tensor, slope
     m, dtype, pair_dtype = memory.age.shape[0], g_new.dtype, memory.s[0].dtype
     s, y = (tf.cast(tf.cast(v, pair_dtype), dtype) for v in (s, y))  # the pair as it is stored
     both = tf.cast(tf.stack([g_new, s], 1), pair_dtype)
-    s_products = tf.cast(_times_blocks(memory.s, both), dtype)  # (m, 2): S g_new, S s
-    y_products = tf.cast(_times_blocks(memory.y, both), dtype)  # (m, 2): Y g_new, Y s
+    valid = memory.age >= 0
+    s_products = tf.cast(pairs_times(memory.s, valid, both), dtype)  # (m, 2): S g_new, S s
+    y_products = tf.cast(pairs_times(memory.y, valid, both), dtype)  # (m, 2): Y g_new, Y s
     s_g, s_s = s_products[:, 0], s_products[:, 1]
     y_g, y_s = y_products[:, 0], y_products[:, 1]
     s_y, y_y = s_g - memory.sg, y_g - memory.yg  # S y and Y y
@@ -246,17 +258,29 @@ def projected_gradient_norm(settings: Settings, x: tf.Tensor, g: tf.Tensor) -> t
 
 def trial_point(settings: Settings, memory: Memory, b: CompactMatrix, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
     """L-BFGS-B's x-bar: Cauchy point then subspace minimization (L-BFGS without bounds)."""
-    wg = w_of_gradient(memory)
+    m = b.d.shape[0]
+    wg = w_of_gradient(memory, m)
     low, high = settings.low, settings.high
     if settings.bounded:
         cauchy = generalized_cauchy_point(x, g, low, high, b, wg)
     else:  # L-BFGS-B skips the Cauchy point of an unconstrained problem once it has pairs
-        m = settings.history_size
         cauchy = tf.cond(
             b.used > 0,
             lambda: CauchyPoint(x, tf.ones_like(x, tf.bool), tf.zeros([2 * m], x.dtype), tf.constant(0)),
             lambda: generalized_cauchy_point(x, g, low, high, b, wg))
     return subspace_minimization(x, g, cauchy, low, high, b, wg)
+
+
+def sized_trial_point(settings: Settings, memory: Memory, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """`trial_point` with the compact matrix of the blocks holding pairs: one compiled branch per block
+    count, so the small factorizations and solves cost O(k^3) for the k pairs stored (a multiple of
+    `BLOCK_ROWS`), not O(m^3), until the memory is full."""
+    count = len(memory.s)
+    if count == 1:
+        return trial_point(settings, memory, compact(memory), x, g)
+    branches = [functools.partial(lambda c: trial_point(settings, memory, compact(memory, c), x, g), c)
+                for c in range(1, count + 1)]
+    return tf.switch_case(blocks_holding_pairs(memory) - 1, branches)
 
 
 def largest_step(settings: Settings, memory: Memory, x: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
@@ -342,8 +366,7 @@ def iterate(problem: FlatProblem, settings: Settings, memory: Memory):
     """One L-BFGS-B iteration: ``(status code, loss, evaluations, projected gradient norm)``; the
     variables hold the (possibly unchanged) iterate."""
     x0, f0, g0 = memory.x.read_value(), memory.f.read_value(), memory.g.read_value()
-    b = compact(memory)
-    xbar = trial_point(settings, memory, b, x0, g0)
+    xbar = sized_trial_point(settings, memory, x0, g0)
     d = xbar - x0
     slope = dot(g0, d)
     budget = tf.constant(settings.max_evaluations, tf.int64)

@@ -197,3 +197,43 @@ def profiles(rho: dict[str, list[float]], taus: Sequence[float], path: Path) -> 
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=6, ncol=2)
     return _save(fig, path)
+
+
+def tuning_costs(tuning: pd.DataFrame, modes: dict[str, str], path: Path, per_row: int = 3) -> Path | None:
+    """One panel per workload: the expected best tuning score after k settings (k = 1 .. K) of each
+    optimizer, relative to the best setting tried in that workload (1 = the best; log axis), with its
+    task-defaults arm at k = 0 (a dot).
+
+    Args:
+        tuning: rows of ``summary.tuning_cost_table`` (workload, optimizer, k, expected best, defaults arm).
+        modes: workload -> ``"min"`` or ``"max"``.
+    """
+    if tuning.empty:
+        return None
+    workloads = list(dict.fromkeys(tuning["workload"]))
+    colors = _colors(sorted(set(tuning["optimizer"])))
+    rows = -(-len(workloads) // per_row)
+    fig, axes = _subplots(rows, min(per_row, len(workloads)), figsize=(4.2 * min(per_row, len(workloads)), 3.3 * rows),
+                          squeeze=False)
+    for ax, workload in zip(axes.flat, workloads):
+        part = tuning[tuning["workload"] == workload]
+        best = part["expected best"].min() if modes[workload] == "min" else part["expected best"].max()
+
+        def relative(values):
+            values = np.asarray(values, float)
+            return values / best if modes[workload] == "min" else best / values
+
+        for name, curve in part.groupby("optimizer", sort=False):
+            ax.plot(curve["k"], relative(curve["expected best"]), color=colors[name], label=name, lw=1.2)
+            ax.plot([0], relative([curve["defaults arm"].iloc[0]]), "o", color=colors[name], ms=3)
+        ax.set_yscale("log")
+        ax.set_title(workload, fontsize=9)
+        ax.set_xlabel("settings tried (0: defaults arm)", fontsize=8)
+        ax.set_ylabel("relative to the best setting", fontsize=8)
+    for ax in list(axes.flat)[len(workloads):]:
+        ax.set_visible(False)
+    seen = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(seen.values()), list(seen), fontsize=6, ncol=min(len(seen), 10), loc="lower center")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=100)
+    return path

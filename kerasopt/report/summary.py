@@ -18,7 +18,7 @@ Definitions (AlgoPerf, MLCommons: the training-algorithm benchmark's scoring):
 - tuning-cost curves: for each workload and optimizer, the expected best tuning score after k of its
   K tuning settings tried in a random order (k = 1 .. K: ``sum_i s_(i) C(K - i, k - 1) / C(K, k)``,
   s_(1) the best; a failed setting counts as the workload's worst finite tuning score), with a 95%
-  interval over 2000 random orders, and what its defaults arm got.
+  interval over 2000 random orders, and what its defaults arm got (task_defaults, else library_defaults).
 
 Intervals of the scores: 2000 bootstrap resamples of each optimizer's seeds in every workload (seeded).
 """
@@ -41,6 +41,8 @@ FINISHED = 0.05
 TAU_MAX = 4.0
 RESAMPLES = 2000
 SUMMARY = "summary.md"
+DEFAULTS_ARMS = ("task_defaults", "library_defaults")
+"""The arms a workload's defaults come from, in order of preference."""
 
 
 @dataclass
@@ -54,8 +56,13 @@ class Workload:
         spent: optimizer -> {seed: evaluations to the finished target (inf: never)}.
         costs: optimizer -> seconds per evaluation of its tuned setting (None: not benchmarked).
         tuning: optimizer -> the mean tuning score of every setting tried (None: a failed setting).
-        defaults: optimizer -> the mean of its task-defaults arm (NaN: none).
+        defaults: optimizer -> the mean selection metric of its defaults arm (NaN: none), the
+            tuning scores' scale.
+        defaults_finals: optimizer -> the defaults arm's answer per seed (None: failed), the
+            finals' scale.
         target: the finished target.
+        defaults_arm: the arm ``defaults`` come from: ``task_defaults`` (kerasopt's default setting),
+            else ``library_defaults`` (the optimizer as Keras builds it), else None.
     """
 
     name: str
@@ -65,7 +72,25 @@ class Workload:
     costs: dict = field(default_factory=dict)
     tuning: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
+    defaults_finals: dict = field(default_factory=dict)
     target: float = math.nan
+    defaults_arm: str | None = None
+
+
+def studies_in(paths: list[str | Path]) -> list[Path]:
+    """The study results directories named by ``paths``: a directory holding ``study.json`` is one;
+    any other directory stands for every ``records/study.json`` below it, in sorted order (so
+    ``docs/results`` is every published study). Raises ValueError for a path that names none."""
+    found = []
+    for path in map(Path, paths):
+        if (path / records.STUDY).is_file():
+            found.append(path)
+            continue
+        below = sorted(p.parent for p in path.rglob(f"records/{records.STUDY}"))
+        if not below:
+            raise ValueError(f"{path} holds no study: neither {records.STUDY} nor records/{records.STUDY} below it")
+        found.extend(below)
+    return found
 
 
 def load_workload(runs_dir: str | Path) -> Workload:
@@ -101,16 +126,20 @@ def load_workload(runs_dir: str | Path) -> Workload:
                                       if history else math.inf)
     costs_file = load_costs(runs_dir)
     costs = {name: arm_cost(costs_file, name, "tuned") for name in finals}
-    tune = frame[frame["phase"] == "tune"]
+    tune = frame[(frame["phase"] == "tune") & frame["complete"]]
     tuning = {}
     for name, part in tune.groupby("optimizer", sort=False):
         by_trial = part.groupby("trial")
         tuning[name] = [None if values.isna().any() else float(values.mean()) for _, values in by_trial["metric"]]
-    defaults = {}
-    for name, part in frame[frame["phase"] == "task_defaults"].groupby("optimizer", sort=False):
-        values = part[column].dropna()
+    arm_name = next((a for a in DEFAULTS_ARMS if (frame["phase"] == a).any()), None)
+    arm = frame[(frame["phase"] == arm_name) & frame["complete"]]
+    defaults, defaults_finals = {}, {}
+    for name, part in arm.groupby("optimizer", sort=False):
+        ok = part["status"] == "completed"
+        values = part.loc[ok, "metric"].dropna()
         defaults[name] = float(values.mean()) if len(values) else math.nan
-    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, goal)
+        defaults_finals[name] = [float(v) if good and math.isfinite(v) else None for v, good in zip(part[column], ok)]
+    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, defaults_finals, goal, arm_name)
 
 
 def median_time(spent_by_seed: dict) -> float:
@@ -249,7 +278,7 @@ def score_table(workloads: list[Workload], resamples: int = RESAMPLES, seed: int
 
 def tuning_cost_table(workloads: list[Workload], resamples: int = RESAMPLES) -> pd.DataFrame:
     """Per workload, optimizer and k: the expected best tuning score after k settings, its interval
-    over random orders, and the task-defaults arm's mean beside it. A failed setting (diverged,
+    over random orders, and the defaults arm's mean beside it. A failed setting (diverged,
     collapsed, failed on a tuning seed) counts as the worst finite score of that workload's tuning."""
     rows = []
     for w in workloads:
@@ -263,6 +292,88 @@ def tuning_cost_table(workloads: list[Workload], resamples: int = RESAMPLES) -> 
                              "expected best": expected_best_of_k(values, k, w.mode), "low": low, "high": high,
                              "settings tried": len(values), "defaults arm": w.defaults.get(name, math.nan)})
     return pd.DataFrame(rows)
+
+
+def failure_counts(workload: Workload) -> dict[str, tuple[int, int]]:
+    """optimizer -> (failed final runs: diverged, collapsed or failed; final runs) of the tuned arm."""
+    return {name: (sum(v is None for v in by_seed.values()), len(by_seed)) for name, by_seed in workload.finals.items()}
+
+
+def ratio_matrix(ratios_by_workload: dict[str, dict[str, float]], workloads: list[Workload]) -> pd.DataFrame:
+    """optimizer x workload (in the studies' order) of r; NaN where the optimizer did not run."""
+    names = sorted({n for per in ratios_by_workload.values() for n in per})
+    columns = [w.name for w in workloads if w.name in ratios_by_workload]
+    return pd.DataFrame({c: [ratios_by_workload[c].get(n, math.nan) for n in names] for c in columns}, index=names)
+
+
+def _better(a: float, b: float, mode: str) -> bool:
+    return a < b if mode == "min" else a > b
+
+
+def defaults_versus_tuned(workloads: list[Workload], reference: str = "adam") -> pd.DataFrame:
+    """Per workload, Schmidt et al.'s question: the best of every optimizer's defaults arm (the
+    median over its seeds; `Workload.defaults_arm`) against each optimizer tuned (the median over its held-out seeds), and
+    ``reference`` tuned; point estimates, failures counted as the worst value."""
+    rows = []
+    for w in workloads:
+        tuned = {n: verdicts.failure_aware_median(list(v.values()), w.mode) for n, v in w.finals.items()}
+        at_defaults = {n: verdicts.failure_aware_median(v, w.mode) for n, v in w.defaults_finals.items() if v}
+        if not at_defaults or not tuned:
+            continue
+        best_default, best_tuned = (sorted(d, key=lambda n: ((d[n] if w.mode == "min" else -d[n]), n))[0]
+                                    for d in (at_defaults, tuned))
+        beating = sum(_better(v, at_defaults[best_default], w.mode) for v in tuned.values())
+        rows.append({"workload": w.name, "arm": w.defaults_arm, "best at defaults": best_default,
+                     "median at defaults": at_defaults[best_default],
+                     "seeds at defaults": len(w.defaults_finals[best_default]), "best tuned": best_tuned,
+                     "median tuned": tuned[best_tuned],
+                     "tuned optimizers better than the best at defaults": f"{beating} of {len(tuned)}",
+                     f"{reference} tuned": tuned.get(reference, math.nan),
+                     f"{reference} at defaults": at_defaults.get(reference, math.nan)})
+    return pd.DataFrame(rows)
+
+
+def settings_to_beat(curve: pd.DataFrame, defaults: float, mode: str) -> str:
+    """The smallest k whose expected best tuning score beats ``defaults``: ``"never"`` or ``"—"`` (no arm)."""
+    if not math.isfinite(defaults):
+        return "—"
+    for k, value in zip(curve["k"], curve["expected best"]):
+        if _better(value, defaults, mode):
+            return str(int(k))
+    return "never"
+
+
+def tuning_overview(tuning: pd.DataFrame, workloads: list[Workload]) -> pd.DataFrame:
+    """Per workload and optimizer: settings tried K, its defaults arm, the expected best after 1, 3 and K
+    settings, and how many settings it takes to beat the defaults arm (on the tuning scores' scale)."""
+    modes = {w.name: w.mode for w in workloads}
+    rows = []
+    for (workload, name), curve in tuning.groupby(["workload", "optimizer"], sort=False):
+        at = dict(zip(curve["k"], curve["expected best"]))
+        defaults = float(curve["defaults arm"].iloc[0])
+        rows.append({"workload": workload, "optimizer": name, "settings tried": len(curve), "defaults arm": defaults,
+                     "best of 1": at.get(1, math.nan), "best of 3": at.get(3, math.nan),
+                     "best of all": at[max(at)], "settings to beat the defaults arm":
+                         settings_to_beat(curve, defaults, modes[workload])})
+    return pd.DataFrame(rows)
+
+
+def _matrix_markdown(matrix: pd.DataFrame) -> str:
+    from kerasopt.report.text import markdown_table
+
+    return markdown_table(matrix.reset_index(names="optimizer").map(
+        lambda v: (f"{v:.3g}" if math.isfinite(v) else math.inf) if isinstance(v, float) and not math.isnan(v) else v))
+
+
+def _failure_sentence(workloads: list[Workload]) -> str:
+    """Which optimizers failed (diverged, collapsed or failed) on held-out seeds, and where."""
+    parts = []
+    for w in workloads:
+        for name, (failed, total) in failure_counts(w).items():
+            if failed:
+                parts.append(f"{name} {failed} of {total} in `{w.name}`")
+    return ("Failed final runs (diverged, collapsed or failed): " + "; ".join(parts) + ".") if parts else \
+        "No final run failed (diverged, collapsed or failed) in any workload."
 
 
 def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
@@ -282,8 +393,13 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
                  ).to_csv(out_dir / "ratios.csv", index=False)
     tuning = tuning_cost_table(workloads)
     tuning.to_csv(out_dir / "tuning_cost.csv", index=False)
+    overview = tuning_overview(tuning, workloads)
+    overview.to_csv(out_dir / "tuning_overview.csv", index=False)
+    choice = defaults_versus_tuned(workloads)
+    choice.to_csv(out_dir / "defaults_vs_tuned.csv", index=False)
     taus = list(np.linspace(1.0, TAU_MAX, 61))
     figure = plots.profiles(profile(by_time, taus), taus, out_dir / "performance_profile.png")
+    cost_figure = plots.tuning_costs(tuning, {w.name: w.mode for w in workloads}, out_dir / "tuning_cost.png")
     shown = table.assign(**{"time score [95%]": [f"{fmt(r['time score'], 3)} [{fmt(r['time score low'], 3)}, "
                                                  f"{fmt(r['time score high'], 3)}]" for _, r in table.iterrows()]})
     shown = shown[["optimizer", "workloads run", "time score [95%]", "seconds score", "quality score",
@@ -299,9 +415,26 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
              "drivers run only where full-batch applies; their scores count the workloads they ran in. Interval: "
              f"{RESAMPLES} bootstrap resamples of each optimizer's seeds in every workload.", "",
              f"![performance profile]({figure.name})" if figure else "", "",
+             "## Per workload", "",
+             "Time to the finished target relative to the fastest optimizer there (`not reached`: the median seed "
+             "never reached it; `—`: not run):", "",
+             _matrix_markdown(ratio_matrix(by_time, workloads)), "",
+             "Final quality relative to the best there (the failure-aware median over held-out seeds):", "",
+             _matrix_markdown(ratio_matrix({w.name: quality_ratios(w) for w in workloads}, workloads)), "",
+             _failure_sentence(workloads), "",
+             "## Several optimizers at their defaults, or one tuned?", "",
+             "Per workload, the best of the defaults arms (`task_defaults`: each optimizer at kerasopt's default "
+             "setting; `library_defaults`, where a study has only that: as Keras builds it; median over its seeds) against the optimizers tuned by the study (median over held-out seeds); point "
+             "estimates, a failure counted as the worst value. Picking the best arm after seeing it is the "
+             "'try several at defaults' strategy.", "",
+             markdown_table(choice) if len(choice) else "No study has a defaults arm.", "",
              "## What tuning costs", "",
-             "Expected best tuning score after k settings tried in a random order (95% interval over orders) beside "
-             "the task-defaults arm: `tuning_cost.csv`.", ""]
+             "Expected best tuning score after k settings tried in a random order (the study's own tuning runs; a "
+             "failed setting counts as the workload's worst), beside the optimizer's defaults arm on the same "
+             "scale; `settings to beat the defaults arm`: the smallest k whose expected best is better (`never`: "
+             "not even all of them). Curves with 95% intervals over orders: `tuning_cost.csv`.", "",
+             f"![tuning cost]({cost_figure.name})" if cost_figure else "", "",
+             markdown_table(overview) if len(overview) else "", ""]
     path = out_dir / SUMMARY
     path.write_text("\n".join(lines) + "\n")
     return path

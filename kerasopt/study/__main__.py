@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "(e.g. docs/results/style)")
     summary = commands.add_parser("summary", help="across several studies: performance profiles, benchmark scores "
                                                   "and tuning-cost curves (records only)", **defaults)
-    summary.add_argument("dirs", nargs="+", help="results directories of studies (each holds study.json)")
+    summary.add_argument("dirs", nargs="+", help="results directories of studies (each holds study.json), or folders "
+                                                 "to search for every */records/study.json below them (sorted)")
     summary.add_argument("--out", required=True, help="where summary.md, its CSV tables and figures go")
     return parser
 
@@ -56,9 +57,9 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"published {len(publish(args.out or args.runs_dir, args.publish))} files to {args.publish}")
         return 0
     if args.command == "summary":
-        from kerasopt.report.summary import write_summary
+        from kerasopt.report.summary import studies_in, write_summary
 
-        print(f"wrote {write_summary(args.dirs, args.out)}")
+        print(f"wrote {write_summary(studies_in(args.dirs), args.out)}")
         return 0
     if args.command == "merge":
         from kerasopt.study.merge import merge
