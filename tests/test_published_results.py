@@ -17,7 +17,7 @@ SUMMARY_DIR = RESULTS / "summary"
 
 
 def test_every_study_is_published_with_its_records():
-    assert {"style", "content_init", "pair2", "defects"} <= {path.name for path in PUBLISHED}
+    assert {"style", "content_init", "pair2", "defects", "faststyle", "digits"} <= {path.name for path in PUBLISHED}
     assert {folder / "records" for folder in PUBLISHED} == set(RECORDS)
 
 

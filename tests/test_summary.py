@@ -1,5 +1,6 @@
 """The cross-workload summary: performance profile and benchmark score, and tuning-cost curves, by hand."""
 
+import json
 import math
 
 import pytest
@@ -59,6 +60,12 @@ def test_summary_of_two_studies_from_their_records(quadratic, tmp_path):
     first = (tmp_path / "s" / "summary.md").read_text()
     main(["summary", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "s")])
     assert (tmp_path / "s" / "summary.md").read_text() == first  # regenerates identically
+    finals = [e["run_id"] for e in json.loads((tmp_path / "two" / "plan.json").read_text())["runs"]
+              if e["phase"] == "final"]
+    (tmp_path / "two" / finals[0] / "summary.json").unlink()  # a study still running is left out, and said so
+    main(["summary", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "s")])
+    assert "Left out, not finished: `two` (" in (tmp_path / "s" / "summary.md").read_text()
+    assert (pd.read_csv(tmp_path / "s" / "scores.csv")["workloads run"] == 1).all()
 
 
 def test_a_folder_stands_for_every_study_recorded_below_it_in_sorted_order(tmp_path):

@@ -63,6 +63,8 @@ class Workload:
         target: the finished target.
         defaults_arm: the arm ``defaults`` come from: ``task_defaults`` (kerasopt's default setting),
             else ``library_defaults`` (the optimizer as Keras builds it), else None.
+        runs: (runs with a record, runs planned).
+        finished: every planned run has its record and the final runs are planned (tuning is over).
     """
 
     name: str
@@ -75,6 +77,8 @@ class Workload:
     defaults_finals: dict = field(default_factory=dict)
     target: float = math.nan
     defaults_arm: str | None = None
+    runs: tuple = (0, 0)
+    finished: bool = True
 
 
 def studies_in(paths: list[str | Path]) -> list[Path]:
@@ -139,7 +143,11 @@ def load_workload(runs_dir: str | Path) -> Workload:
         values = part.loc[ok, "metric"].dropna()
         defaults[name] = float(values.mean()) if len(values) else math.nan
         defaults_finals[name] = [float(v) if good and math.isfinite(v) else None for v, good in zip(part[column], ok)]
-    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, defaults_finals, goal, arm_name)
+    unique = frame.drop_duplicates("run_id")
+    runs = (int(unique["complete"].sum()), len(unique))
+    finished = runs[0] == runs[1] and bool((frame["phase"] == "final").any())
+    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, defaults_finals, goal, arm_name, runs,
+                    finished)
 
 
 def median_time(spent_by_seed: dict) -> float:
@@ -384,7 +392,10 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    workloads = [load_workload(d) for d in dirs]
+    loaded = [load_workload(d) for d in dirs]
+    workloads = [w for w in loaded if w.finished]
+    left_out = [f"`{w.name}` ({w.runs[0]} of {w.runs[1]} planned runs recorded"
+                f"{'' if w.runs[0] < w.runs[1] else '; tuning not over'})" for w in loaded if not w.finished]
     table = score_table(workloads)
     table.to_csv(out_dir / "scores.csv", index=False)
     by_time = time_ratios(workloads)
@@ -406,7 +417,7 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
                    "worst quality ratio", "within 1.25x everywhere"]]
     lines = ["# Which optimizer across workloads", "",
              f"Studies: {', '.join(f'`{w.name}`' for w in workloads)}. Read from their committed records only.",
-             "", "## Benchmark scores (AlgoPerf's definitions)", "", markdown_table(shown), "",
+             "", *([f"Left out, not finished: {', '.join(left_out)}.", ""] if left_out else []), "## Benchmark scores (AlgoPerf's definitions)", "", markdown_table(shown), "",
              "Time to each workload's *finished* target (within 5% of the rank-1 optimizer's final median), in "
              "evaluations or steps: `r = t / t_best` per workload, a miss infinite; `rho(tau)` = the fraction of the "
              "workloads an optimizer ran in with `r <= tau`; score = the area under `rho` on [1, 4] / 3. The seconds "
