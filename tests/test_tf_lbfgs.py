@@ -289,3 +289,8 @@ def test_pairs_are_stored_in_the_variables_precision_unless_told():
         np.testing.assert_allclose(variable.numpy(), [0.0, 0.0], atol=1e-5)
     with pytest.raises(ValueError, match="pair_dtype"):
         TFLBFGS(pair_dtype="float16")
+
+
+def test_the_compact_matrix_is_compiled_for_power_of_two_block_counts_and_the_whole_memory():
+    assert [tf_lbfgs.block_buckets(c) for c in (1, 2, 3, 5, 10)] == [[1], [1, 2], [1, 2, 3], [1, 2, 4, 5],
+                                                                      [1, 2, 4, 8, 10]]

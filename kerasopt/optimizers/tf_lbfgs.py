@@ -14,7 +14,8 @@ scipy's L-BFGS-B (version 3.0 of Zhu, Byrd, Lu & Nocedal's code) step by step:
   pass over the pairs per accepted iteration (``[S; Y] [g, s]``); the subspace step makes one more.
   So an iteration costs O(n m) memory traffic plus O(m^3) for the small factorizations, not the
   O(n m^2) of recomputing the products; and m here is the number of pairs stored, rounded up to a
-  block of `BLOCK_ROWS`, not the history size (`sized_trial_point`, `compact_bfgs.pairs_times`).
+  block of `BLOCK_ROWS` (a power of two of them),
+  not the history size (`sized_trial_point`, `compact_bfgs.pairs_times`).
 - **Box** (``bounds=(low, high)``, scalars for every element): generalized Cauchy point along
   the projected steepest-descent path, then minimization of the model over the variables free
   there, projected onto the box (with L-BFGS-B 3.0's backtracking when the projection is not a
@@ -271,16 +272,24 @@ def trial_point(settings: Settings, memory: Memory, b: CompactMatrix, x: tf.Tens
     return subspace_minimization(x, g, cauchy, low, high, b, wg)
 
 
+def block_buckets(count: int) -> list[int]:
+    """The block counts `sized_trial_point` compiles a branch for: powers of two below ``count``, and
+    ``count`` (so at most twice the blocks holding pairs are used, with log2(count) + 1 branches)."""
+    return [c for c in (2 ** k for k in range(count.bit_length())) if c < count] + [count]
+
+
 def sized_trial_point(settings: Settings, memory: Memory, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
-    """`trial_point` with the compact matrix of the blocks holding pairs: one compiled branch per block
-    count, so the small factorizations and solves cost O(k^3) for the k pairs stored (a multiple of
-    `BLOCK_ROWS`), not O(m^3), until the memory is full."""
-    count = len(memory.s)
-    if count == 1:
+    """`trial_point` with the compact matrix of the leading blocks that hold the stored pairs, rounded up
+    to a `block_buckets` size: one compiled branch per bucket, so until the memory fills, the small
+    factorizations and solves cost O(k^3) for k of at most twice the pairs stored, not O(m^3)."""
+    buckets = block_buckets(len(memory.s))
+    if len(buckets) == 1:
         return trial_point(settings, memory, compact(memory), x, g)
+    needed = blocks_holding_pairs(memory)
+    index = tf.reduce_sum(tf.cast(tf.constant(buckets) < needed, tf.int32))  # the smallest bucket >= needed
     branches = [functools.partial(lambda c: trial_point(settings, memory, compact(memory, c), x, g), c)
-                for c in range(1, count + 1)]
-    return tf.switch_case(blocks_holding_pairs(memory) - 1, branches)
+                for c in buckets]
+    return tf.switch_case(index, branches)
 
 
 def largest_step(settings: Settings, memory: Memory, x: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
