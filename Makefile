@@ -72,6 +72,8 @@ results-style: install ## resume the style studies from their committed records 
 	$(PY) -m kerasopt.study report docs/results/style/content_init/records --out docs/results/style/content_init
 	$(PY) -m kerasopt.study run experiments/style_cpu_pair2.yaml --out docs/results/style/pair2/records
 	$(PY) -m kerasopt.study report docs/results/style/pair2/records --out docs/results/style/pair2
+	$(PY) -m kerasopt.study run experiments/style_cpu_budgets.yaml --out docs/results/style/budgets/records
+	$(PY) -m kerasopt.study report docs/results/style/budgets/records --out docs/results/style/budgets
 
 results-defects: install ## resume the defect study from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/defects_cpu.yaml --out docs/results/defects/records
