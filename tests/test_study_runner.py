@@ -96,3 +96,64 @@ def test_the_first_log_line_says_how_the_study_tunes(quadratic, tmp_path, search
                                 "defaults_arms": [], "seeds": [1]})
     run_study(spec, out_dir=tmp_path / "out", log=lines.append)
     assert f"(quadratic, 1 optimizers, {words}, final seeds [1])" in lines[0]
+
+
+class _FakeRay:
+    """Just enough of ``ray`` for `RayExecutor.map`: each submitted run returns (or raises) its outcome."""
+
+    def __init__(self, outcomes):
+        import ray
+
+        self.exceptions = ray.exceptions
+        self.outcomes = list(outcomes)
+
+    def remote(self, task_name, config, run_dir):
+        return _Ref(self.outcomes.pop(0))
+
+    def wait(self, refs, num_returns):
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref):
+        if isinstance(ref.outcome, BaseException):
+            raise ref.outcome
+        return ref.outcome
+
+
+class _Ref:
+    def __init__(self, outcome):
+        self.outcome = outcome
+
+
+def _ray_executor(outcomes):
+    from kerasopt.study.runner import RayExecutor
+
+    executor = object.__new__(RayExecutor)
+    executor.ray, executor.workers = _FakeRay(outcomes), 1
+    executor.remote = executor.ray
+    return executor
+
+
+def _job(tmp_path, name):
+    from kerasopt.study.runner import PlannedRun
+
+    run = PlannedRun(run_id=name, optimizer="adam", phase="tune", trial=0, seed=0, hparams={}, config={"seed": 0})
+    return run, str(tmp_path / name)
+
+
+def test_a_crashed_worker_fails_its_run_but_a_lost_cluster_stops_the_study_and_records_nothing(tmp_path):
+    pytest.importorskip("ray")
+    import ray.exceptions as errors
+
+    from kerasopt import records
+
+    executor = _ray_executor([{"status": "completed"}, errors.WorkerCrashedError(), errors.LocalRayletDiedError(),
+                              {"status": "completed"}])
+    jobs = [_job(tmp_path, name) for name in ("done", "crashed", "interrupted", "queued")]
+    results = executor.map("style", jobs)
+    assert next(results)[1] == {"status": "completed"}
+    crashed = next(results)[1]
+    assert crashed["status"] == "failed" and crashed["error"].startswith("Ray worker lost: WorkerCrashedError")
+    with pytest.raises(RuntimeError, match=r"the Ray cluster stopped \(LocalRayletDiedError\) during run .*"
+                                           "completed runs are kept: rerun the same command to resume"):
+        next(results)
+    assert not records.is_complete(tmp_path / "interrupted") and not (tmp_path / "queued").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kerasopt.study import expand
 from kerasopt.study import spec as study_spec
 from kerasopt.study.__main__ import main as study_main
 
@@ -247,11 +248,59 @@ def test_settings_from_fixes_every_optimizer_at_the_other_studys_selection(tmp_p
     ({"adam": {"hparams": {"learning_rate": 31.6}}}, "", "settings_from: .*no selected setting for 'lbfgs'"),
     ({"adam": {"hparams": {"learning_rate": 3.0}}, "lbfgs": {"hparams": None}}, "",
      "settings_from: .*no selected setting for 'lbfgs'"),
-    ({}, "search: {others: {learning_rate: 1.0}}\n", "search: give either search or settings_from"),
 ])
 def test_settings_from_problems_are_one_line(tmp_path, selection, extra, message):
     if selection is not None:
         _results_with_selection(tmp_path, selection)
     with pytest.raises(ValueError, match=message) as error:
         study_spec.load(write(tmp_path, COMPANION + extra))
+    assert len(str(error.value).splitlines()) == 1
+
+
+AROUND_SELECTED = """
+name: longer
+task: style
+base: {size: 32}
+budgets: [10, 30]
+optimizers: [adam, lbfgs]
+settings_from: {study: main_results, budget: 300}
+search:
+  adam: {learning_rate: {log_uniform_around_selected: [0.3, 3]}}
+  lbfgs: {history_size: {choice: [10, 40]}}
+seeds: [1]
+"""
+
+
+def _results_with_selections(tmp_path, selections):
+    results = tmp_path / "main_results"
+    results.mkdir()
+    (results / "plan.json").write_text(json.dumps({"runs": [], "selection": selections[max(selections, key=int)],
+                                                   "selections": selections}))
+
+
+def test_a_range_around_another_studys_selection_at_a_budget_is_anchored_there(tmp_path):
+    _results_with_selections(tmp_path, {
+        "100": {"adam": {"tuned": True, "trial": 1, "hparams": {"learning_rate": 10.0}}},
+        "300": {"adam": {"tuned": True, "trial": 2, "hparams": {"learning_rate": 3.16}}}})
+    spec = study_spec.load(write(tmp_path, AROUND_SELECTED))
+    rate = spec.spaces["adam"]["learning_rate"]
+    assert (rate.kind, rate.values, rate.default) == ("log_uniform", (0.948, 9.48), 3.16)
+    assert expand.bracket_values(rate, 0.5) == [0.99928, 3.16, 9.9928]  # 3.16 / 10**0.5, 3.16, 3.16 * 10**0.5
+    assert "0.3x to 3x the setting main_results selected at budget 300" in rate.describe()
+    assert spec.spaces["lbfgs"]["history_size"] == study_spec.Dimension("choice", (10, 40))
+
+
+@pytest.mark.parametrize("change, message", [
+    (("settings_from: {study: main_results, budget: 300}\n", ""),
+     "search.adam.learning_rate: log_uniform_around_selected needs settings_from"),
+    (("budget: 300", "budget: 1000"), "settings_from.budget: .*no selection at budget 1000. Valid: 100, 300"),
+    (("budget: 300", "budget: 100"), "search.adam.learning_rate: settings_from has no positive selected "
+                                     "'learning_rate' for 'adam'"),
+    (("budget: 300}", "budget: 300, at: 1}"), "settings_from.at: unknown key"),
+])
+def test_problems_with_a_range_around_a_selection_are_one_line(tmp_path, change, message):
+    _results_with_selections(tmp_path, {"100": {"sgd": {"hparams": {"learning_rate": 1.0}}},
+                                        "300": {"adam": {"hparams": {"learning_rate": 3.16}}}})
+    with pytest.raises(ValueError, match=message) as error:
+        study_spec.load(write(tmp_path, AROUND_SELECTED.replace(*change)))
     assert len(str(error.value).splitlines()) == 1

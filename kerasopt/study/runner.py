@@ -467,12 +467,24 @@ class RayExecutor:
             run, run_dir = pending.pop(ready[0])
             try:
                 summary = self.ray.get(ready[0])
-            except self.ray.exceptions.RayError as exc:  # the worker died: record it, go on
-                summary = record_failure(run_dir, run.config, exc, prefix="Ray worker lost: ")
+            except self.ray.exceptions.RayError as exc:
+                if cluster_lost(self.ray, exc):  # not the run's fault: leave it unrecorded, stop the study
+                    raise RuntimeError(f"the Ray cluster stopped ({type(exc).__name__}) during run {run.run_id} "
+                                       f"({run.optimizer}, {run.phase}); completed runs are kept: rerun the "
+                                       "same command to resume") from None
+                summary = record_failure(run_dir, run.config, exc, prefix="Ray worker lost: ")  # the run crashed it
             yield run, summary
 
     def close(self) -> None:
         self.ray.shutdown()
+
+
+def cluster_lost(ray, exc: BaseException) -> bool:
+    """Whether ``exc`` says the Ray node or this driver's raylet died (a preempted node, an interrupted
+    cluster) rather than the run's own worker (a crash or out-of-memory kill, which is the run's failure)."""
+    lost = tuple(getattr(ray.exceptions, name) for name in ("NodeDiedError", "LocalRayletDiedError",
+                                                             "RaySystemError") if hasattr(ray.exceptions, name))
+    return isinstance(exc, lost)
 
 
 def record_failure(run_dir: str, settings: dict, exc: BaseException, prefix: str = "") -> dict:

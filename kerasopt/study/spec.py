@@ -32,15 +32,19 @@ arms show what an untuned user gets. Schema (every key except ``name``,
                                        # (kerasopt.report.verdicts; the largest budget's answer)
 
 Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
-directory, relative to this file, then the working directory) fixes every optimizer at the setting
-that study's tuning selected (its ``plan.json``), untuned: a companion study (another start,
-another image pair) asks whether the tuned settings transfer, without copying numbers by hand.
+directory, relative to this file, then the working directory; ``{study: DIR, budget: 300}`` for its
+selection at one of its budgets) fixes every optimizer at the setting that study's tuning selected
+(its ``plan.json``), untuned: a companion study (another start, another image pair) asks whether the
+tuned settings transfer, without copying numbers by hand. Beside ``search``, ``settings_from`` only
+anchors the ``log_uniform_around_selected`` dimensions (a longer budget tuned around what a shorter
+one selected).
 
 A dimension is ``{log_uniform: [low, high]}``, ``{uniform: [low, high]}``,
 ``{choice: [a, b, ...]}``, ``{log_uniform_around_default: [low_factor, high_factor]}``
 (a log-uniform range from ``low_factor`` to ``high_factor`` times the task's
-default for that optimizer at the study's base settings, e.g. at its image size)
-or a plain number (fixed). A full-batch task (``Task.budget_key``) must be
+default for that optimizer at the study's base settings, e.g. at its image size),
+``{log_uniform_around_selected: [low_factor, high_factor]}`` (the same around the
+setting ``settings_from`` selected) or a plain number (fixed). A full-batch task (``Task.budget_key``) must be
 budgeted in loss-and-gradient evaluations. Unknown keys, an unknown optimizer,
 an empty range, overlapping tuning and final seeds, YAML aliases or an empty
 space for an optimizer that has a learning rate raise a one-line `ValueError`
@@ -76,7 +80,9 @@ _MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha
 _REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
 AROUND_DEFAULT = "log_uniform_around_default"
-_KINDS = ("log_uniform", "uniform", "choice", AROUND_DEFAULT)
+AROUND_SELECTED = "log_uniform_around_selected"
+_KINDS = ("log_uniform", "uniform", "choice", AROUND_DEFAULT, AROUND_SELECTED)
+_SETTINGS_FROM_KEYS = ("study", "budget")
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,9 @@ class Dimension:
 
     kind: str
     values: tuple
-    around_default: tuple | None = field(default=None, compare=False)
-    default: Any = field(default=None, compare=False)  # the task default (anchors the bracket grid)
+    around_default: tuple | None = field(default=None, compare=False)  # (low, high) factors of ``default``
+    default: Any = field(default=None, compare=False)  # the task default, or a selection (anchors the bracket grid)
+    anchor: str = field(default="the task default", compare=False)  # what ``default`` is, for the report
 
     @property
     def searched(self) -> bool:
@@ -117,7 +124,7 @@ class Dimension:
         """The dimension as a report shows it (relative ranges with their factors)."""
         text = str(self.to_dict())
         if self.around_default:
-            text += f" (= {self.around_default[0]:g}x to {self.around_default[1]:g}x the task default)"
+            text += f" (= {self.around_default[0]:g}x to {self.around_default[1]:g}x {self.anchor})"
         return text
 
 
@@ -296,8 +303,8 @@ class _Parser:
         for key in _REQUIRED:
             if key not in data:
                 raise self.error(key, "missing (required)")
-        if ("search" in data) == ("settings_from" in data):
-            raise self.error("search", "give either search or settings_from (the selections of another study)")
+        if "search" not in data and "settings_from" not in data:
+            raise self.error("search", "give search, or settings_from (the selections of another study)")
         name = str(data["name"]).strip()
         if not name or "/" in name or name.startswith("."):
             raise self.error("name", f"expected a directory name. Received: {data['name']!r}")
@@ -329,10 +336,13 @@ class _Parser:
         if reason and (len(seeds) > 1 or len(defaults_seeds) > 1):
             warnings = (f"seeds change nothing here: {reason}; the runs of different seeds are identical, "
                         "so their interval has no meaning",)
+        selected = self.selected_settings(data["settings_from"]) if "settings_from" in data else None
+        if "search" in data:
+            spaces = self.spaces(data["search"], optimizers, task, base, selected)
+        else:
+            spaces = self.spaces(self.fixed_at(selected, optimizers), optimizers, task, base)
         return StudySpec(
-            name=name, task=task.name, base=base, optimizers=tuple(optimizers),
-            spaces=self.spaces(data["search"] if "search" in data else self.selections(data["settings_from"], optimizers),
-                               optimizers, task, base),
+            name=name, task=task.name, base=base, optimizers=tuple(optimizers), spaces=spaces,
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
             tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
             seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
@@ -434,7 +444,10 @@ class _Parser:
             raise self.error("optimizers", f"duplicate names. Received: {names}")
         return names
 
-    def spaces(self, value: Any, optimizers: list[str], task, base: dict) -> dict:
+    def spaces(self, value: Any, optimizers: list[str], task, base: dict,
+               selected: tuple[str, dict] | None = None) -> dict:
+        """Per optimizer, hyperparameter -> `Dimension`, relative ranges made absolute (``selected``: another
+        study's `selected_settings`, for ``log_uniform_around_selected``)."""
         from kerasopt import optimizers as registry
 
         search = self.mapping(value, "search", tuple(optimizers) + (OTHERS,))
@@ -447,6 +460,7 @@ class _Parser:
             raw = search[name] if name in search else search[OTHERS]
             space = {hp: self.dimension(dim, f"{key}.{hp}") for hp, dim in self.mapping(raw or {}, key).items()}
             space = {hp: self.around_default(dim, f"{key}.{hp}", task, base, name, hp) for hp, dim in space.items()}
+            space = {hp: self.around_selected(dim, f"{key}.{hp}", selected, name, hp) for hp, dim in space.items()}
             space = {hp: self.with_default(dim, task, base, name, hp) for hp, dim in space.items()}
             has_rate = "learning_rate" in registry.spec(name).defaults
             if has_rate and not space:  # fixed values given explicitly are a deliberate, untuned setting
@@ -458,30 +472,61 @@ class _Parser:
             spaces[name] = space
         return spaces
 
-    def selections(self, value: Any, optimizers: list[str]) -> dict:
-        """``search`` fixing each optimizer at the setting another study's tuning selected
-        (``selection`` of the ``plan.json`` in the results directory ``value``)."""
+    def selected_settings(self, value: Any) -> tuple[str, dict]:
+        """``(label, optimizer -> hparams)`` of what another study's tuning selected: ``value`` is its results
+        directory, or
+        ``{study: DIR, budget: N}`` for its selection at budget N (a study with ``budgets``); DIR is relative
+        to this file, then the working directory."""
         from kerasopt import records
 
-        if not isinstance(value, str) or not value.strip():
+        mapping = isinstance(value, dict)
+        if mapping:
+            self.mapping(value, "settings_from", _SETTINGS_FROM_KEYS)
+        folder, budget = (value.get("study"), value.get("budget")) if mapping else (value, None)
+        if not isinstance(folder, str) or not folder.strip():
             raise self.error("settings_from", f"expected a study's results directory. Received: {value!r}")
-        candidates = [Path(self.source).parent / value, Path(value)]
+        candidates = [Path(self.source).parent / folder, Path(folder)]
         plan = next((path / "plan.json" for path in candidates if (path / "plan.json").is_file()), None)
         if plan is None:
-            raise self.error("settings_from", f"no plan.json in {value!r} (relative to {Path(self.source).parent} "
+            raise self.error("settings_from", f"no plan.json in {folder!r} (relative to {Path(self.source).parent} "
                                               "or the working directory): give a study's results directory")
+        key = "selection" if budget is None else "selections"
         try:
-            selection = records.read_json_object(plan, ("selection",), "study plan")["selection"]
+            selection = records.read_json_object(plan, (key,), "study plan")[key]
         except ValueError as exc:
             raise self.error("settings_from", str(exc)) from None
-        search = {}
+        if budget is not None:
+            if not isinstance(selection, dict) or str(budget) not in selection:
+                raise self.error("settings_from.budget", f"{plan}: no selection at budget {budget!r}. "
+                                                         f"Valid: {', '.join(map(str, selection or {}))}")
+            selection = selection[str(budget)]
+        label = f"the setting {folder} selected" + (f" at budget {budget}" if budget is not None else "")
+        return label, {name: chosen["hparams"] for name, chosen in (selection or {}).items()
+                       if isinstance(chosen, dict) and isinstance(chosen.get("hparams"), dict)}
+
+    def fixed_at(self, selected: tuple[str, dict], optimizers: list[str]) -> dict:
+        """``search`` fixing each optimizer at its `selected_settings` setting (a companion study, untuned)."""
         for name in optimizers:
-            chosen = selection.get(name) if isinstance(selection, dict) else None
-            if not isinstance(chosen, dict) or not isinstance(chosen.get("hparams"), dict):
-                raise self.error("settings_from", f"{plan}: no selected setting for {name!r} (its tuning did not "
+            if name not in selected[1]:
+                raise self.error("settings_from", f"no selected setting for {name!r} (its tuning did not "
                                                   "finish or it was not in that study)")
-            search[name] = chosen["hparams"]
-        return search
+        return {name: selected[1][name] for name in optimizers}
+
+    def around_selected(self, dim: Dimension, key: str, selected: tuple[str, dict] | None, optimizer: str,
+                        hparam: str) -> Dimension:
+        """A ``log_uniform_around_selected`` dimension made absolute with the setting ``settings_from`` selected."""
+        if dim.kind != AROUND_SELECTED:
+            return dim
+        if selected is None:
+            raise self.error(key, f"{AROUND_SELECTED} needs settings_from (the study whose selection it is around)")
+        label, settings = selected
+        value = settings.get(optimizer, {}).get(hparam)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+            raise self.error(key, f"settings_from has no positive selected {hparam!r} for {optimizer!r} to search "
+                                  f"around. Received: {value!r}")
+        low, high = dim.values
+        return Dimension("log_uniform", (float(f"{value * low:.6g}"), float(f"{value * high:.6g}")), (low, high),
+                         value, label)
 
     def dimension(self, value: Any, key: str) -> Dimension:
         value = _coerce(value)
@@ -504,7 +549,7 @@ class _Parser:
         low, high = (float(v) for v in values)
         if not low < high:
             raise self.error(f"{key}.{kind}", f"empty search space: low must be below high. Received: {values}")
-        if kind in ("log_uniform", AROUND_DEFAULT) and low <= 0:
+        if kind in ("log_uniform", AROUND_DEFAULT, AROUND_SELECTED) and low <= 0:
             raise self.error(f"{key}.{kind}", f"log_uniform needs low > 0. Received: {values}")
         return Dimension(kind, (low, high))
 
