@@ -199,6 +199,12 @@ def profiles(rho: dict[str, list[float]], taus: Sequence[float], path: Path) -> 
     return _save(fig, path)
 
 
+def _relative(values, best: float, mode: str) -> np.ndarray:
+    """``values`` as multiples of ``best`` (>= 1 = worse, for either direction of the metric)."""
+    values = np.asarray(values, float)
+    return values / best if mode == "min" else best / values
+
+
 def tuning_costs(tuning: pd.DataFrame, modes: dict[str, str], path: Path, per_row: int = 3) -> Path | None:
     """One panel per workload: the expected best tuning score after k settings (k = 1 .. K) of each
     optimizer, relative to the best setting tried in that workload (1 = the best; log axis), with its
@@ -218,14 +224,11 @@ def tuning_costs(tuning: pd.DataFrame, modes: dict[str, str], path: Path, per_ro
     for ax, workload in zip(axes.flat, workloads):
         part = tuning[tuning["workload"] == workload]
         best = part["expected best"].min() if modes[workload] == "min" else part["expected best"].max()
-
-        def relative(values):
-            values = np.asarray(values, float)
-            return values / best if modes[workload] == "min" else best / values
-
         for name, curve in part.groupby("optimizer", sort=False):
-            ax.plot(curve["k"], relative(curve["expected best"]), color=colors[name], label=name, lw=1.2)
-            ax.plot([0], relative([curve["defaults arm"].iloc[0]]), "o", color=colors[name], ms=3)
+            ax.plot(curve["k"], _relative(curve["expected best"], best, modes[workload]), color=colors[name],
+                    label=name, lw=1.2)
+            ax.plot([0], _relative([curve["defaults arm"].iloc[0]], best, modes[workload]), "o", color=colors[name],
+                    ms=3)
         ax.set_yscale("log")
         ax.set_title(workload, fontsize=9)
         ax.set_xlabel("settings tried (0: defaults arm)", fontsize=8)
