@@ -297,6 +297,8 @@ def test_a_range_around_another_studys_selection_at_a_budget_is_anchored_there(t
     (("budget: 300", "budget: 100"), "search.adam.learning_rate: settings_from has no positive selected "
                                      "'learning_rate' for 'adam'"),
     (("budget: 300}", "budget: 300, at: 1}"), "settings_from.at: unknown key"),
+    (("log_uniform_around_selected", "log_uniform_around_default"),
+     "settings_from: beside search it only anchors log_uniform_around_selected ranges, and none is given"),
 ])
 def test_problems_with_a_range_around_a_selection_are_one_line(tmp_path, change, message):
     _results_with_selections(tmp_path, {"100": {"sgd": {"hparams": {"learning_rate": 1.0}}},

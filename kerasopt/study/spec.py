@@ -339,6 +339,9 @@ class _Parser:
         selected = self.selected_settings(data["settings_from"]) if "settings_from" in data else None
         if "search" in data:
             spaces = self.spaces(data["search"], optimizers, task, base, selected)
+            if selected and not any(d.anchor == selected[0] for space in spaces.values() for d in space.values()):
+                raise self.error("settings_from", f"beside search it only anchors {AROUND_SELECTED} ranges, and "
+                                                  "none is given: drop one of the two")
         else:
             spaces = self.spaces(self.fixed_at(selected, optimizers), optimizers, task, base)
         return StudySpec(
@@ -474,9 +477,8 @@ class _Parser:
 
     def selected_settings(self, value: Any) -> tuple[str, dict]:
         """``(label, optimizer -> hparams)`` of what another study's tuning selected: ``value`` is its results
-        directory, or
-        ``{study: DIR, budget: N}`` for its selection at budget N (a study with ``budgets``); DIR is relative
-        to this file, then the working directory."""
+        directory, or ``{study: DIR, budget: N}`` for its selection at budget N (a study with ``budgets``);
+        DIR is relative to this file, then the working directory."""
         from kerasopt import records
 
         mapping = isinstance(value, dict)
