@@ -111,3 +111,30 @@ def test_style_precision_scores_both_precisions_in_float32(capsys):
     assert 0.5 < bf16 / f32 < 2.0  # both optimized the same problem
     import keras
     assert keras.mixed_precision.global_policy().name == "float32"  # the policy is restored
+
+
+def _run(folder, name, settings, losses, final):
+    from kerasopt import records
+
+    with records.RunRecord(folder / name, settings, seed=settings["seed"]) as record:
+        for evaluations, loss in losses:
+            record.log({"step": evaluations, "evaluations": evaluations, "seconds": 0.0, "loss": loss})
+        record.finish("completed", {"loss": final})
+
+
+def test_budget_reproduction_compares_matching_runs_at_the_smaller_budget(tmp_path, capsys):
+    old, new = tmp_path / "old", tmp_path / "new"
+    adam = {"optimizer": "adam", "hparams": {"learning_rate": 3.0}, "seed": 1, "hparam_defaults": "task"}
+    sgd = {"optimizer": "sgd", "hparams": {}, "seed": 2, "hparam_defaults": "task"}
+    _run(old, "a", adam, [(100, 40.0)], 40.0)
+    _run(old, "b", sgd, [(100, 80.0)], 80.0)
+    _run(old, "c", {**sgd, "seed": 3}, [(100, 50.0)], 50.0)
+    _run(new, "a", adam, [(90, 45.0), (100, 40.000001), (300, 20.0)], 20.0)  # agrees at 100 to 1e-4
+    _run(new, "b", sgd, [(99, 84.0), (300, 30.0)], 30.0)  # 84 is its value at 100: 5% off
+    _run(new, "d", {**sgd, "seed": 4}, [(300, 10.0)], 10.0)  # no matching old run
+    module = load("budget_reproduction")
+    assert module.differences(old, new, 100, "loss", "evaluations") == {
+        "adam": [pytest.approx(2.5e-8)], "sgd": [pytest.approx(0.05)]}
+    module.main([str(old), str(new)])
+    out = capsys.readouterr().out
+    assert "| adam | 1 | 1 | 1 | 2.5e-08 |" in out and "| sgd | 1 | 0 | 0 | 0.05 |" in out
