@@ -262,6 +262,18 @@ def load(path: str | Path, get_task: Callable[[str], Any] | None = None) -> Stud
     return StudySpec.from_dict(data, source=str(path), get_task=get_task)
 
 
+def _is_positive(value: Any) -> bool:
+    """Whether ``value`` is a positive number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _around(dim: Dimension, anchor: float, label: str = "the task default") -> Dimension:
+    """The log-uniform range ``dim.values`` (factors) times ``anchor``, anchored there for the bracket grid."""
+    low, high = dim.values
+    return Dimension("log_uniform", (float(f"{anchor * low:.6g}"), float(f"{anchor * high:.6g}")), (low, high),
+                     anchor, label)
+
+
 def _coerce(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _coerce(v) for k, v in value.items()}
@@ -523,12 +535,10 @@ class _Parser:
             raise self.error(key, f"{AROUND_SELECTED} needs settings_from (the study whose selection it is around)")
         label, settings = selected
         value = settings.get(optimizer, {}).get(hparam)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        if not _is_positive(value):
             raise self.error(key, f"settings_from has no positive selected {hparam!r} for {optimizer!r} to search "
                                   f"around. Received: {value!r}")
-        low, high = dim.values
-        return Dimension("log_uniform", (float(f"{value * low:.6g}"), float(f"{value * high:.6g}")), (low, high),
-                         value, label)
+        return _around(dim, value, label)
 
     def dimension(self, value: Any, key: str) -> Dimension:
         value = _coerce(value)
@@ -563,11 +573,9 @@ class _Parser:
             default = task.task_hparams({**base, "optimizer": optimizer}).get(hparam)
         except ValueError as exc:
             raise self.error("base", f"{str(exc).splitlines()[0]} (optimizer {optimizer!r})") from None
-        if not isinstance(default, (int, float)) or isinstance(default, bool) or not default > 0:
+        if not _is_positive(default):
             raise self.error(key, f"{optimizer!r} has no positive task default for {hparam!r} to search around")
-        low, high = dim.values
-        return Dimension("log_uniform", (float(f"{default * low:.6g}"), float(f"{default * high:.6g}")), (low, high),
-                         default)
+        return _around(dim, default)
 
     def with_default(self, dim: Dimension, task, base: dict, optimizer: str, hparam: str) -> Dimension:
         """``dim`` with the task's default for ``hparam`` attached (None when the task has none)."""
