@@ -1,6 +1,7 @@
 """The style benchmark scripts run end to end at a tiny size and print their tables (not timed)."""
 
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,39 @@ def test_budget_reproduction_compares_matching_runs_at_the_smaller_budget(tmp_pa
     module.main([str(old), str(new)])
     out = capsys.readouterr().out
     assert "| adam | 1 | 1 | 1 | 2.5e-08 |" in out and "| sgd | 1 | 0 | 0 | 0.05 |" in out
+
+
+def test_budget_cut_extrapolates_by_the_power_law_and_judges_the_left_out_optimizers(tmp_path, capsys):
+    import json
+
+    module = load("budget_cut")
+    assert module.extrapolate(100.0, 50.0, 100, 200, 400) == pytest.approx(25.0)  # halves per doubling
+    assert module.extrapolate(90.0, 30.0, 100, 300, 900) == pytest.approx(10.0)
+    short, long = tmp_path / "short", tmp_path / "long"
+    roles = []
+    for name, seed, losses in [("adam", 1, [(100, 90.0), (300, 30.0)]), ("adam", 2, [(100, 90.0), (300, 30.0)]),
+                               ("sgd", 1, [(100, 200.0), (300, 100.0)]), ("rmsprop", 1, [(100, 80.0), (300, 60.0)]),
+                               ("lion", 1, [(100, 300.0), (300, 30.0)])]:
+        run_id = f"{name}{seed}"
+        _run(short, run_id, {"optimizer": name, "hparams": {}, "seed": seed}, losses, losses[-1][1])
+        roles.append({"run_id": run_id, "optimizer": name, "phase": "final", "budget": 300, "seed": seed})
+    _run(short, "tune", {"optimizer": "adam", "hparams": {}, "seed": 0}, [(100, 1.0), (300, 1.0)], 1.0)
+    roles.append({"run_id": "tune", "optimizer": "adam", "phase": "tune", "budget": None, "seed": 0})  # not a final
+    (short / "plan.json").write_text(json.dumps({"runs": roles}))
+    _run(long, "adam1", {"optimizer": "adam", "hparams": {}, "seed": 1}, [(300, 30.0), (1000, 20.0)], 20.0)
+    (long / "plan.json").write_text(json.dumps({"runs": [
+        {"run_id": "adam1", "optimizer": "adam", "phase": "final", "budget": 1000, "seed": 1}]}))
+    means = module.final_means(short, 300, [100, 300])
+    assert means == {"adam": [90.0, 30.0], "sgd": [200.0, 100.0], "rmsprop": [80.0, 60.0], "lion": [300.0, 30.0]}
+    rows = {row["optimizer"]: row for row in module.cut_table(means, module.final_means(long, 1000, [1000]),
+                                                              [100, 300, 1000])}
+    # adam: 30 * (10/3) ** -1 = 9 <= 20 measured; sgd: 100 * (10/3) ** log3(1/2) = 46.8 > 20: cannot lead;
+    # rmsprop: 60 * (10/3) ** log3(3/4) = 48.9 > 20
+    assert rows["adam"]["extrapolated to 1000"] == pytest.approx(9.0)
+    assert rows["adam"]["verdict"] == "ran (extrapolation optimistic)"
+    assert rows["sgd"]["extrapolated to 1000"] == pytest.approx(100 * (10 / 3) ** (math.log(0.5) / math.log(3)))
+    assert rows["sgd"]["verdict"] == rows["rmsprop"]["verdict"] == "cannot lead"
+    assert rows["lion"]["verdict"] == "could lead"  # 30 * (10/3) ** -2.1 = 2.4 < 20
+    module.main([str(short), str(long)])
+    out = capsys.readouterr().out
+    assert "| adam | 90 | 30 | 9 | 20 | ran (extrapolation optimistic) |" in out
