@@ -74,6 +74,12 @@ results-style: install ## resume the style studies from their committed records 
 	$(PY) -m kerasopt.study report docs/results/style/pair2/records --out docs/results/style/pair2
 	$(PY) -m kerasopt.study run experiments/style_cpu_budgets.yaml --out docs/results/style/budgets/records
 	$(PY) -m kerasopt.study report docs/results/style/budgets/records --out docs/results/style/budgets
+	$(PY) -m kerasopt.study run experiments/style_cpu_budgets_content.yaml --out docs/results/style/budgets/content_init/records
+	$(PY) -m kerasopt.study report docs/results/style/budgets/content_init/records --out docs/results/style/budgets/content_init
+	$(PY) -m kerasopt.study run experiments/style_cpu_budgets_pair2.yaml --out docs/results/style/budgets/pair2/records
+	$(PY) -m kerasopt.study report docs/results/style/budgets/pair2/records --out docs/results/style/budgets/pair2
+	$(PY) -m kerasopt.study run experiments/style_cpu_1000.yaml --out docs/results/style/budgets/1000/records
+	$(PY) -m kerasopt.study report docs/results/style/budgets/1000/records --out docs/results/style/budgets/1000
 
 results-defects: install ## resume the defect study from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/defects_cpu.yaml --out docs/results/defects/records

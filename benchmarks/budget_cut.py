@@ -12,6 +12,8 @@ extrapolation. Whether it is optimistic here is checked on the optimizers the lo
 measured mean at ``b2`` beside the extrapolated one. An optimizer left out "cannot lead" when even its
 optimistic extrapolation is above the measured mean at ``b2`` of the long study's best.
 
+It also gives Kendall's tau between the ranking at ``b1`` (short study) and at ``b2`` (long study).
+
     python benchmarks/budget_cut.py SHORT_RECORDS LONG_RECORDS [--budgets 100 300 1000] [--metric loss]
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasopt import records
+from kerasopt.report import budgets
 
 
 def extrapolate(at_b0: float, at_b1: float, b0: float, b1: float, b2: float) -> float:
@@ -33,12 +36,12 @@ def extrapolate(at_b0: float, at_b1: float, b0: float, b1: float, b2: float) -> 
     return at_b1 * (b2 / b1) ** exponent
 
 
-def final_means(runs_dir: Path, selected_at: int, budgets: list[int], metric: str = "loss",
-                column: str = "evaluations") -> dict[str, list[float]]:
-    """optimizer -> [mean over its completed held-out runs of the setting selected at ``selected_at``,
-    read at each budget]; an optimizer with a run that did not complete at some budget is left out."""
+def final_values(runs_dir: Path, selected_at: int | None, budgets: list[int], metric: str = "loss",
+                 column: str = "evaluations") -> dict[str, dict[int, list[float]]]:
+    """optimizer -> {seed: [value at each budget]} of its completed held-out runs of the setting selected
+    at ``selected_at`` (None: a study without budgets); NaN where a run did not complete at a budget."""
     plan = json.loads((runs_dir / "plan.json").read_text())
-    values: dict[str, list[list[float]]] = {}
+    values: dict[str, dict[int, list[float]]] = {}
     for role in plan["runs"]:
         if role.get("phase") != "final" or role.get("budget") != selected_at:
             continue
@@ -47,9 +50,22 @@ def final_means(runs_dir: Path, selected_at: int, budgets: list[int], metric: st
             continue
         at = [records.outcome(run_dir, metric, column, budget) for budget in budgets]
         row = [v if s == "completed" and records.is_finite(v) else math.nan for s, v in at]
-        values.setdefault(role["optimizer"], []).append(row)
-    means = {name: [float(x) for x in np.mean(rows, axis=0)] for name, rows in values.items()}
-    return {name: row for name, row in means.items() if all(math.isfinite(x) for x in row)}
+        values.setdefault(role["optimizer"], {})[int(role["seed"])] = row
+    return values
+
+
+def means(values: dict[str, dict[int, list[float]]]) -> dict[str, list[float]]:
+    """optimizer -> mean over its seeds at each budget; an optimizer with a failed run at some budget is left out."""
+    averaged = {name: [float(x) for x in np.mean(list(rows.values()), axis=0)] for name, rows in values.items()}
+    return {name: row for name, row in averaged.items() if all(math.isfinite(x) for x in row)}
+
+
+def ranking_change(short: dict[str, dict[int, list[float]]], long: dict[str, dict[int, list[float]]]) -> tuple:
+    """Kendall's tau (with its bootstrap interval over seeds, `kerasopt.report.budgets.kendall_tau`) between
+    the ranking at the short study's last budget and the long study's, over the optimizers in both."""
+    at = lambda values: {name: {seed: (row[-1] if math.isfinite(row[-1]) else None)  # noqa: E731
+                                for seed, row in rows.items()} for name, rows in values.items()}
+    return budgets.kendall_tau(at(short), at(long), "min")
 
 
 def cut_table(short: dict[str, list[float]], long: dict[str, list[float]], budgets: list[int]) -> list[dict]:
@@ -73,21 +89,22 @@ def cut_table(short: dict[str, list[float]], long: dict[str, list[float]], budge
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("short", type=Path, help="results directory of the study with budgets b0, b1")
-    parser.add_argument("long", type=Path, help="results directory of the study with budget b2 (its finals "
-                                                "selected at b2)")
+    parser.add_argument("long", type=Path, help="results directory of the study run to b2 (no budgets)")
     parser.add_argument("--budgets", type=int, nargs=3, default=[100, 300, 1000])
     parser.add_argument("--metric", default="loss")
     parser.add_argument("--column", default="evaluations")
     args = parser.parse_args(argv)
     b0, b1, b2 = args.budgets
-    short = final_means(args.short, b1, [b0, b1], args.metric, args.column)
-    long = final_means(args.long, b2, [b2], args.metric, args.column)
-    rows = cut_table(short, long, args.budgets)
+    short = final_values(args.short, b1, [b0, b1], args.metric, args.column)
+    long = final_values(args.long, None, [b2], args.metric, args.column)
+    rows = cut_table(means(short), means(long), args.budgets)
     print("| " + " | ".join(rows[0]) + " |" if rows else "no completed held-out runs")
     print("|" + "---|" * len(rows[0]) if rows else "")
     for row in rows:
         print("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
-
+    tau, low, high, compared = ranking_change(short, long)
+    print(f"\nKendall's tau between the rankings at {b1} and at {b2} evaluations (medians over the seeds both "
+          f"ran, {compared} optimizers): {tau:.3g} [{low:.3g}, {high:.3g}] (95% bootstrap over seeds)")
 
 if __name__ == "__main__":
     main()

@@ -160,10 +160,10 @@ def test_budget_cut_extrapolates_by_the_power_law_and_judges_the_left_out_optimi
     (short / "plan.json").write_text(json.dumps({"runs": roles}))
     _run(long, "adam1", {"optimizer": "adam", "hparams": {}, "seed": 1}, [(300, 30.0), (1000, 20.0)], 20.0)
     (long / "plan.json").write_text(json.dumps({"runs": [
-        {"run_id": "adam1", "optimizer": "adam", "phase": "final", "budget": 1000, "seed": 1}]}))
-    means = module.final_means(short, 300, [100, 300])
+        {"run_id": "adam1", "optimizer": "adam", "phase": "final", "budget": None, "seed": 1}]}))
+    means = module.means(module.final_values(short, 300, [100, 300]))
     assert means == {"adam": [90.0, 30.0], "sgd": [200.0, 100.0], "rmsprop": [80.0, 60.0], "lion": [300.0, 30.0]}
-    rows = {row["optimizer"]: row for row in module.cut_table(means, module.final_means(long, 1000, [1000]),
+    rows = {row["optimizer"]: row for row in module.cut_table(means, module.means(module.final_values(long, None, [1000])),
                                                               [100, 300, 1000])}
     # adam: 30 * (10/3) ** -1 = 9 <= 20 measured; sgd: 100 * (10/3) ** log3(1/2) = 46.8 > 20: cannot lead;
     # rmsprop: 60 * (10/3) ** log3(3/4) = 48.9 > 20
@@ -175,3 +175,12 @@ def test_budget_cut_extrapolates_by_the_power_law_and_judges_the_left_out_optimi
     module.main([str(short), str(long)])
     out = capsys.readouterr().out
     assert "| adam | 90 | 30 | 9 | 20 | ran (extrapolation optimistic) |" in out
+    assert "Kendall's tau between the rankings at 300 and at 1000 evaluations" in out
+
+
+def test_budget_cut_ranking_change_is_kendalls_tau_over_the_optimizers_in_both():
+    module = load("budget_cut")
+    short = {"a": {1: [50.0, 10.0]}, "b": {1: [60.0, 20.0]}, "c": {1: [70.0, 30.0]}, "d": {1: [1.0, 1.0]}}
+    long = {"a": {1: [5.0]}, "b": {1: [4.0]}, "c": {1: [6.0]}}  # a, b swap: 2 concordant pairs, 1 discordant
+    tau, low, high, compared = module.ranking_change(short, long)
+    assert (tau, low, high, compared) == (pytest.approx(1 / 3), pytest.approx(1 / 3), pytest.approx(1 / 3), 3)
