@@ -245,7 +245,8 @@ def test_settings_from_fixes_every_optimizer_at_the_other_studys_selection(tmp_p
 
 @pytest.mark.parametrize("selection, extra, message", [
     (None, "", "settings_from: no plan.json in 'main_results'"),
-    ({"adam": {"hparams": {"learning_rate": 31.6}}}, "", "settings_from: .*no selected setting for 'lbfgs'"),
+    ({"adam": {"hparams": {"learning_rate": 31.6}}}, "",
+     "settings_from: .*no selected setting for 'lbfgs' \\(looked for the setting main_results selected: its tuning"),
     ({"adam": {"hparams": {"learning_rate": 3.0}}, "lbfgs": {"hparams": None}}, "",
      "settings_from: .*no selected setting for 'lbfgs'"),
 ])

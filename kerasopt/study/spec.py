@@ -522,8 +522,8 @@ class _Parser:
         """``search`` fixing each optimizer at its `selected_settings` setting (a companion study, untuned)."""
         for name in optimizers:
             if name not in selected[1]:
-                raise self.error("settings_from", f"no selected setting for {name!r} (its tuning did not "
-                                                  "finish or it was not in that study)")
+                raise self.error("settings_from", f"no selected setting for {name!r} (looked for {selected[0]}: "
+                                                  "its tuning did not finish or it was not in that study)")
         return {name: selected[1][name] for name in optimizers}
 
     def around_selected(self, dim: Dimension, key: str, selected: tuple[str, dict] | None, optimizer: str,
