@@ -77,8 +77,9 @@ def settings_to_time(spec, results_dir: Path) -> list[tuple[dict, list[tuple[str
     """The distinct run settings to time, each with the (optimizer, arm) pairs that use it.
 
     From the study's ``plan.json`` in ``results_dir`` when there is one: every arm's setting as its
-    runs have it (the seed left out: it does not change the cost). Otherwise each optimizer at the
-    task's defaults for arm `EVERY_ARM`.
+    runs have it (the seed left out: it does not change the cost); in a study with ``budgets`` the tuned
+    arm is the largest budget's selection (reports cost every budget's runs with it). Otherwise each
+    optimizer at the task's defaults for arm `EVERY_ARM`.
     """
     from kerasopt import records
     from kerasopt.report.render import ARMS
@@ -89,9 +90,11 @@ def settings_to_time(spec, results_dir: Path) -> list[tuple[dict, list[tuple[str
         return [(run_settings(spec, name, {}, seed=0), [(name, EVERY_ARM)]) for name in spec.optimizers]
     arm_of_phase = {phase: arm for arm, phase in ARMS.items()}
     groups: dict[str, tuple[dict, list]] = {}
-    for run in records.read_json_object(plan, ("runs",), "study plan")["runs"]:
+    runs = records.read_json_object(plan, ("runs",), "study plan")["runs"]
+    largest = max((run["budget"] for run in runs if run.get("budget") is not None), default=None)
+    for run in runs:
         arm = arm_of_phase.get(run.get("phase"))
-        if arm is None or run.get("optimizer") not in spec.optimizers:
+        if arm is None or run.get("optimizer") not in spec.optimizers or run.get("budget", largest) != largest:
             continue
         settings = {key: value for key, value in run["config"].items() if key != "seed"}
         users = groups.setdefault(json.dumps(settings, sort_keys=True), (settings, []))[1]

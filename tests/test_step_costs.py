@@ -102,3 +102,17 @@ def test_costs_written_without_a_plan_serve_every_arm(tmp_path):
     costs = load_costs(tmp_path)
     assert costs == {"sgd": 0.5, "adam": {"tuned": 1.0}}
     assert arm_cost(costs, "sgd", "library_defaults") == 0.5 and arm_cost(costs, "rprop", "tuned") is None
+
+
+def test_with_budgets_the_tuned_arm_is_the_largest_budgets_selection(step_costs, tmp_path):
+    study = tmp_path / "tiny.yaml"
+    study.write_text(json.dumps({
+        "name": "tiny", "task": "style", "base": {"size": 32}, "budgets": [4, 8], "optimizers": ["lbfgs"],
+        "search": {"lbfgs": {"history_size": {"choice": [5, 10, 40]}}}, "seeds": [1]}))
+    config = {"size": 32, "evaluations": 8, "optimizer": "lbfgs", "hparam_defaults": "task", "seed": 1}
+    plan = [{"optimizer": "lbfgs", "phase": "final", "budget": budget, "seed": 1,
+             "config": {**config, "hparams": {"history_size": history}}} for budget, history in ((4, 5), (8, 40))]
+    (tmp_path / "plan.json").write_text(json.dumps({"runs": plan}))
+    from kerasopt.study import spec as study_spec
+    timed = step_costs.settings_to_time(study_spec.load(study), tmp_path)
+    assert [(settings["hparams"], users) for settings, users in timed] == [({"history_size": 40}, [("lbfgs", "tuned")])]
