@@ -145,16 +145,21 @@ def test_schedule_free_is_scored_at_its_averaged_point_inside_the_box():
 
     image = tf.Variable(np.linspace(0, 255, 48, dtype="float32").reshape(1, 4, 4, 3))
     optimizer = optimizers.make("schedule_free_adamw", learning_rate=20.0)
-    last, rows = {}, []
+    seen, rows = {}, []
+    beta_1 = optimizer.beta_1
 
-    def on_iterate(k):
-        last["y"] = image.numpy().copy()
-        last["z"] = optimizer._momentums[0].numpy().copy()  # the z slot
+    def on_iterate(k):  # inside the evaluation point: the image holds x_k, the z slot z_k
+        x, z = image.numpy().copy(), optimizer._momentums[0].numpy().copy()
+        seen[k] = (x, np.clip((1 - beta_1) * z + beta_1 * x, 0, 255))  # (x_k, y_k)
 
     loop.run_first_order(_Quadratic(), image, optimizer, 6, rows.append, on_iterate)
-    beta_1 = optimizer.beta_1
-    x = np.clip((last["y"] - (1 - beta_1) * last["z"]) / beta_1, 0, 255)
-    assert not np.allclose(last["y"], x)  # y and x differ, and the run ends at x
-    np.testing.assert_allclose(image.numpy(), x, rtol=1e-5, atol=1e-3)
-    assert rows[-1]["loss"] == pytest.approx(float(np.mean((x - 200.0) ** 2)), rel=1e-5)
+    loss = lambda point: float(np.mean((point - 200.0) ** 2))  # noqa: E731
+    assert [row["step"] for row in rows] == [0, 1, 2, 3, 4, 5, 6] == [row["evaluations"] for row in rows]
+    for k in range(1, 7):  # every row after the start is at the averaged point x_k, not at y_k
+        x, y = seen[k]
+        assert rows[k]["loss"] == pytest.approx(loss(x), rel=1e-5)
+        if k > 1:  # (x_1 = z_1 = y_1: the average starts at the first step)
+            assert not np.allclose(x, y) and abs(loss(x) - loss(y)) > 1e-3 * loss(x)
+    np.testing.assert_allclose(image.numpy(), seen[6][0], rtol=1e-5, atol=1e-3)  # the run ends at x
     assert image.numpy().min() >= 0 and image.numpy().max() <= 255
+    assert all(b["seconds"] >= a["seconds"] for a, b in zip(rows, rows[1:]))

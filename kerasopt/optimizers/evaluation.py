@@ -31,7 +31,7 @@ from typing import Callable, Iterable
 import keras
 from keras import ops
 
-__all__ = ["box", "innermost", "evaluation_point", "finalize", "project", "EvaluationPoint", "EvaluationCheckpoint"]
+__all__ = ["box", "innermost", "has_evaluation_point", "evaluation_point", "finalize", "project", "EvaluationPoint", "EvaluationCheckpoint"]
 
 Projection = Callable[[object], object]
 """A map tensor -> tensor onto a closed convex set (e.g. `box(0, 255)`)."""
@@ -49,6 +49,12 @@ def innermost(optimizer):
     while hasattr(optimizer, "inner_optimizer"):
         optimizer = optimizer.inner_optimizer
     return optimizer
+
+
+def has_evaluation_point(optimizer) -> bool:
+    """Whether ``optimizer`` is evaluated somewhere other than where it trains (its own
+    ``evaluation_point`` hook: Schedule-Free)."""
+    return getattr(innermost(optimizer), "evaluation_point", None) is not None
 
 
 def evaluation_point(optimizer, variables: Iterable | None = None):

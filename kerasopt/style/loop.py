@@ -7,8 +7,11 @@ scipy; ``hessian_free``: projected steps), first-order steps are followed by a p
 (`kerasopt.optimizers.evaluation.project`: a clip, or the optimizer's own
 projection hook, which Schedule-Free uses to keep its three sequences consistent).
 The final row and image are at the optimizer's evaluation point
-(`kerasopt.optimizers.evaluation.finalize`: Schedule-Free's averaged point x);
-earlier rows report the loss where the gradient is taken.
+(`kerasopt.optimizers.evaluation.finalize`: Schedule-Free's averaged point x). For an
+optimizer with an evaluation point every earlier row is at that point too (one forward
+pass per step, not counted as an evaluation, its seconds left out), and ``on_iterate``
+sees it, so the loss and image read at a smaller budget are what a run stopped there
+would report; other optimizers' rows report the loss where the gradient is taken.
 
 History rows (one per iteration, plus row 0 for the start image) report the
 loss AT the iterate reached after ``step`` iterations, with the evaluations
@@ -77,18 +80,28 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
 
     trace_start = time.perf_counter()
     compiled = step.get_concrete_function()
+    at_point = (tf.function(lambda: objective(image)).get_concrete_function()
+                if evaluation.has_evaluation_point(optimizer) else None)  # the loss where the optimizer is evaluated
     trace_seconds = time.perf_counter() - trace_start
-    reached_seconds, start = 0.0, time.perf_counter()  # seconds at which the current iterate was reached
+    reached_seconds, start, uncounted = 0.0, time.perf_counter(), 0.0  # seconds at which the iterate was reached
     for k in range(1, steps + 1):
-        total, parts = compiled()  # loss of iterate k-1, then the step to iterate k
+        total, parts = compiled()  # loss of iterate k-1 where the gradient is taken, then the step to iterate k
         if not math.isfinite(float(total)):
             image.assign(last_finite)
-            return LoopResult(math.nan, k - 1, k, time.perf_counter() - start, trace_seconds, "diverged",
-                              f"non-finite loss at iteration {k - 1}")
-        on_row(history_row(k - 1, k - 1, reached_seconds, total, parts))
-        reached_seconds = time.perf_counter() - start
-        if on_iterate is not None:
-            on_iterate(k)
+            return LoopResult(math.nan, k - 1, k, time.perf_counter() - start - uncounted, trace_seconds,
+                              "diverged", f"non-finite loss at iteration {k - 1}")
+        if at_point is None or k == 1:  # (iterate 0 is its own evaluation point)
+            on_row(history_row(k - 1, k - 1, reached_seconds, total, parts))
+        reached_seconds = time.perf_counter() - start - uncounted
+        paused = time.perf_counter()
+        with evaluation.evaluation_point(optimizer, [image]):
+            if at_point is not None and k < steps:  # (the last row follows `finalize` below)
+                total, parts = at_point()
+                if math.isfinite(float(total)):  # (a non-finite point shows in the next step's loss too)
+                    on_row(history_row(k, k, reached_seconds, total, parts))
+            if on_iterate is not None:
+                on_iterate(k)
+        uncounted += time.perf_counter() - paused
     evaluation.finalize(optimizer, [image], pixel_box)  # the optimizer's evaluation point, in the box
     total, parts = objective(image)  # the last iterate: one forward pass, not an evaluation
     if not math.isfinite(float(total)):
