@@ -166,3 +166,18 @@ def test_the_report_ranks_at_every_budget_and_says_how_the_ranking_changes(anyti
     assert first_last["Kendall's tau [95% bootstrap]"].startswith("-1 [")  # the order reversed
     main = pd.read_csv(tmp_path / "main_table.csv")
     assert list(main["optimizer"]) == ["rmsprop", "adam", "sgd"]  # the main answer is the largest budget's
+
+
+def test_the_summary_counts_a_problem_once_the_study_at_the_larger_budget(anytime, tmp_path):
+    from kerasopt.report.summary import SUMMARY, write_summary
+
+    log = lambda line: None  # noqa: E731
+    short = study(name="short", budgets=None, base={"evaluations": 40}, optimizers=["sgd", "adam"])
+    run_study(short, out_dir=tmp_path / "short", log=log)
+    run_study(study(name="long", optimizers=["sgd", "adam", "rmsprop"]), out_dir=tmp_path / "long", log=log)
+    run_study(study(name="narrow", budgets=[10, 40, 200], optimizers=["sgd"]), out_dir=tmp_path / "narrow", log=log)
+    text = write_summary([tmp_path / "short", tmp_path / "long", tmp_path / "narrow"], tmp_path / "s").read_text()
+    # short's problem at 40 is answered by long at 100 for both its optimizers; narrow (200) lacks adam and rmsprop
+    assert "larger budget by another study: `short` (by `long`)." in text and "`long` (by" not in text
+    assert text.splitlines()[2].startswith("Studies: `long`, `narrow`.")
+    assert (tmp_path / "s" / SUMMARY).is_file()

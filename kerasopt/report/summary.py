@@ -25,6 +25,7 @@ Intervals of the scores: 2000 bootstrap resamples of each optimizer's seeds in e
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,9 @@ class Workload:
             else ``library_defaults`` (the optimizer as Keras builds it), else None.
         runs: (runs with a record, runs planned).
         finished: every planned run has its record and the final runs are planned (tuning is over).
+        problem: the task and its base settings apart from the budget (JSON), to find studies of one problem.
+        budget: the largest budget its runs went to (0 when the study file does not set one).
+        optimizers: the study's optimizers.
     """
 
     name: str
@@ -79,6 +83,9 @@ class Workload:
     defaults_arm: str | None = None
     runs: tuple = (0, 0)
     finished: bool = True
+    problem: str = ""
+    budget: float = 0.0
+    optimizers: tuple = ()
 
 
 def studies_in(paths: list[str | Path]) -> list[Path]:
@@ -146,8 +153,25 @@ def load_workload(runs_dir: str | Path) -> Workload:
     unique = frame.drop_duplicates("run_id")
     runs = (int(unique["complete"].sum()), len(unique))
     finished = runs[0] == runs[1] and bool((frame["phase"] == "final").any())
+    key = ((study.get("task") or {}).get("budget") or [None])[0]  # the setting the task budgets with
+    base = spec.get("base") or {}
+    problem = json.dumps({"task": spec.get("task"), "base": {k: v for k, v in base.items()
+                                                             if k not in (key, "snapshot_evaluations")}}, sort_keys=True)
+    largest = max(spec.get("budgets") or [base.get(key) or 0])
     return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, defaults_finals, goal, arm_name, runs,
-                    finished)
+                    finished, problem, float(largest), tuple(spec.get("optimizers") or ()))
+
+
+def superseded(workloads: list[Workload]) -> dict[str, str]:
+    """name -> the study that answers the same problem (task and base settings apart from the budget) for
+    every one of its optimizers at a larger budget: that one counts, so a problem is one workload."""
+    found = {}
+    for w in workloads:
+        later = [o for o in workloads if o is not w and o.problem == w.problem and o.budget > w.budget
+                 and set(w.optimizers) <= set(o.optimizers)]
+        if later:
+            found[w.name] = max(later, key=lambda o: o.budget).name
+    return found
 
 
 def median_time(spent_by_seed: dict) -> float:
@@ -394,6 +418,8 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded = [load_workload(d) for d in dirs]
     workloads = [w for w in loaded if w.finished]
+    replaced = superseded(workloads)
+    workloads = [w for w in workloads if w.name not in replaced]
     left_out = [f"`{w.name}` ({w.runs[0]} of {w.runs[1]} planned runs recorded"
                 f"{'' if w.runs[0] < w.runs[1] else '; tuning not over'})" for w in loaded if not w.finished]
     table = score_table(workloads)
@@ -417,7 +443,9 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
                    "worst quality ratio", "within 1.25x everywhere"]]
     lines = ["# Which optimizer across workloads", "",
              f"Studies: {', '.join(f'`{w.name}`' for w in workloads)}. Read from their committed records only.",
-             "", *([f"Left out, not finished: {', '.join(left_out)}.", ""] if left_out else []), "## Benchmark scores (AlgoPerf's definitions)", "", markdown_table(shown), "",
+             "", *([f"Left out, not finished: {', '.join(left_out)}.", ""] if left_out else []),
+             *([f"Left out, the same problem answered at a larger budget by another study: "
+                f"{', '.join(f'`{old}` (by `{new}`)' for old, new in replaced.items())}.", ""] if replaced else []), "## Benchmark scores (AlgoPerf's definitions)", "", markdown_table(shown), "",
              "Time to each workload's *finished* target (within 5% of the rank-1 optimizer's final median), in "
              "evaluations or steps: `r = t / t_best` per workload, a miss infinite; `rho(tau)` = the fraction of the "
              "workloads an optimizer ran in with `r <= tau`; score = the area under `rho` on [1, 4] / 3. The seconds "
