@@ -20,7 +20,6 @@ It also gives Kendall's tau between the ranking at ``b1`` (short study) and at `
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from kerasopt import records
 from kerasopt.report import budgets
+from kerasopt.report.load import load_runs
 
 
 def extrapolate(at_b0: float, at_b1: float, b0: float, b1: float, b2: float) -> float:
@@ -38,19 +38,21 @@ def extrapolate(at_b0: float, at_b1: float, b0: float, b1: float, b2: float) -> 
 
 def final_values(runs_dir: Path, selected_at: int | None, budgets: list[int], metric: str = "loss",
                  column: str = "evaluations") -> dict[str, dict[int, list[float]]]:
-    """optimizer -> {seed: [value at each budget]} of its completed held-out runs of the setting selected
-    at ``selected_at`` (None: a study without budgets); NaN where a run did not complete at a budget."""
-    plan = json.loads((runs_dir / "plan.json").read_text())
+    """optimizer -> {seed: [value at each budget]} of its complete held-out runs of the setting selected
+    at ``selected_at`` (None: a study without budgets); NaN where a run did not complete at a budget
+    (diverged, failed, or collapsed by the study's task rule, as the report reads it)."""
+    study_file = runs_dir / "study.json"
+    study = records.read_json_object(study_file, what="study") if study_file.is_file() else {}
+    collapse = (study.get("task") or {}).get("collapse")
+    frame = load_runs(runs_dir, metric, collapse=collapse).frame
+    unbudgeted = lambda b: b is None or b != b  # noqa: E731  None or NaN in the plan's budget column
+    answers = np.array([unbudgeted(b) if selected_at is None else b == selected_at for b in frame["budget"]], dtype=bool)
+    finals = frame[(frame["phase"] == "final") & frame["complete"] & answers]
     values: dict[str, dict[int, list[float]]] = {}
-    for role in plan["runs"]:
-        if role.get("phase") != "final" or role.get("budget") != selected_at:
-            continue
-        run_dir = runs_dir / role["run_id"]
-        if not records.is_complete(run_dir):
-            continue
-        at = [records.outcome(run_dir, metric, column, budget) for budget in budgets]
+    for run_id, name, seed in zip(finals["run_id"], finals["optimizer"], finals["seed"]):
+        at = [records.outcome(runs_dir / run_id, metric, column, budget, collapse) for budget in budgets]
         row = [v if s == "completed" and records.is_finite(v) else math.nan for s, v in at]
-        values.setdefault(role["optimizer"], {})[int(role["seed"])] = row
+        values.setdefault(name, {})[int(seed)] = row
     return values
 
 

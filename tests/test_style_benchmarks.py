@@ -154,17 +154,23 @@ def test_budget_cut_extrapolates_by_the_power_law_and_judges_the_left_out_optimi
                                ("lion", 1, [(100, 300.0), (300, 30.0)])]:
         run_id = f"{name}{seed}"
         _run(short, run_id, {"optimizer": name, "hparams": {}, "seed": seed}, losses, losses[-1][1])
-        roles.append({"run_id": run_id, "optimizer": name, "phase": "final", "budget": 300, "seed": seed})
+        roles.append({"run_id": run_id, "optimizer": name, "phase": "final", "budget": 300, "seed": seed,
+                      "trial": 0, "hparams": {}})
     _run(short, "tune", {"optimizer": "adam", "hparams": {}, "seed": 0}, [(100, 1.0), (300, 1.0)], 1.0)
-    roles.append({"run_id": "tune", "optimizer": "adam", "phase": "tune", "budget": None, "seed": 0})  # not a final
+    roles.append({"run_id": "tune", "optimizer": "adam", "phase": "tune", "budget": None, "seed": 0,
+                  "trial": 0, "hparams": {}})  # not a final
     (short / "plan.json").write_text(json.dumps({"runs": roles}))
-    _run(long, "adam1", {"optimizer": "adam", "hparams": {}, "seed": 1}, [(300, 30.0), (1000, 20.0)], 20.0)
+    _run(long, "adam1", {"optimizer": "adam", "hparams": {}, "seed": 1}, [(0, 500.0), (300, 30.0), (1000, 20.0)], 20.0)
+    _run(long, "sgd1", {"optimizer": "sgd", "hparams": {}, "seed": 1}, [(0, 500.0), (1000, 600.0)], 600.0)
     (long / "plan.json").write_text(json.dumps({"runs": [
-        {"run_id": "adam1", "optimizer": "adam", "phase": "final", "budget": None, "seed": 1}]}))
+        {"run_id": run_id, "optimizer": name, "phase": "final", "budget": None, "seed": 1, "trial": 0, "hparams": {}}
+        for run_id, name in [("adam1", "adam"), ("sgd1", "sgd")]]}))
+    (long / "study.json").write_text(json.dumps({"task": {"collapse": {"kind": "ended_above_start", "metric": "loss"}}}))
     means = module.means(module.final_values(short, 300, [100, 300]))
     assert means == {"adam": [90.0, 30.0], "sgd": [200.0, 100.0], "rmsprop": [80.0, 60.0], "lion": [300.0, 30.0]}
-    rows = {row["optimizer"]: row for row in module.cut_table(means, module.means(module.final_values(long, None, [1000])),
-                                                              [100, 300, 1000])}
+    long_values = module.final_values(long, None, [1000])
+    assert math.isnan(long_values["sgd"][1][0])  # collapsed (ended above its start): not a value
+    rows = {row["optimizer"]: row for row in module.cut_table(means, module.means(long_values), [100, 300, 1000])}
     # adam: 30 * (10/3) ** -1 = 9 <= 20 measured; sgd: 100 * (10/3) ** log3(1/2) = 46.8 > 20: cannot lead;
     # rmsprop: 60 * (10/3) ** log3(3/4) = 48.9 > 20
     assert rows["adam"]["extrapolated to 1000"] == pytest.approx(9.0)

@@ -63,8 +63,9 @@ def evaluation_point(optimizer, variables: Iterable | None = None):
     The optimizer's own ``evaluation_point`` hook where it has one (Schedule-Free: the averaged
     point x); otherwise the variables are left as they are.
     """
-    hook = getattr(innermost(optimizer), "evaluation_point", None)
-    return hook(variables) if hook is not None else contextlib.nullcontext()
+    if not has_evaluation_point(optimizer):
+        return contextlib.nullcontext()
+    return innermost(optimizer).evaluation_point(variables)
 
 
 def finalize(optimizer, variables: Iterable, projection: Projection | None = None) -> None:
