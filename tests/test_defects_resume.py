@@ -12,7 +12,8 @@ from kerasopt.defects.synth import generate
 from kerasopt.records import read_history, read_summary
 
 
-def _train(data, out, kill_after=None):
+def _start(data, out, kill_after=None):
+    """The training command as a started process (stdout and stderr as text)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("KERASOPT_DEFECTS_KILL_AFTER_EPOCH", None)
     if kill_after:
@@ -20,22 +21,28 @@ def _train(data, out, kill_after=None):
     command = [sys.executable, "-m", "kerasopt.defects", "--optimizer", "adam", "--data", str(data), "--out",
                str(out), "--backbone", "vgg16", "--size", "32", "--epochs", "3", "--batch-size", "4",
                "--bn-batches", "2", "--deterministic"]
-    return subprocess.run(command, capture_output=True, text=True, env=env)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(process):
+    stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def test_killed_run_resumes_from_its_last_epoch_with_the_same_result(tmp_path):
     generate(tmp_path / "data", n=16, size=32, seed=0)
-    killed = _train(tmp_path / "data", tmp_path / "resumed", kill_after=2)
+    straight = _start(tmp_path / "data", tmp_path / "straight")  # the reference, run beside the killed one
+    killed = _finish(_start(tmp_path / "data", tmp_path / "resumed", kill_after=2))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     run = tmp_path / "resumed" / "adam"
     assert not (run / "summary.json").exists() and (run / "backup").is_dir()
     assert [row["epoch"] for row in read_history(run)] == [1, 2]
     created = json.loads((run / "config.json").read_text())["created"]
 
-    finished = _train(tmp_path / "data", tmp_path / "resumed")
+    finished = _finish(_start(tmp_path / "data", tmp_path / "resumed"))
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "resuming" in finished.stdout
-    reference = _train(tmp_path / "data", tmp_path / "straight")
+    reference = _finish(straight)
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     history, expected = read_history(run), read_history(tmp_path / "straight" / "adam")
