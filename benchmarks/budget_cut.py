@@ -41,13 +41,11 @@ def final_values(runs_dir: Path, selected_at: int | None, budgets: list[int], me
     """optimizer -> {seed: [value at each budget]} of its complete held-out runs of the setting selected
     at ``selected_at`` (None: a study without budgets); NaN where a run did not complete at a budget
     (diverged, failed, or collapsed by the study's task rule, as the report reads it)."""
-    study_file = runs_dir / "study.json"
-    study = records.read_json_object(study_file, what="study") if study_file.is_file() else {}
-    collapse = (study.get("task") or {}).get("collapse")
+    collapse = (records.read_study(runs_dir).get("task") or {}).get("collapse")
     frame = load_runs(runs_dir, metric, collapse=collapse).frame
-    unbudgeted = lambda b: b is None or b != b  # noqa: E731  None or NaN in the plan's budget column
-    answers = np.array([unbudgeted(b) if selected_at is None else b == selected_at for b in frame["budget"]], dtype=bool)
-    finals = frame[(frame["phase"] == "final") & frame["complete"] & answers]
+    finals = frame[(frame["phase"] == "final") & frame["complete"]]
+    if selected_at is not None:
+        finals = finals[finals["budget"] == selected_at]
     values: dict[str, dict[int, list[float]]] = {}
     for run_id, name, seed in zip(finals["run_id"], finals["optimizer"], finals["seed"]):
         at = [records.outcome(runs_dir / run_id, metric, column, budget, collapse) for budget in budgets]

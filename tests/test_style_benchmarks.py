@@ -160,12 +160,14 @@ def test_budget_cut_extrapolates_by_the_power_law_and_judges_the_left_out_optimi
     roles.append({"run_id": "tune", "optimizer": "adam", "phase": "tune", "budget": None, "seed": 0,
                   "trial": 0, "hparams": {}})  # not a final
     (short / "plan.json").write_text(json.dumps({"runs": roles}))
+    (short / "study.json").write_text(json.dumps({"study": {}, "target": {}, "task": {}}))
     _run(long, "adam1", {"optimizer": "adam", "hparams": {}, "seed": 1}, [(0, 500.0), (300, 30.0), (1000, 20.0)], 20.0)
     _run(long, "sgd1", {"optimizer": "sgd", "hparams": {}, "seed": 1}, [(0, 500.0), (1000, 600.0)], 600.0)
     (long / "plan.json").write_text(json.dumps({"runs": [
         {"run_id": run_id, "optimizer": name, "phase": "final", "budget": None, "seed": 1, "trial": 0, "hparams": {}}
         for run_id, name in [("adam1", "adam"), ("sgd1", "sgd")]]}))
-    (long / "study.json").write_text(json.dumps({"task": {"collapse": {"kind": "ended_above_start", "metric": "loss"}}}))
+    (long / "study.json").write_text(json.dumps({"study": {}, "target": {},
+                                                 "task": {"collapse": {"kind": "ended_above_start", "metric": "loss"}}}))
     means = module.means(module.final_values(short, 300, [100, 300]))
     assert means == {"adam": [90.0, 30.0], "sgd": [200.0, 100.0], "rmsprop": [80.0, 60.0], "lion": [300.0, 30.0]}
     long_values = module.final_values(long, None, [1000])
