@@ -139,3 +139,17 @@ def test_small_style_problem_loss_falls_within_the_budget():
     assert result.evaluations <= 60 and result.iterations >= 2
     assert result.loss < 0.25 * start  # measured: 6177 -> 610
     assert image.numpy().min() >= 0.0 and image.numpy().max() <= 255.0
+
+
+def test_negative_curvature_along_the_gradient_at_the_start_raises_the_damping_instead_of_stopping():
+    """f = x^4 - 2x^2 + y^2 from (0.1, 0.05): curvature along the gradient is negative (f_xx = -3.88), so
+    ``H + lambda I`` with a small relative damping is not positive there and CG's first step gives no
+    direction; the run used to stop at the start ("predicted reduction below rounding")."""
+    x = tf.Variable([0.1, 0.05], dtype=tf.float64)
+    compiled = _Compiled(FlatProblem(lambda: x[0] ** 4 - 2 * x[0] ** 2 + x[1] ** 2, [x]), None, 10, False)
+    start, v = tf.constant([0.1, 0.05], tf.float64), tf.constant([0.396, -0.1], tf.float64)  # -g at the start
+    assert float(tf.tensordot(v, compiled.hvp(start, v), 1)) < 0  # the premise: g'Hg < 0
+    result = HessianFree(initial_damping=0.01, max_evaluations=200).minimize(
+        lambda: x[0] ** 4 - 2 * x[0] ** 2 + x[1] ** 2, [x])
+    assert result.iterations > 0 and result.loss < -1 + 1e-10
+    np.testing.assert_allclose(np.abs(x.numpy()), [1.0, 0.0], atol=1e-5)

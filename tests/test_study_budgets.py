@@ -156,6 +156,7 @@ def test_the_report_ranks_at_every_budget_and_says_how_the_ranking_changes(anyti
     run_study(spec, out_dir=tmp_path, log=lambda line: None)
     report = write_report(tmp_path).read_text()
     assert "## The answer at every budget" in report and "### After 10 evaluations" in report
+    assert "at each budget the tuner selected" in report
     at_10 = pd.read_csv(tmp_path / "main_table_at_10.csv")
     at_100 = pd.read_csv(tmp_path / "main_table_at_100.csv")
     assert list(at_10["optimizer"]) == ["sgd", "adam", "rmsprop"]  # offsets 0, 0.1, 0.2 early
@@ -166,6 +167,16 @@ def test_the_report_ranks_at_every_budget_and_says_how_the_ranking_changes(anyti
     assert first_last["Kendall's tau [95% bootstrap]"].startswith("-1 [")  # the order reversed
     main = pd.read_csv(tmp_path / "main_table.csv")
     assert list(main["optimizer"]) == ["rmsprop", "adam", "sgd"]  # the main answer is the largest budget's
+
+
+def test_a_report_of_fixed_settings_does_not_claim_a_selection_per_budget(anytime, tmp_path):
+    from kerasopt.report import write_report
+
+    spec = study(optimizers=["sgd", "adam"], search={"others": {"learning_rate": 1.0}})
+    run_study(spec, out_dir=tmp_path, log=lambda line: None)
+    report = write_report(tmp_path).read_text()
+    assert "### After 40 evaluations" in report and "the tuner selected" not in report
+    assert "each run was read at every budget (one fixed setting per optimizer, not tuned here)" in report
 
 
 def test_the_summary_counts_a_problem_once_the_study_at_the_larger_budget(anytime, tmp_path):

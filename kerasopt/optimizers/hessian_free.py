@@ -6,7 +6,9 @@ Gauss-Newton matrix:
 - **Curvature**: ``H v`` by forward-over-reverse differentiation (a
   `tf.autodiff.ForwardAccumulator` around a `tf.GradientTape`), exact for the loss. H may
   be indefinite (the Gatys loss is not convex): CG stops at the first direction of
-  non-positive damped curvature, and the damping makes that rare.
+  non-positive damped curvature, and the damping makes that rare. When it happens at CG's
+  first step (no direction at all), lambda is raised to twice the curvature magnitude along
+  the gradient, and CG reruns.
 - **Damping**: Levenberg-Marquardt, CG solves ``(H + lambda I) p = -g``; lambda is adapted
   by the reduction ratio ``rho = (f(x + p) - f(x)) / (q(p) - q(0))`` of the undamped
   quadratic model q: ``rho < 1/4: lambda *= 3/2``, ``rho > 3/4: lambda *= 2/3``.
@@ -332,6 +334,14 @@ class _Run:
                 x, g, options.cg_decay * p_previous, tf.constant(self.damping, functions.dtype), tf.constant(steps))
             self.products += int(products)
             p_previous = p_last
+            if int(products) > 0 and int(count) == 1 and not bool(tf.reduce_any(kept[0] != 0)):
+                if not self.damp_past_negative_curvature(x, g):
+                    message = f"budget of {options.max_evaluations} evaluation-equivalents used"
+                    break
+                if self.damping > 1e12:
+                    message = "no decrease found: damping exploded"
+                    break
+                continue
             outcome = self.step(x, f, g, kept, models.numpy(), int(count))
             if outcome is None:
                 status, message = "diverged", f"non-finite loss or gradient at evaluation {self.gradient_evaluations}"
@@ -365,6 +375,17 @@ class _Run:
         gg = float(dot(g, g))
         value = abs(float(dot(g, self.functions.hvp(x, g)))) / gg if gg > 0 else 0.0
         return value if math.isfinite(value) and value > 0 else 1.0
+
+    def damp_past_negative_curvature(self, x, g) -> bool:
+        """CG gave no direction: its first step met non-positive curvature of ``H + lambda I`` along the free
+        gradient ``Mg`` (H indefinite there, e.g. a style loss at the content photo). Raise lambda to at least
+        twice ``|g'MHMg| / g'Mg`` (one Hv product), which makes that curvature positive, so the next CG
+        step moves. False when the product does not fit the budget (lambda is then left as it is)."""
+        if self.budget - self.spent() < self.options.hvp_cost + 1:
+            return False
+        free = self.functions.free_mask(x, g) * g
+        self.damping = max(1.5 * self.damping, 2.0 * self.rayleigh_quotient(x, free))
+        return True
 
     def step(self, x, f, g, kept, models, count):
         """Backtrack over CG iterates, adapt the damping, Armijo line search.

@@ -120,9 +120,11 @@ def budget_lines(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict,
     per_budget = {b: anytime.runs_at(runs_dir, runs, b, largest, column, study["target"]["metric"], headline,
                                      collapse) for b in budgets}
     orders, outcomes, lines = {}, {}, ["## The answer at every budget", ""]
-    lines += [f"Every run went to {largest} {column}; at each budget the tuner selected from the tuning runs' "
-              "histories at that budget (its own bracket), and the final runs of the selected setting were read "
-              "there (shared between budgets that selected the same setting).", ""]
+    selection = ("at each budget the tuner selected from the tuning runs' histories at that budget (its own "
+                 "bracket), and the final runs of the selected setting were read there (shared between budgets "
+                 "that selected the same setting)." if searched(spec) else
+                 "each run was read at every budget (one fixed setting per optimizer, not tuned here).")
+    lines += [f"Every run went to {largest} {column}; {selection}", ""]
     for b in budgets:
         frame = per_budget[b]
         arms = arm_table(frame, optimizers, ["metric"])
