@@ -286,3 +286,24 @@ def test_a_defaults_arm_that_beats_the_tuned_arm_is_shown_with_what_tuning_saw(t
 
 def test_no_defaults_arm_beating_the_tuned_arm_is_said_plainly(study_dir):
     assert "No defaults arm beats its tuned arm by more than the tuned interval." in (study_dir / "report.md").read_text()
+
+
+def test_held_out_seeds_count_a_failed_added_seed_as_added():
+    """An added seed whose run collapsed is still an added seed: 5 + 5 added, not 6 + 4."""
+    from kerasopt.report import verdicts
+    from kerasopt.report.tables import arm_table, main_table
+    rows = []
+    for name, base in (("adam", 0.80), ("sgd", 0.70)):
+        for seed in (1, 2, 3, 4, 5, 11, 12, 13, 14, 15):
+            collapsed = name == "sgd" and seed == 15
+            rows.append({"run_id": f"{name}{seed}", "optimizer": name, "phase": "final", "trial": 0, "seed": seed,
+                         "setting": "learning_rate=0.1", "complete": True,
+                         "status": "collapsed" if collapsed else "completed",
+                         "dice": math.nan if collapsed else base + 0.01 * (seed % 3)})
+    runs = pd.DataFrame(rows)
+    rule = verdicts.MoreSeeds(rounds=2, per_round=5, max_seeds=15, min_difference=0.02)
+    table = main_table(runs, arm_table(runs, ["adam", "sgd"], ["dice"]), ["adam", "sgd"], "dice", "max",
+                       [1, 2, 3, 4, 5], rule)
+    sgd = table[table.optimizer == "sgd"].iloc[0]
+    assert sgd["held-out seeds"] == "5 + 5 added" and sgd["failure rate"] == "1/10"
+    assert table[table.optimizer == "adam"].iloc[0]["held-out seeds"] == "5 + 5 added"

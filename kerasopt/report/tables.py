@@ -132,10 +132,16 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
                         f" (n={pairs})" if pairs else "")
                 verdict = decided.get(name, verdicts.Verdict())
                 row[WORSE] = verdicts.verdict_text(verdict, name == reference) if by_seed else "—"
-                added = verdict.added
-                row["held-out seeds"] = f"{len(by_seed) - added} + {added} added" if added else len(by_seed)
+                row["held-out seeds"] = held_out_seeds_text(by_seed, configured_seeds)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def held_out_seeds_text(by_seed: dict, configured_seeds: list[int]) -> str | int:
+    """How many held-out seeds an optimizer's tuned arm ran, failed runs included: ``n`` or
+    ``"n + m added"`` (``m`` seeds beyond the study's own, added by ``more_seeds``)."""
+    added = len(set(by_seed) - set(configured_seeds))
+    return f"{len(by_seed) - added} + {added} added" if added else len(by_seed)
 
 
 SEEDS_AND_IMAGES = "tuned pooled Dice [95% over seeds and test images]"
