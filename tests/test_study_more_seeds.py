@@ -73,3 +73,10 @@ def test_more_seeds_is_validated(noisy):
         study(per_round=1)
     with pytest.raises(ValueError, match="more_seeds"):
         study(colour=1)
+    with pytest.raises(ValueError, match="more_seeds.close_by"):
+        study(close_by="median")
+
+
+def test_close_by_is_part_of_the_study_only_when_given(noisy):
+    assert "close_by" not in study().to_dict()["more_seeds"]  # studies written before it keep their identity
+    assert study(close_by="bound").to_dict()["more_seeds"]["close_by"] == "bound"

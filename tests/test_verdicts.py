@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kerasopt.report.verdicts import (MoreSeeds, all_pairs_worse, naive_holm_rate, next_round, simulate,
-                                      t_p_value, verdicts)
+from kerasopt.report.verdicts import (MoreSeeds, all_pairs_worse, naive_holm_rate, next_round, paired, simulate,
+                                      t_p_value, verdict_text, verdicts, worse_by)
 
 
 def test_the_old_test_against_a_data_chosen_best_overstates_worse_verdicts():
@@ -64,3 +64,26 @@ def test_an_undecided_optimizer_gets_seeds_only_while_its_gap_matters_and_below_
     result = verdicts(values, configured, "best", "max", rule)
     assert next_round(values, configured, "best", "max", rule, result) == []
     assert result["far"].why == "cap" and result["far"].added == 2
+
+
+def test_with_close_by_bound_a_small_but_uncertain_gap_still_gets_seeds():
+    """Gap 0.05 < min_difference 0.1, but the paired differences (0.05 +- 0.1) leave its 95% upper bound
+    at 0.05 + t(0.95, 2) 0.1 / sqrt(3) = 0.2186: it might matter, so it gets seeds; a tight gap does not."""
+    configured = {name: {1, 2, 3} for name in ("best", "uncertain", "tight")}
+    values = {"best": {1: 1.0, 2: 1.0, 3: 1.0}, "uncertain": {1: 0.95, 2: 1.05, 3: 0.85},
+              "tight": {1: 0.99, 2: 0.98, 3: 0.99}}
+    differences = paired(values["uncertain"], values["best"])
+    assert worse_by(differences, -1, MoreSeeds(close_by="bound")) == pytest.approx(
+        0.05 + 2.919986 * 0.1 / math.sqrt(3), abs=1e-5)
+    assert worse_by(differences, -1, MoreSeeds()) == pytest.approx(0.05)
+    assert worse_by(differences[:1], -1, MoreSeeds(close_by="bound")) == math.inf
+    estimate = MoreSeeds(rounds=2, per_round=2, max_seeds=7, min_difference=0.1)
+    result = verdicts(values, configured, "best", "max", estimate)
+    assert next_round(values, configured, "best", "max", estimate, result) == []
+    assert result["uncertain"].why == result["tight"].why == "gap below min_difference"
+    bound = MoreSeeds(rounds=2, per_round=2, max_seeds=7, min_difference=0.1, close_by="bound")
+    result = verdicts(values, configured, "best", "max", bound)
+    assert next_round(values, configured, "best", "max", bound, result) == ["best", "uncertain"]
+    assert result["tight"].why == "gap bound below min_difference" and result["uncertain"].why == "pending"
+    assert verdict_text(result["tight"], False) == ("not established at 3 seeds; within the smallest difference "
+                                                    "that matters (95% bound)")

@@ -56,6 +56,10 @@ class MoreSeeds:
         min_difference: the smallest gap to the reference that matters (in the metric's units);
             an undecided optimizer closer than this gets no more seeds.
         alpha: family-wise rate of false "worse" verdicts over all looks.
+        close_by: what "closer than ``min_difference``" means: ``"estimate"``, the mean paired gap
+            over all its seeds is below it; ``"bound"``, the gap's one-sided upper ``1 - alpha``
+            t bound is (it is established not to matter; an optimizer whose gap might still matter
+            keeps getting seeds up to the cap).
     """
 
     rounds: int = 0
@@ -63,6 +67,7 @@ class MoreSeeds:
     max_seeds: int = 20
     min_difference: float = 0.0
     alpha: float = 0.05
+    close_by: str = "estimate"
 
     def alpha_at(self, look: int) -> float:
         """The share of ``alpha`` spent at ``look`` (0: the configured seeds)."""
@@ -81,7 +86,8 @@ class Verdict:
         look: the look that decided it (0: the configured seeds), None when undecided.
         seeds: held-out seeds it has (configured + added).
         added: seeds added to it.
-        why: for an undecided one, why it stopped: ``cap``, ``gap below min_difference``, ``no rounds``,
+        why: for an undecided one, why it stopped: ``cap``, ``gap below min_difference``, ``gap bound
+            below min_difference``, ``no rounds``,
             ``reference`` (it is the reference) or ``pending`` (more seeds are planned).
     """
 
@@ -152,8 +158,10 @@ def verdict_text(verdict: Verdict, is_reference: bool) -> str:
     if verdict.worse:
         return (f"yes (worse than {verdict.by})" if verdict.look == 0
                 else f"yes (worse than {verdict.by} on {verdict.added} added seeds)")
-    reason = {"cap": "; seed cap reached", "gap below min_difference": "; gap below the smallest difference "
-              "that matters"}.get(verdict.why, "")
+    reason = {"cap": "; seed cap reached",
+              "gap below min_difference": "; gap below the smallest difference that matters",
+              "gap bound below min_difference": "; within the smallest difference that matters (95% bound)"
+              }.get(verdict.why, "")
     return f"not established at {verdict.seeds} seed{'s' if verdict.seeds != 1 else ''}{reason}"
 
 
@@ -235,6 +243,21 @@ def verdicts(values: Values, configured: Mapping[str, set], reference: str | Non
     return result
 
 
+def worse_by(differences: np.ndarray, side: int, rule: MoreSeeds) -> float:
+    """How much worse than the reference an optimizer may be, from its paired ``differences`` (own -
+    reference, per seed): their mean in the worse direction (``close_by="estimate"``), or its one-sided
+    upper ``1 - alpha`` t bound (``"bound"``; +inf below two pairs); NaN without any pair."""
+    if not differences.size:
+        return math.nan
+    gap = side * float(differences.mean())
+    if rule.close_by != "bound":
+        return gap
+    if differences.size < 2:
+        return math.inf
+    half = _scipy_stats.t.ppf(1 - rule.alpha, differences.size - 1) * differences.std(ddof=1) / math.sqrt(differences.size)
+    return gap + half
+
+
 def next_round(values: Values, configured: Mapping[str, set], reference: str | None, mode: str,
                rule: MoreSeeds, result: dict[str, Verdict]) -> list[str]:
     """The optimizers to give ``rule.per_round`` more seeds now (the reference first), or [] when
@@ -249,12 +272,11 @@ def next_round(values: Values, configured: Mapping[str, set], reference: str | N
     for name, verdict in result.items():
         if verdict.worse or name == reference:
             continue
-        gap = paired(values[name], values[reference])
-        gap = side * gap.mean() if gap.size else math.nan
+        gap = worse_by(paired(values[name], values[reference]), side, rule)
         if rule.rounds == 0:
             verdict.why = "no rounds"
         elif not (gap >= rule.min_difference):
-            verdict.why = "gap below min_difference"
+            verdict.why = "gap bound below min_difference" if rule.close_by == "bound" else "gap below min_difference"
         elif rounds_done >= rule.rounds or verdict.seeds + rule.per_round > rule.max_seeds:
             verdict.why = "cap"
         else:

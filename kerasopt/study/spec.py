@@ -27,9 +27,11 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     targets: [1.0e+5, 3.0e+4]          # values of the selection metric (its history) for time-to-target
     budgets: [100, 300, 1000]          # optional: answer at several training lengths from one set of
                                        # runs (every run goes to the largest; tuning selects per budget)
-    more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02}
+    more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02, close_by: bound}
                                        # optional: seeds added where "worse than the best?" is undecided
-                                       # (kerasopt.report.verdicts; the largest budget's answer)
+                                       # and the gap may matter (kerasopt.report.verdicts; close_by:
+                                       # bound = its 95% upper bound, estimate = its mean, the default;
+                                       # the largest budget's answer)
 
 Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
 directory, relative to this file, then the working directory; ``{study: DIR, budget: 300}`` for its
@@ -76,7 +78,8 @@ RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
              "defaults_seeds", "seeds", "targets", "budgets", "more_seeds")
-_MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha")
+_MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha", "close_by")
+_CLOSE_BY = ("estimate", "bound")
 _REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
 AROUND_DEFAULT = "log_uniform_around_default"
@@ -415,6 +418,11 @@ class _Parser:
             if isinstance(number, bool) or not isinstance(number, (int, float)) or not low <= number < high:
                 raise self.error(f"more_seeds.{key}", f"expected a number in [{low}, {high}). Received: {number!r}")
             checked[key] = float(number)
+        if "close_by" in value:  # absent: the default "estimate" (studies written before it keep their identity)
+            if value["close_by"] not in _CLOSE_BY:
+                raise self.error("more_seeds.close_by", f"expected one of {', '.join(_CLOSE_BY)}. "
+                                                        f"Received: {value['close_by']!r}")
+            checked["close_by"] = value["close_by"]
         return checked
 
     def budgets(self, value: Any, task, base: dict) -> tuple:
