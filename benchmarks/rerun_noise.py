@@ -72,7 +72,11 @@ def main(argv=None) -> None:
     parser.add_argument("second", help="records folder, or REV:PATH in git")
     parser.add_argument("--metric", default="test_dice")
     args = parser.parse_args(argv)
-    pairs = rerun_pairs(summaries(args.first), summaries(args.second), args.metric)
+    try:
+        pairs = rerun_pairs(summaries(args.first), summaries(args.second), args.metric)
+    except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) and exc.stderr else exc
+        raise SystemExit(f"error: {detail}") from None
     if not pairs:
         raise SystemExit("error: the two folders share no rerun (no run id completed in both with different records)")
     for run_id, x, y in pairs:

@@ -68,3 +68,22 @@ def test_a_folder_is_read_from_a_git_revision(rerun_noise, tmp_path, monkeypatch
     monkeypatch.chdir(repo)
     found = rerun_noise.summaries("HEAD:records")
     assert {run_id: s["metrics"]["test_dice"] for run_id, s in found.items()} == {"r1": 0.70, "r2": 0.75}
+
+
+@pytest.mark.parametrize("case", ["missing folder", "corrupt summary", "unknown revision"])
+def test_bad_input_is_one_line(rerun_noise, tmp_path, case, monkeypatch):
+    good = tmp_path / "good"
+    write(good, "x", 0.5)
+    if case == "missing folder":
+        first = str(tmp_path / "nowhere")
+    elif case == "corrupt summary":
+        (tmp_path / "bad" / "x").mkdir(parents=True)
+        (tmp_path / "bad" / "x" / "summary.json").write_text("{trunc")
+        first = str(tmp_path / "bad")
+    else:
+        monkeypatch.chdir(tmp_path)
+        first = "no-such-revision:records"
+    with pytest.raises(SystemExit) as raised:
+        rerun_noise.main([first, str(good)])
+    message = str(raised.value)
+    assert message.startswith("error: ") and "\n" not in message.strip()
