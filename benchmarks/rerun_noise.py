@@ -1,8 +1,11 @@
 """Does a run reproduce itself? Two records folders compared run by run, on the runs they share.
 
-Run ids hash a run's settings (seed included), so a run id present in both folders is the same run
-done twice. Records copied from one folder into the other (identical ``summary.json``) are left out:
-they were reused, not rerun. Prints each rerun's metric in both folders and the spread of the
+Run ids hash a run's settings (seed included), so a run id present in both folders is a run with the
+same settings done twice (the code may differ between the two: say which versions you compare).
+Records copied from one folder into the other (identical ``summary.json``) are left out: they were
+reused, not rerun. Status is as recorded: a task's collapse rule is applied when a report reads the
+records, not here, so a collapsed run counts as completed; that is why the spread is also printed
+without the largest difference. Prints each rerun's metric in both folders and the spread of the
 differences: median |difference|, largest, and the standard deviation (with and without the largest,
 and divided by sqrt 2: the spread of a single run around its own mean).
 
@@ -37,10 +40,22 @@ def summaries(folder: str) -> dict[str, dict]:
             shown = subprocess.run(["git", "show", f"{rev}:{path}/{name}/{records.SUMMARY}"],
                                    capture_output=True, text=True)
             if shown.returncode == 0:
-                found[name] = json.loads(shown.stdout)
+                found[name] = checked_summary(shown.stdout, f"{folder}/{name}/{records.SUMMARY}")
         return found
     return {run_dir.name: records.read_summary(run_dir) for run_dir in sorted(Path(folder).iterdir())
             if (run_dir / records.SUMMARY).is_file()}
+
+
+def checked_summary(text: str, where: str) -> dict:
+    """A summary.json's content read from git; ValueError naming ``where`` unless it is an object with
+    ``status`` and ``metrics``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or "status" not in data or not isinstance(data.get("metrics"), dict):
+        raise ValueError(f"{where}: not a run summary (needs 'status' and 'metrics')")
+    return data
 
 
 def rerun_pairs(first: dict[str, dict], second: dict[str, dict], metric: str) -> list[tuple[str, float, float]]:

@@ -81,9 +81,25 @@ def test_bad_input_is_one_line(rerun_noise, tmp_path, case, monkeypatch):
         (tmp_path / "bad" / "x" / "summary.json").write_text("{trunc")
         first = str(tmp_path / "bad")
     else:
+        import subprocess
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
         monkeypatch.chdir(tmp_path)
         first = "no-such-revision:records"
     with pytest.raises(SystemExit) as raised:
         rerun_noise.main([first, str(good)])
     message = str(raised.value)
     assert message.startswith("error: ") and "\n" not in message.strip()
+
+
+def test_a_summary_in_git_that_is_not_a_run_summary_is_named(rerun_noise, tmp_path, monkeypatch):
+    import subprocess
+    repo = tmp_path / "repo"
+    (repo / "records" / "r1").mkdir(parents=True)
+    (repo / "records" / "r1" / "summary.json").write_text('{"status": "completed"}')
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "records"], check=True)
+    monkeypatch.chdir(repo)
+    with pytest.raises(ValueError, match="HEAD:records/r1/summary.json: not a run summary"):
+        rerun_noise.summaries("HEAD:records")

@@ -79,4 +79,5 @@ def test_more_seeds_is_validated(noisy):
 
 def test_close_by_is_part_of_the_study_only_when_given(noisy):
     assert "close_by" not in study().to_dict()["more_seeds"]  # studies written before it keep their identity
+    assert study(close_by="estimate").to_dict() == study().to_dict()
     assert study(close_by="bound").to_dict()["more_seeds"]["close_by"] == "bound"

@@ -86,4 +86,16 @@ def test_with_close_by_bound_a_small_but_uncertain_gap_still_gets_seeds():
     assert next_round(values, configured, "best", "max", bound, result) == ["best", "uncertain"]
     assert result["tight"].why == "gap bound below min_difference" and result["uncertain"].why == "pending"
     assert verdict_text(result["tight"], False) == ("not established at 3 seeds; within the smallest difference "
-                                                    "that matters (95% bound)")
+                                                    "that matters (upper bound)")
+    assert worse_by(np.array([-0.05, -0.05]), -1, bound) == pytest.approx(0.05)  # no spread: the gap itself
+
+
+def test_an_optimizer_without_a_completed_seed_shared_with_the_reference_is_not_called_close():
+    configured = {"best": {1, 2}, "failed": {1, 2}}
+    values = {"best": {1: 1.0, 2: 1.1}, "failed": {}}
+    for close_by in ("estimate", "bound"):
+        rule = MoreSeeds(rounds=2, per_round=2, max_seeds=6, min_difference=0.1, close_by=close_by)
+        result = verdicts(values, configured, "best", "max", rule)
+        assert next_round(values, configured, "best", "max", rule, result) == []
+        assert verdict_text(result["failed"], False) == ("not established at 0 seeds; no completed seed shared "
+                                                         "with the reference")

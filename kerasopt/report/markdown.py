@@ -167,6 +167,7 @@ def _collapse_words(study: dict) -> str:
 def rule_text(spec: dict) -> str:
     """``more_seeds`` in words: the smallest difference that matters, rounds, seeds per round, cap."""
     more = spec["more_seeds"]
-    close = (", judged by the gap's one-sided 95% upper bound" if more.get("close_by") == "bound" else "")
+    close = (f", judged by the gap's one-sided {1 - more.get('alpha', 0.05):.0%} upper bound"
+             if more.get("close_by") == "bound" else "")
     return (f"{more['min_difference']:g} (the smallest difference that matters{close}; up to {more['rounds']} "
             f"rounds of {more['per_round']} seeds, at most {more['max_seeds']} seeds per optimizer)")

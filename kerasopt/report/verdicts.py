@@ -14,7 +14,9 @@ The procedure (family-wise rate of false "worse" verdicts at most ``alpha``, by 
   the data biases nothing.
 - **Added rounds** (``more_seeds``): the reference is the look-0 leader (fixed before any added seed
   is run). An optimizer still undecided whose gap to the reference is at least ``min_difference``
-  (the smallest difference that matters) gets ``per_round`` fresh seeds, and so does the reference;
+  (the smallest difference that matters; the gap is the mean paired difference, or with
+  ``close_by="bound"`` its one-sided upper ``1 - alpha`` t bound, per optimizer and look, not
+  corrected for multiplicity: a stopping rule, not a verdict) gets ``per_round`` fresh seeds, and so does the reference;
   at look r its verdict is a one-sided paired t test on the FRESH seeds only (rounds 1..r), which
   are independent of the choice of the reference, at level ``alpha_r / (k - 1)``: Bonferroni over
   every comparison that could be tested, so which ones are tested (decided by earlier looks) does not
@@ -87,7 +89,7 @@ class Verdict:
         seeds: held-out seeds it has (configured + added).
         added: seeds added to it.
         why: for an undecided one, why it stopped: ``cap``, ``gap below min_difference``, ``gap bound
-            below min_difference``, ``no rounds``,
+            below min_difference``, ``no paired seeds``, ``no rounds``,
             ``reference`` (it is the reference) or ``pending`` (more seeds are planned).
     """
 
@@ -160,8 +162,8 @@ def verdict_text(verdict: Verdict, is_reference: bool) -> str:
                 else f"yes (worse than {verdict.by} on {verdict.added} added seeds)")
     reason = {"cap": "; seed cap reached",
               "gap below min_difference": "; gap below the smallest difference that matters",
-              "gap bound below min_difference": "; within the smallest difference that matters (95% bound)"
-              }.get(verdict.why, "")
+              "gap bound below min_difference": "; within the smallest difference that matters (upper bound)",
+              "no paired seeds": "; no completed seed shared with the reference"}.get(verdict.why, "")
     return f"not established at {verdict.seeds} seed{'s' if verdict.seeds != 1 else ''}{reason}"
 
 
@@ -254,8 +256,10 @@ def worse_by(differences: np.ndarray, side: int, rule: MoreSeeds) -> float:
         return gap
     if differences.size < 2:
         return math.inf
-    half = _scipy_stats.t.ppf(1 - rule.alpha, differences.size - 1) * differences.std(ddof=1) / math.sqrt(differences.size)
-    return gap + half
+    spread = float(differences.std(ddof=1))
+    if spread == 0:
+        return gap
+    return gap + _scipy_stats.t.ppf(1 - rule.alpha, differences.size - 1) * spread / math.sqrt(differences.size)
 
 
 def next_round(values: Values, configured: Mapping[str, set], reference: str | None, mode: str,
@@ -275,6 +279,8 @@ def next_round(values: Values, configured: Mapping[str, set], reference: str | N
         gap = worse_by(paired(values[name], values[reference]), side, rule)
         if rule.rounds == 0:
             verdict.why = "no rounds"
+        elif math.isnan(gap):
+            verdict.why = "no paired seeds"
         elif not (gap >= rule.min_difference):
             verdict.why = "gap bound below min_difference" if rule.close_by == "bound" else "gap below min_difference"
         elif rounds_done >= rule.rounds or verdict.seeds + rule.per_round > rule.max_seeds:

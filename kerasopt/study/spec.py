@@ -418,11 +418,11 @@ class _Parser:
             if isinstance(number, bool) or not isinstance(number, (int, float)) or not low <= number < high:
                 raise self.error(f"more_seeds.{key}", f"expected a number in [{low}, {high}). Received: {number!r}")
             checked[key] = float(number)
-        if "close_by" in value:  # absent: the default "estimate" (studies written before it keep their identity)
-            if value["close_by"] not in _CLOSE_BY:
-                raise self.error("more_seeds.close_by", f"expected one of {', '.join(_CLOSE_BY)}. "
-                                                        f"Received: {value['close_by']!r}")
-            checked["close_by"] = value["close_by"]
+        close_by = value.get("close_by", "estimate")
+        if close_by not in _CLOSE_BY:
+            raise self.error("more_seeds.close_by", f"expected one of {', '.join(_CLOSE_BY)}. Received: {close_by!r}")
+        if close_by != "estimate":  # the default is left out: studies written before the key keep their identity
+            checked["close_by"] = close_by
         return checked
 
     def budgets(self, value: Any, task, base: dict) -> tuple:
