@@ -1,8 +1,10 @@
 """Shared test setup: quiet TensorFlow, keep it to the 2 CPU cores; a cheap analytic study task."""
 
+import importlib.util
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,16 @@ from kerasopt.config import TaskConfig
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # sgd's task default learning rate is 0.01; the analytic loss has its minimum at OPTIMUM.

@@ -1,6 +1,5 @@
 """benchmarks/rerun_noise.py: reruns (same run id, different record) compared; copies left out."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -8,15 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "rerun_noise.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def rerun_noise():
-    spec = importlib.util.spec_from_file_location("rerun_noise", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("rerun_noise")
 
 
 def write(folder: Path, run_id: str, dice: float, status: str = "completed", finished: str = "a") -> None:

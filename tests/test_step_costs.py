@@ -1,22 +1,16 @@
 """benchmarks/step_costs.py: interleaved per-optimizer step costs written where reports read them."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import load_benchmark
 from kerasopt.report.load import arm_cost, load_costs
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "step_costs.py"
 
 
 @pytest.fixture(scope="module")
 def step_costs():
-    spec = importlib.util.spec_from_file_location("step_costs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("step_costs")
 
 
 def test_measure_takes_the_median_per_step_over_interleaved_rounds(step_costs, monkeypatch):

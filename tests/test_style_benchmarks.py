@@ -1,19 +1,10 @@
 """The style benchmark scripts run end to end at a tiny size and print their tables (not timed)."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import BENCHMARKS, load_benchmark as load
 
 
 @pytest.fixture(autouse=True)
