@@ -66,7 +66,7 @@ def rerun_pairs(first: dict[str, dict], second: dict[str, dict], metric: str) ->
         if a == b or a.get("status") != "completed" or b.get("status") != "completed":
             continue
         x, y = a["metrics"].get(metric), b["metrics"].get(metric)
-        if x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
+        if records.is_finite(x) and records.is_finite(y):
             pairs.append((run_id, float(x), float(y)))
     return pairs
 
