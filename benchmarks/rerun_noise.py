@@ -19,7 +19,6 @@ still be compared with its rerun::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import subprocess
 from pathlib import Path
@@ -40,22 +39,11 @@ def summaries(folder: str) -> dict[str, dict]:
             shown = subprocess.run(["git", "show", f"{rev}:{path}/{name}/{records.SUMMARY}"],
                                    capture_output=True, text=True)
             if shown.returncode == 0:
-                found[name] = checked_summary(shown.stdout, f"{folder}/{name}/{records.SUMMARY}")
+                found[name] = records.parse_json_object(shown.stdout, f"{folder}/{name}/{records.SUMMARY}",
+                                                         ("status", "metrics"), "run summary")
         return found
     return {run_dir.name: records.read_summary(run_dir) for run_dir in sorted(Path(folder).iterdir())
             if (run_dir / records.SUMMARY).is_file()}
-
-
-def checked_summary(text: str, where: str) -> dict:
-    """A summary.json's content read from git; ValueError naming ``where`` unless it is an object with
-    ``status`` and ``metrics``."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: not JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or "status" not in data or not isinstance(data.get("metrics"), dict):
-        raise ValueError(f"{where}: not a run summary (needs 'status' and 'metrics')")
-    return data
 
 
 def rerun_pairs(first: dict[str, dict], second: dict[str, dict], metric: str) -> list[tuple[str, float, float]]:

@@ -250,17 +250,28 @@ def is_complete(run_dir: str | os.PathLike) -> bool:
     return (Path(run_dir) / SUMMARY).is_file()
 
 
+def parse_json_object(text: str, where: str, required: tuple[str, ...] = (), what: str = "run record") -> dict:
+    """The JSON object in ``text`` (read from ``where``: a file, a git revision); ValueError of one line
+    naming ``where`` (and ``what`` it should be) when it is truncated, not an object or lacks a
+    ``required`` key."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: unreadable {what} ({one_line_error(exc)})") from None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        expected = f" with {', '.join(map(repr, required))}" if required else ""
+        raise ValueError(f"{where}: not a {what} (expected a JSON object{expected})")
+    return data
+
+
 def read_json_object(path: str | os.PathLike, required: tuple[str, ...] = (), what: str = "run record") -> dict:
     """The JSON object in ``path``; ValueError of one line naming the file (and ``what`` it should be)
     when it is unreadable, truncated, not an object or lacks a ``required`` key."""
     try:
-        data = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: unreadable {what} ({one_line_error(exc)})") from None
-    if not isinstance(data, dict) or any(key not in data for key in required):
-        expected = f" with {', '.join(map(repr, required))}" if required else ""
-        raise ValueError(f"{path}: not a {what} (expected a JSON object{expected})")
-    return data
+    return parse_json_object(text, str(path), required, what)
 
 
 def read_summary(run_dir: str | os.PathLike) -> dict:

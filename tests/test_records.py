@@ -125,3 +125,17 @@ def test_a_loss_that_ends_above_its_start_is_collapsed_and_counts_as_such(tmp_pa
     assert records.outcome(tmp_path / "run", "loss", collapse=rule) == ("collapsed", None)
     assert records.outcome(tmp_path / "run", "loss", "evaluations", 1, collapse=rule) == ("completed", 4.0)
     assert records.outcome(tmp_path / "run", "loss") == ("completed", 11.0)
+
+
+@pytest.mark.parametrize("content, problem", [("{trunc", "unreadable run summary"),
+                                              ("[1, 2]", "not a run summary"),
+                                              ('{"status": "completed"}', "not a run summary")])
+def test_a_bad_summary_is_one_line_naming_its_place_from_a_file_or_from_text(tmp_path, content, problem):
+    (tmp_path / "summary.json").write_text(content)
+    with pytest.raises(ValueError) as from_text:
+        records.parse_json_object(content, "HEAD:r/summary.json", ("status", "metrics"), "run summary")
+    with pytest.raises(ValueError) as from_file:
+        records.read_json_object(tmp_path / "summary.json", ("status", "metrics"), "run summary")
+    for raised, where in ((from_text, "HEAD:r/summary.json"), (from_file, str(tmp_path / "summary.json"))):
+        message = str(raised.value)
+        assert message.startswith(f"{where}: {problem}") and "\n" not in message
