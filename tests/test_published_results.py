@@ -59,3 +59,29 @@ def _number_as_written(cell: str):
     except ValueError:
         return cell
     return int(value) if value.is_integer() and "." not in cell and "e" not in cell.lower() else value
+
+
+def _table_after(text: str, heading: str) -> list[list[str]]:
+    """Cells of the first markdown table after ``heading`` (header and separator rows dropped)."""
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+@pytest.mark.parametrize("document, heading", [("README.md", "**Defect segmentation**"),
+                                               ("docs/results/README.md", "## Defect segmentation (U-Net)")])
+def test_the_defect_headline_tables_quote_the_published_main_table(document, heading):
+    quoted = _table_after((RESULTS.parents[1] / document).read_text(), heading)
+    table = pd.read_csv(RESULTS / "defects" / MAIN_TABLE, keep_default_na=False, dtype=str)
+    assert [row[1] for row in quoted] == list(table["optimizer"])
+    for row, (_, published) in zip(quoted, table.iterrows()):
+        assert row[0] == f"{published['rank']} {published['rank [95% bootstrap]']}"
+        assert row[3] == f"**{float(published['tuned test_dice median, failures worst']):.4g}**"
+        assert row[4] == published["tuned test_dice mean [95% CI]"]
+        assert row[6] == published["failure rate"] and row[7] == published["held-out seeds"]
+        assert row[8] == published["worse than the best? (5% family-wise)"]
