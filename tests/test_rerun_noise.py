@@ -2,6 +2,7 @@
 
 import json
 import math
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,13 @@ def write(folder: Path, run_id: str, dice: float, status: str = "completed", fin
     (folder / run_id).mkdir(parents=True)
     (folder / run_id / "summary.json").write_text(json.dumps(
         {"status": status, "metrics": {"test_dice": dice}, "finished": finished}))
+
+
+def commit_all(repo: Path) -> None:
+    """``git init`` in ``repo`` and commit everything in it."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "records"]):
+        subprocess.run([*git, *args], check=True)
 
 
 def test_reruns_are_compared_and_copies_failures_and_unshared_runs_left_out(rerun_noise, tmp_path, capsys):
@@ -52,14 +60,10 @@ def test_no_shared_rerun_is_one_line(rerun_noise, tmp_path):
 
 
 def test_a_folder_is_read_from_a_git_revision(rerun_noise, tmp_path, monkeypatch):
-    import subprocess
     repo = tmp_path / "repo"
     write(repo / "records", "r1", 0.70)
     write(repo / "records", "r2", 0.75)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "records"], check=True)
+    commit_all(repo)
     (repo / "records" / "r1" / "summary.json").unlink()  # gone from the tree, still in the revision
     monkeypatch.chdir(repo)
     found = rerun_noise.summaries("HEAD:records")
@@ -77,7 +81,6 @@ def test_bad_input_is_one_line(rerun_noise, tmp_path, case, monkeypatch):
         (tmp_path / "bad" / "x" / "summary.json").write_text("{trunc")
         first = str(tmp_path / "bad")
     else:
-        import subprocess
         subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
         monkeypatch.chdir(tmp_path)
         first = "no-such-revision:records"
@@ -88,14 +91,10 @@ def test_bad_input_is_one_line(rerun_noise, tmp_path, case, monkeypatch):
 
 
 def test_a_summary_in_git_that_is_not_a_run_summary_is_named(rerun_noise, tmp_path, monkeypatch):
-    import subprocess
     repo = tmp_path / "repo"
     (repo / "records" / "r1").mkdir(parents=True)
     (repo / "records" / "r1" / "summary.json").write_text('{"status": "completed"}')
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "records"], check=True)
+    commit_all(repo)
     monkeypatch.chdir(repo)
     with pytest.raises(ValueError, match="HEAD:records/r1/summary.json: not a run summary"):
         rerun_noise.summaries("HEAD:records")

@@ -16,7 +16,8 @@ The procedure (family-wise rate of false "worse" verdicts at most ``alpha``, by 
   is run). An optimizer still undecided whose gap to the reference is at least ``min_difference``
   (the smallest difference that matters; the gap is the mean paired difference, or with
   ``close_by="bound"`` its one-sided upper ``1 - alpha`` t bound, per optimizer and look, not
-  corrected for multiplicity: a stopping rule, not a verdict) gets ``per_round`` fresh seeds, and so does the reference;
+  corrected for multiplicity: a stopping rule, not a verdict) gets ``per_round`` fresh seeds, and so
+  does the reference;
   at look r its verdict is a one-sided paired t test on the FRESH seeds only (rounds 1..r), which
   are independent of the choice of the reference, at level ``alpha_r / (k - 1)``: Bonferroni over
   every comparison that could be tested, so which ones are tested (decided by earlier looks) does not
