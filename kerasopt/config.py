@@ -17,6 +17,8 @@ import types
 import typing
 from typing import Any, ClassVar
 
+from kerasopt import schedules
+
 SEED_MAX = 2**32 - 1
 HPARAM_DEFAULTS = ("task", "library")
 
@@ -107,14 +109,29 @@ class TaskConfig:
         hparam_defaults: what ``hparams`` override: ``"task"`` (kerasopt's
             per-task table, `task_hparams`) or ``"library"`` (the optimizer exactly
             as Keras, or our Rprop/L-BFGS constructors, build it).
+        schedule: the learning-rate schedule over the run's steps, ``"constant"`` or ``"cosine"``
+            (`kerasopt.schedules`; mini-batch training only).
+        warmup_fraction: share of the run's steps of linear warmup from 0, in [0, 0.5].
+        decay_norm_and_bias: whether decoupled ``weight_decay`` also shrinks 1-D variables (biases,
+            BatchNorm scales and offsets); Keras decays every variable unless told otherwise (True).
+        threads: TensorFlow's intra- and inter-op threads for the run (None: TensorFlow's choice, the
+            cores of the process); fixed by a study so a run does not depend on where it ran.
     """
 
     KIND: ClassVar[str] = "task"  # used in error messages ("unknown style setting")
+    LATER_SETTINGS: ClassVar[dict] = {"schedule": "constant", "warmup_fraction": 0.0, "decay_norm_and_bias": True,
+                                      "threads": None}
+    """Settings added after studies were published, with their old behaviour: left out of `to_dict` (and so of
+    run ids) at that value, so published runs keep their identity."""
 
     optimizer: str = "adam"
     hparams: dict = dataclasses.field(default_factory=dict)
     seed: int = 0
     hparam_defaults: str = "task"
+    schedule: str = "constant"
+    warmup_fraction: float = 0.0
+    decay_norm_and_bias: bool = True
+    threads: int | None = None
 
     @classmethod
     def from_dict(cls, values: dict) -> "TaskConfig":
@@ -139,8 +156,13 @@ class TaskConfig:
         self.validate()
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict of every setting (``from_dict(to_dict())`` round-trips)."""
-        return dataclasses.asdict(self)
+        """Plain JSON-able dict of every setting (``from_dict(to_dict())`` round-trips); a `LATER_SETTINGS`
+        setting only where it differs from its old behaviour."""
+        data = dataclasses.asdict(self)
+        for name, old in self.LATER_SETTINGS.items():
+            if name in data and data[name] == old:
+                del data[name]
+        return data
 
     def validate(self) -> "TaskConfig":
         """The shared checks, then the task's `check`; ValueError naming the setting ("Received: x=...")."""
@@ -160,6 +182,9 @@ class TaskConfig:
         if self.hparam_defaults not in HPARAM_DEFAULTS:
             raise ValueError(f"hparam_defaults must be one of {', '.join(HPARAM_DEFAULTS)}. "
                              f"Received: hparam_defaults={self.hparam_defaults!r}")
+        schedules.check(self.schedule, self.warmup_fraction)
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1 (or unset). Received: threads={self.threads}")
         self.check()
         self.resolved_hparams()
         return self
@@ -199,3 +224,41 @@ class TaskConfig:
         from kerasopt import optimizers
 
         return optimizers.check_hparams(self.optimizer, self.optimizer_hparams())
+
+    def require_constant_schedule(self, why: str) -> None:
+        """ValueError when a schedule or warmup is set on a task (or optimizer) that cannot take one."""
+        if self.schedule != "constant" or self.warmup_fraction:
+            raise ValueError(f"schedule and warmup_fraction apply to mini-batch training; {why}. "
+                             f"Received: schedule={self.schedule!r}, warmup_fraction={self.warmup_fraction}")
+
+    def build_optimizer(self, total_steps: int | None, variables=()):
+        """The run's Keras optimizer: `resolved_hparams` with the learning rate under ``schedule`` over
+        ``total_steps`` (`kerasopt.schedules`), and 1-D ``variables`` (biases, normalization) kept out of
+        weight decay unless ``decay_norm_and_bias``. Call before the optimizer is built (before ``fit``).
+
+        Args:
+            total_steps: optimizer steps of the whole run (a cosine decay reaches 0 there); None only
+                without a schedule and warmup.
+            variables: the model's trainable variables (needed only to exclude 1-D ones from decay).
+        """
+        from kerasopt import optimizers
+
+        hparams = self.resolved_hparams()
+        if total_steps is None:
+            self.require_constant_schedule("give the run's total steps")
+            total_steps = 1
+        if "learning_rate" in hparams:
+            hparams["learning_rate"] = schedules.learning_rate(
+                hparams["learning_rate"], schedules.effective(self.schedule, self.optimizer), total_steps,
+                self.warmup_fraction)
+        optimizer = optimizers.build(self.optimizer, hparams)
+        if not self.decay_norm_and_bias:
+            optimizer.exclude_from_weight_decay(var_list=[v for v in variables if len(v.shape) <= 1])
+        return optimizer
+
+    def schedule_record(self, total_steps: int) -> dict:
+        """What config.json records of the schedule: {} for the old behaviour, else `schedules.describe`."""
+        if self.schedule == "constant" and not self.warmup_fraction:
+            return {}
+        return {"learning_rate_schedule": schedules.describe(self.schedule, self.optimizer, self.warmup_fraction,
+                                                             total_steps)}

@@ -40,6 +40,7 @@ import hashlib
 import inspect
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -214,6 +215,20 @@ class KerasTask(Task):
             dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
+    def total_steps(self, config: KerasConfig) -> int:
+        """Optimizer steps of a whole run: ``epochs`` x the training split's batches (the schedule's length)."""
+        import tensorflow as tf
+
+        data = self.split("train")
+        if isinstance(data, tf.data.Dataset):
+            size = int(data.cardinality())
+            if size < 0:
+                raise ValueError(f"the training data of task {self.name!r} has no known size; a learning-rate "
+                                 "schedule needs one (give arrays, or a dataset of known cardinality)")
+        else:
+            size = len(data[0])
+        return config.epochs * max(1, math.ceil(size / config.batch_size))
+
     # one run ---------------------------------------------------------------------------------------------
 
     def compiled_model(self, config: KerasConfig) -> keras.Model:
@@ -223,7 +238,6 @@ class KerasTask(Task):
             ValueError: not an uncompiled ``keras.Model``, data that do not fit it, or a target it
                 does not compute (one line each).
         """
-        from kerasopt import optimizers
         from kerasopt.seeding import set_seed
 
         keras.backend.clear_session()
@@ -234,7 +248,7 @@ class KerasTask(Task):
         if getattr(model, "compiled", False) or getattr(model, "optimizer", None) is not None:
             raise ValueError(f"build_model of task {self.name!r} returned a compiled model; return it uncompiled "
                              "(kerasopt compiles it with each optimizer)")
-        model.compile(optimizer=optimizers.build(config.optimizer, config.resolved_hparams()),
+        model.compile(optimizer=config.build_optimizer(self.total_steps(config), model.trainable_variables),
                       loss=self.arguments["loss"], metrics=list(self.arguments["metrics"]))
         logs = {}
         for which in SPLITS:
@@ -274,11 +288,15 @@ class KerasTask(Task):
         (`preflight`), so a failure here is one run's, and the study goes on.
         """
         from kerasopt.records import RunRecord
+        from kerasopt.seeding import fix_threads
 
+        started = time.perf_counter()
         config = self.config_cls.from_dict(config) if isinstance(config, dict) else config
         config.validate()
-        settings = {**config.to_dict(), "task": self.name, "resolved_hparams": config.resolved_hparams()}
-        with RunRecord(run_dir, settings, seed=config.seed) as record:  # user code failing: a failed run
+        fix_threads(config.threads)
+        settings = {**config.to_dict(), "task": self.name, "resolved_hparams": config.resolved_hparams(),
+                    **config.schedule_record(self.total_steps(config))}
+        with RunRecord(run_dir, settings, seed=config.seed, started=started) as record:  # user code failing: a failed run
             return self._train(self.compiled_model(config), config, record, progress)
         return record.summary  # reached only when the record swallowed an exception (status failed)
 

@@ -3,14 +3,20 @@
 A run directory holds:
 
 - ``config.json``: ``{"settings": {...every setting...}, "seed": int, "deterministic": bool,
-  "environment": {"python", "platform", "versions": {package: version}, "device": {...}},
-  "created": ISO-8601 UTC}``; written first.
+  "environment": {"python", "platform", "versions": {package: version}, "device": {...},
+  "host": {...}, "host_id": str, "threads": {...}}, "created": ISO-8601 UTC}``; written first.
+  ``host`` (`host_fingerprint`) names what makes identical runs differ across machines (CPU model and
+  instruction sets, kernel build, oneDNN settings, library versions); ``host_id`` is its short hash
+  (records written before it read as host unknown, `host_of`); ``threads`` the TensorFlow thread pools.
 - ``history.csv``: one row per step/iteration/epoch, flushed row by row. Columns
   always begin with ``step, evaluations, seconds, loss``; further columns are
   loss components or metrics. ``seconds`` excludes graph tracing.
 - ``summary.json``: written last and atomically (temp file + rename):
   ``{"status": "completed"|"diverged"|"failed", "metrics": {...}, "wall_seconds",
-  "trace_seconds", "peak_rss_mb", "peak_gpu_mb", "error", "finished"}``.
+  "trace_seconds", "setup_seconds", "train_seconds", "non_training_share", "peak_rss_mb",
+  "peak_gpu_mb", "error", "finished"}``. ``train_seconds`` is the history's last ``seconds``
+  (training only); ``setup_seconds`` what the task spent before the record opened (data, checks);
+  ``non_training_share`` = 1 - train / (setup + wall): the run's time not spent training.
 - ``error.log``: the full traceback of a failed run (the summary keeps one line).
 - ``test_images.csv`` (tasks with a test split of images: defects): ``image, tp, fp, fn`` per test
   image, so a report can resample the test images.
@@ -107,9 +113,64 @@ def device_info() -> dict:
     return info
 
 
+HOST_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+"""CPU instruction sets that change which kernels oneDNN and Eigen run (and so the rounding of a run)."""
+HOST_ENV = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+            "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+UNKNOWN_HOST = "host unknown"
+
+
+def _cpu_info() -> tuple[str, list[str]]:
+    """``(model name, the HOST_FLAGS it has)`` from /proc/cpuinfo (``("unknown", [])`` elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return platform.processor() or "unknown", []
+    fields = dict(line.split(":", 1) for line in text.splitlines()[:40] if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", fields.get("Features", "")).split())
+    return fields.get("model name", fields.get("CPU part", "unknown")), [f for f in HOST_FLAGS if f in flags]
+
+
+def host_fingerprint() -> dict:
+    """What makes identical runs differ between machines: CPU model and instruction sets, cores this
+    process may use, kernel build, the oneDNN/thread environment variables and the library versions."""
+    model, flags = _cpu_info()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": model, "cpu_flags": flags, "cores": cores, "machine": platform.machine(),
+            "kernel": platform.release(), "env": {k: os.environ[k] for k in HOST_ENV if k in os.environ},
+            "versions": package_versions()}
+
+
+def host_id(fingerprint: dict) -> str:
+    """8 hex digits naming a `host_fingerprint` (equal fingerprints, equal ids)."""
+    import hashlib
+
+    text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def thread_pools() -> dict:
+    """TensorFlow's intra- and inter-op pool sizes as set (0: TensorFlow's own choice, the cores), or
+    None each when TensorFlow is not imported."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return {"intra_op": None, "inter_op": None}
+    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+
+
 def environment() -> dict:
+    host = host_fingerprint()
     return {"python": sys.version.split()[0], "platform": platform.platform(),
-            "versions": package_versions(), "device": device_info()}
+            "versions": host["versions"], "device": device_info(), "host": host, "host_id": host_id(host),
+            "threads": thread_pools()}
+
+
+def host_of(config: dict) -> str:
+    """The ``host_id`` a run's config.json records, or `UNKNOWN_HOST` (records written before it)."""
+    env = config.get("environment") if isinstance(config, dict) else None
+    return env.get("host_id", UNKNOWN_HOST) if isinstance(env, dict) else UNKNOWN_HOST
 
 
 def _rss_mb() -> float:
@@ -159,6 +220,8 @@ class RunRecord:
         settings: every setting of the run (JSON-serialisable after conversion).
         seed: the seed used.
         deterministic: whether TF op determinism was on.
+        started: ``time.perf_counter()`` when the task began the run (before loading data and
+            checks); the seconds until the record opens are the summary's ``setup_seconds``.
 
     ``log(row)`` appends a history row; ``finish(status, metrics, ...)`` writes
     ``summary.json``. Leaving the ``with`` block on an exception (not
@@ -168,7 +231,7 @@ class RunRecord:
     """
 
     def __init__(self, run_dir: str | os.PathLike, settings: dict, seed: int | None = None,
-                 deterministic: bool = False):
+                 deterministic: bool = False, started: float | None = None):
         self.run_dir = Path(run_dir)
         try:
             (self.run_dir / ARTIFACTS).mkdir(parents=True, exist_ok=True)
@@ -184,6 +247,8 @@ class RunRecord:
         self._columns: list[str] | None = None
         self._history = None
         self._start = time.perf_counter()
+        self.setup_seconds = max(0.0, self._start - started) if started is not None else 0.0
+        self._train_seconds = 0.0
         self._memory = PeakMemory()
 
     @property
@@ -206,6 +271,8 @@ class RunRecord:
             raise ValueError(f"history row has columns {sorted(extra)} not in the first row {self._columns}")
         self._writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in self._columns})
         self._history.flush()
+        if is_finite(row.get("seconds")):
+            self._train_seconds = float(row["seconds"])
 
     def finish(self, status: str, metrics: dict | None = None, error: str | None = None,
                trace_seconds: float | None = None) -> dict:
@@ -216,9 +283,12 @@ class RunRecord:
             self.trace_seconds = float(trace_seconds)
         if self._history is not None:
             self._history.close()
+        wall = time.perf_counter() - self._start
         self.summary = {
             "status": status, "metrics": dict(metrics or {}), "error": error,
-            "wall_seconds": time.perf_counter() - self._start, "trace_seconds": self.trace_seconds,
+            "wall_seconds": wall, "trace_seconds": self.trace_seconds, "setup_seconds": self.setup_seconds,
+            "train_seconds": self._train_seconds,
+            "non_training_share": non_training_share(self._train_seconds, wall + self.setup_seconds),
             "peak_rss_mb": self._memory.stop(), "peak_gpu_mb": _peak_gpu_mb(), "finished": _now()}
         write_json_atomic(self.run_dir / SUMMARY, self.summary)
         return self.summary
@@ -237,6 +307,13 @@ class RunRecord:
         (self.run_dir / ERROR_LOG).write_text("".join(traceback.format_exception(exc_type, exc, tb)))
         self.finish("failed", error=one_line_error(exc))
         return True
+
+
+def non_training_share(train_seconds: float, total_seconds: float) -> float | None:
+    """``1 - train / total`` in [0, 1]: the share of a run's seconds not spent training; None without time."""
+    if not total_seconds > 0:
+        return None
+    return min(1.0, max(0.0, 1.0 - train_seconds / total_seconds))
 
 
 def one_line_error(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""One helper for reproducible runs."""
+"""Reproducible runs: seeds, op determinism and fixed thread pools."""
 
 from __future__ import annotations
 
@@ -30,3 +30,27 @@ def set_seed(seed: int, deterministic: bool = False) -> dict:
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return {"seed": seed, "deterministic": bool(deterministic)}
+
+
+def fix_threads(threads: int | None) -> dict:
+    """Fix TensorFlow's intra- and inter-op thread pools at ``threads`` each (None: leave TensorFlow's
+    choice). Call before the run's first TensorFlow op: the pools cannot change once TensorFlow runs.
+
+    Raises:
+        ValueError: TensorFlow already runs in this process with other pools (one line).
+    """
+    import tensorflow as tf
+
+    if threads is None:
+        return {}
+    pools = tf.config.threading
+    if (pools.get_intra_op_parallelism_threads(), pools.get_inter_op_parallelism_threads()) == (threads, threads):
+        return {"threads": threads}
+    try:
+        pools.set_intra_op_parallelism_threads(threads)
+        pools.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        raise ValueError(f"threads={threads} cannot be set: TensorFlow already runs in this process with "
+                         f"{pools.get_intra_op_parallelism_threads() or 'its default'} intra-op threads; "
+                         "start a fresh process (each study worker is one)") from None
+    return {"threads": threads}

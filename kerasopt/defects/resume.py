@@ -75,13 +75,13 @@ class ResumableRecord(RunRecord):
     """`RunRecord` that continues an interrupted run's history (see the module docstring).
 
     Args:
-        run_dir, settings, seed, deterministic: as for `RunRecord`.
+        run_dir, settings, seed, deterministic, started: as for `RunRecord`.
         resume: from `resume_point`, or None for a fresh run.
     """
 
     def __init__(self, run_dir, settings: dict, seed=None, deterministic: bool = False,
-                 resume: ResumePoint | None = None):
-        super().__init__(run_dir, settings, seed=seed, deterministic=deterministic)
+                 resume: ResumePoint | None = None, started: float | None = None):
+        super().__init__(run_dir, settings, seed=seed, deterministic=deterministic, started=started)
         self.resume = resume
         if resume is None:
             return

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kerasopt.defects.config import NAME, DefectsConfig
-from kerasopt.defects.data import load_splits
+from kerasopt.defects.data import load_splits, steps_per_epoch
 from kerasopt.defects.model import check_memory
 from kerasopt.defects.resume import ResumableRecord, resume_point
 from kerasopt.defects.train import prepare_data, train_and_evaluate
+from kerasopt.seeding import fix_threads
 
 
 def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = False, callbacks=()) -> dict:
@@ -29,19 +31,22 @@ def run(config: DefectsConfig | dict, run_dir: str | Path, progress: bool = Fals
     Raises:
         ValueError, FileNotFoundError: bad settings or data, before anything is written.
     """
+    started = time.perf_counter()
     config = DefectsConfig.from_dict(config) if isinstance(config, dict) else config
     config.validate()
+    fix_threads(config.threads)
     check_memory(config.size, config.batch_size)
     prepare_data(config)
     splits = load_splits(config.data, config.split_seed, config.val_fraction, config.test_fraction)
     check_memory(config.size, config.batch_size, images=sum(len(splits[n]) for n in ("train", "val", "test")))
     settings = {**config.to_dict(), "task": NAME,
                 "resolved_hparams": config.resolved_hparams(),
-                "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")}}
+                "data_layout": splits.layout, "split_sizes": {n: len(splits[n]) for n in ("train", "val", "test")},
+                **config.schedule_record(config.epochs * steps_per_epoch(len(splits.train), config.batch_size))}
     resume = resume_point(run_dir, settings)
     if resume is not None and progress:
         print(f"  resuming {run_dir} after epoch {resume.epoch}", flush=True)
     with ResumableRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic,
-                         resume=resume) as record:
+                         resume=resume, started=started) as record:
         return train_and_evaluate(config, splits, record, progress, list(callbacks))
     return record.summary

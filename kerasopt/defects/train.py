@@ -45,7 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import optimizers, records, timing
+from kerasopt import records, timing
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
 from kerasopt.optimizers.evaluation import EvaluationCheckpoint, EvaluationPoint, finalize
@@ -70,8 +70,9 @@ def prepare_data(config: DefectsConfig) -> None:
     check_encoder_weights_fit(config.backbone, config.encoder_weights)
 
 
-def build_model(config: DefectsConfig) -> keras.Model:
-    """The compiled U-Net of ``config`` (seed it first for identical initial weights)."""
+def build_model(config: DefectsConfig, total_steps: int | None = None) -> keras.Model:
+    """The compiled U-Net of ``config`` (seed it first for identical initial weights); its optimizer's
+    schedule spans ``total_steps`` (None: only without a schedule)."""
     previous_policy = keras.mixed_precision.global_policy()
     mixed = config.precision != "float32"
     if mixed:
@@ -82,7 +83,7 @@ def build_model(config: DefectsConfig) -> keras.Model:
             model = keras.Model(model.input, keras.layers.Activation("linear", dtype="float32")(model.output))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    model.compile(optimizer=optimizers.build(config.optimizer, config.resolved_hparams()),
+    model.compile(optimizer=config.build_optimizer(total_steps, model.trainable_variables),
                   loss=dice_focal_loss(config.dice_weight, config.focal_weight),
                   metrics=[PooledDice(name="dice")], jit_compile=bool(config.jit))
     return model
@@ -157,7 +158,7 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     test_data = make_dataset(splits.test, config.size, config.batch_size)
     strategy = tf.distribute.MirroredStrategy() if config.strategy == "mirrored" else tf.distribute.get_strategy()
     with strategy.scope():
-        model = build_model(config)
+        model = build_model(config, config.epochs * steps)
     recorder = EpochRecorder(record, progress, record.resume.rows if record.resume else ())
     checkpoint = record.artifacts / CHECKPOINT
     best_so_far = max((d for d in recorder.val_dices if d is not None), default=None)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from kerasopt.faststyle.config import NAME, FastStyleConfig
 from kerasopt.faststyle.train import prepare, train
 from kerasopt.records import RunRecord
+from kerasopt.seeding import fix_threads
 
 
 def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict:
@@ -27,11 +30,13 @@ def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict
     Raises:
         ValueError / FileNotFoundError: bad settings or inputs, before anything is written.
     """
+    started = time.perf_counter()
     config = FastStyleConfig.from_dict(config) if isinstance(config, dict) else config
     config.validate()
+    fix_threads(config.threads)
     problem = prepare(config)
     settings = {**config.to_dict(), "task": NAME, "resolved_hparams": config.resolved_hparams(),
-                **problem.describe()}
-    with RunRecord(run_dir, settings, seed=config.seed) as record:
+                **problem.describe(), **config.schedule_record(config.steps)}
+    with RunRecord(run_dir, settings, seed=config.seed, started=started) as record:
         return train(config, problem, record, progress)
     return record.summary  # reached only when the record swallowed an exception (status failed)

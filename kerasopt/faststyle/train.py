@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import optimizers, timing
+from kerasopt import timing
 from kerasopt.faststyle import data
 from kerasopt.faststyle.config import FastStyleConfig
 from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
@@ -148,7 +148,7 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
     model = build_transformer(config.width)
     loss = PerceptualLoss(problem.extractor, problem.grams, config.content_weight, config.style_weight,
                           config.tv_weight)
-    optimizer = optimizers.build(config.optimizer, config.resolved_hparams())
+    optimizer = config.build_optimizer(config.steps, model.trainable_variables)
     train_step, evaluate = _compiled_functions(model, loss, optimizer)
     batches = iter(data.training_dataset(problem.split.train, config.size, config.batch_size, config.seed))
     val_photos = tf.constant(problem.val_photos)

@@ -118,6 +118,10 @@ REGISTRY: dict[str, OptimizerSpec] = {
                {"learning_rate": 0.002, "beta_1": 0.9, "beta_2": 0.999}, {"learning_rate": PAPER_ERA}),
         _entry("adamw", _O.AdamW, "Loshchilov & Hutter 2019",
                {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999}),
+        _entry("nadamw", _O.Nadam, "Dozat 2016 with decoupled weight decay (Loshchilov & Hutter 2019); "
+                                   "AlgoPerf's baseline",
+               {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999},
+               {"learning_rate": OURS, "weight_decay": OURS}, variant=("weight_decay",)),
         _entry("lion", _O.Lion, "Chen et al. 2023 (lr 3-10x below Adam's)",
                {"learning_rate": 0.0001, "beta_1": 0.9, "beta_2": 0.99}, {"learning_rate": PAPER_ERA}),
         _entry("lamb", _O.Lamb, "You et al. 2020", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999}),
@@ -174,7 +178,8 @@ def mini_batch() -> list[str]:
 
 
 def check_hparams(name: str, hparams: dict) -> dict:
-    """``hparams`` validated for ``name`` (no defaults added); the learning rate as a float.
+    """``hparams`` validated for ``name`` (no defaults added); the learning rate as a float, or a Keras
+    ``LearningRateSchedule`` (kept as it is).
 
     Raises:
         ValueError: unknown name, a hyperparameter the optimizer does not accept,
@@ -186,6 +191,8 @@ def check_hparams(name: str, hparams: dict) -> dict:
         raise ValueError(f"Optimizer {entry.name!r} has no hyperparameter {', '.join(map(repr, unknown))}. "
                          f"Valid: {', '.join(sorted(entry.accepted_hparams()))}")
     checked = dict(hparams)
+    if isinstance(checked.get("learning_rate"), keras.optimizers.schedules.LearningRateSchedule):
+        return checked  # a schedule of a validated peak (`kerasopt.schedules`)
     if "learning_rate" in checked:
         rate = checked["learning_rate"]
         try:

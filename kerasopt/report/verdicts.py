@@ -27,6 +27,13 @@ The procedure (family-wise rate of false "worse" verdicts at most ``alpha``, by 
   fifth of alpha is left unspent. Without added rounds ``alpha_0 = alpha``. Seeds stop at
   ``max_seeds`` per optimizer.
 
+The test (``test``, declared in the study file before any run): ``"t"``, the paired t test (the default,
+and what the studies published before 2026-12 used), or ``"sign_flip"``, the exact paired sign-flip
+(permutation) test of the mean difference: under "equal optimizers" each per-seed difference is as
+likely positive as negative, so its p-value is exact at any sample size and whatever the noise
+(skewed, occasional bad runs), where the t test's small tails rest on normality. Its smallest p-value
+is ``2**-n`` one-sided for n pairs, so a level of 0.001 needs at least 10 pairs.
+
 Everything here is a pure function of per-seed values (no TensorFlow, no files): the study runner
 plans the added seeds with it, and the report recomputes the same verdicts from the records.
 """
@@ -42,6 +49,7 @@ from scipy import stats as _scipy_stats
 
 from kerasopt.report.stats import holm
 
+TESTS = ("t", "sign_flip")
 SPENT = 0.8
 """The share of alpha a study with added rounds spends (see the module docstring)."""
 Values = Mapping[str, Mapping[int, float]]
@@ -63,6 +71,7 @@ class MoreSeeds:
             over all its seeds is below it; ``"bound"``, the gap's one-sided upper ``1 - alpha``
             t bound is (it is established not to matter; an optimizer whose gap might still matter
             keeps getting seeds up to the cap).
+        test: the verdicts' test, one of `TESTS`: ``"t"`` (paired t) or ``"sign_flip"`` (exact).
     """
 
     rounds: int = 0
@@ -71,6 +80,11 @@ class MoreSeeds:
     min_difference: float = 0.0
     alpha: float = 0.05
     close_by: str = "estimate"
+    test: str = "t"
+
+    def p_value(self, differences: np.ndarray, side: int = 0) -> float:
+        """The p-value of this rule's `test` (`t_p_value` or `sign_flip_p_value`)."""
+        return sign_flip_p_value(differences, side) if self.test == "sign_flip" else t_p_value(differences, side)
 
     def alpha_at(self, look: int) -> float:
         """The share of ``alpha`` spent at ``look`` (0: the configured seeds)."""
@@ -191,17 +205,41 @@ def t_p_value(differences: np.ndarray, side: int = 0) -> float:
     return float(_scipy_stats.t.sf(side * statistic, differences.size - 1))
 
 
+def sign_flip_p_value(differences: np.ndarray, side: int = 0) -> float:
+    """Exact p-value of the paired sign-flip test of mean(differences) = 0: the share of the ``2**n``
+    sign patterns whose mean is at least as extreme as the observed one (two-sided: in absolute value;
+    ``side=1``: as large; ``side=-1``: as small); NaN below two pairs. Exact up to 22 pairs.
+
+    Hand example: differences (1, 2, 3), side 1: only the all-positive pattern reaches the mean 2, so
+    p = 1/8; two-sided, the all-negative one too: 2/8."""
+    n = differences.size
+    if n < 2:
+        return math.nan
+    if n > 22:
+        raise ValueError(f"sign_flip_p_value enumerates 2**n patterns; at most 22 pairs. Received: n={n}")
+    signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)  # (2**n, n) of +-1
+    means = signs @ np.abs(differences) / n
+    observed = differences.mean()
+    tolerance = 1e-12 * max(1.0, float(np.abs(differences).max()))
+    if side == 0:
+        hits = np.abs(means) >= abs(observed) - tolerance
+    else:
+        hits = side * means >= side * observed - tolerance
+    return float(hits.mean())
+
+
 def worse_side(mode: str) -> int:
     """The sign of ``value_i - value_j`` when i is worse: +1 for ``min`` (higher is worse), -1 for ``max``."""
     return 1 if mode == "min" else -1
 
 
-def all_pairs_worse(values: Values, mode: str, alpha: float) -> dict[str, str]:
-    """Look 0: optimizer -> the optimizer it is significantly worse than (Holm over all pairs, two-sided)."""
+def all_pairs_worse(values: Values, mode: str, alpha: float, p_value=t_p_value) -> dict[str, str]:
+    """Look 0: optimizer -> the optimizer it is significantly worse than (Holm over all pairs, two-sided
+    ``p_value``: `t_p_value` or `sign_flip_p_value`)."""
     names = [name for name in values if len(values[name]) >= 2]
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
     differences = [paired(values[a], values[b]) for a, b in pairs]
-    adjusted = holm([t_p_value(d) for d in differences])
+    adjusted = holm([p_value(d) for d in differences])
     side = worse_side(mode)
     worse: dict[str, tuple[float, str]] = {}
     for (a, b), d, p in zip(pairs, differences, adjusted):
@@ -226,7 +264,7 @@ def verdicts(values: Values, configured: Mapping[str, set], reference: str | Non
     """
     at_look_0 = {name: {s: v for s, v in values[name].items() if s in configured.get(name, set())}
                  for name in values}
-    decided = all_pairs_worse(at_look_0, mode, rule.alpha_at(0))
+    decided = all_pairs_worse(at_look_0, mode, rule.alpha_at(0), rule.p_value)
     result = {}
     for name in values:
         fresh = sorted(set(values[name]) - configured.get(name, set()))
@@ -239,7 +277,7 @@ def verdicts(values: Values, configured: Mapping[str, set], reference: str | Non
             look = math.ceil(len(fresh) / rule.per_round)
             reference_fresh = set(values[reference]) - configured.get(reference, set())
             d = paired(values[name], values[reference], reference_fresh)
-            p = t_p_value(d, worse_side(mode))
+            p = rule.p_value(d, worse_side(mode))
             if not math.isnan(p) and p < rule.alpha_at(look) / max(len(values) - 1, 1):
                 verdict.worse, verdict.by, verdict.look = True, reference, look
         result[name] = verdict
@@ -320,25 +358,44 @@ def run_procedure(draw, names: list[str], configured_seeds: list[int], mode: str
             values[name].update({seed: draw(name, seed) for seed in fresh})
 
 
+NOISES = {
+    "gaussian": lambda rng: rng.normal(),
+    "skewed": lambda rng: 1.0 - rng.exponential(),
+    "bad_runs": lambda rng: rng.normal() - (4.0 if rng.random() < 0.1 else 0.0),
+    "heavy_tails": lambda rng: rng.standard_t(3) / math.sqrt(3.0),
+}
+"""Per-run noise of the simulations, SD 1 (bad_runs: 1.0 before its drops), the bad side low (a
+``max`` metric; mirrored for ``min``): ``gaussian``; ``skewed`` (1 - Exp(1): a long tail of bad runs);
+``bad_runs`` (Gaussian, and one run in ten 4 SD worse: a run that went wrong); ``heavy_tails`` (t with
+3 degrees of freedom)."""
+
+
 def simulate(k: int = 10, seeds: int = 5, rule: MoreSeeds = MoreSeeds(), studies: int = 1000,
-             gaps: tuple = (), mode: str = "max", seed: int = 0) -> dict:
-    """Simulated studies: per-seed values ``N(mean_i, 1)``, ``mean_i = -gaps[i]`` (0 beyond ``gaps``:
-    under the global null every optimizer is equal). Returns the rate of studies with a false "worse"
-    verdict (an optimizer declared worse than one it is not truly worse than) with its binomial
-    standard error, the mean seeds per optimizer and the rate of true verdicts per optimizer."""
+             gaps: tuple = (), mode: str = "max", seed: int = 0, noise: str = "gaussian",
+             seed_sd: float = 0.0) -> dict:
+    """Simulated studies: per-seed values ``mean_i + seed effect + noise``, ``mean_i = -gaps[i]`` (0 beyond
+    ``gaps``: under the global null every optimizer is equal), the seed effect ``N(0, seed_sd)`` shared by
+    every optimizer on that seed, the noise one of `NOISES` (the same distribution for every optimizer).
+    Returns the rate of studies with a false "worse" verdict (an optimizer declared worse than one it is
+    not truly worse than) with its binomial standard error, the mean seeds per optimizer and the rate of
+    true verdicts per optimizer."""
     rng = np.random.default_rng(seed)
+    residual = NOISES[noise]
+    bad_side = 1.0 if mode == "max" else -1.0
     means = [-(gaps[i] if i < len(gaps) else 0.0) * (1 if mode == "max" else -1) for i in range(k)]
     names = [f"o{i}" for i in range(k)]
     best_mean = max(means) if mode == "max" else min(means)
     false_studies, seeds_used, true_worse = 0, np.zeros(k), np.zeros(k)
 
     for _ in range(studies):
-        noise = {}
+        noise, seed_effects = {}, {}
 
         def draw(name, seed_):
             key = (name, seed_)
             if key not in noise:
-                noise[key] = means[names.index(name)] + rng.normal()
+                if seed_ not in seed_effects:
+                    seed_effects[seed_] = seed_sd * rng.normal()
+                noise[key] = means[names.index(name)] + seed_effects[seed_] + bad_side * residual(rng)
             return noise[key]
 
         result, values = run_procedure(draw, names, list(range(1, seeds + 1)), mode, MoreSeeds(**vars(rule)),

@@ -218,6 +218,10 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
         first = expand.first_phase(spec, task.resolve)
     except ValueError as exc:
         raise ValueError(f"{spec.source}: {exc}") from None
+    if backend == "local" and spec.base.get("threads") is not None:  # before preflight runs TensorFlow here
+        from kerasopt.seeding import fix_threads
+
+        fix_threads(spec.base["threads"])
     try:
         task.preflight(spec.base)  # user tasks: model and data checked before anything is written
     except ValueError as exc:

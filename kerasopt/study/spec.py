@@ -27,11 +27,14 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     targets: [1.0e+5, 3.0e+4]          # values of the selection metric (its history) for time-to-target
     budgets: [100, 300, 1000]          # optional: answer at several training lengths from one set of
                                        # runs (every run goes to the largest; tuning selects per budget)
-    more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02, close_by: bound}
+    more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02, close_by: bound,
+                 test: sign_flip}
                                        # optional: seeds added where "worse than the best?" is undecided
                                        # and the gap may matter (kerasopt.report.verdicts; close_by:
                                        # bound = its 95% upper bound, estimate = its mean, the default;
-                                       # the largest budget's answer)
+                                       # test: sign_flip (exact) or t, the default; the largest
+                                       # budget's answer). Part of the study's identity: a resumed
+                                       # study with other more_seeds settings is refused.
 
 Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
 directory, relative to this file, then the working directory; ``{study: DIR, budget: 300}`` for its
@@ -78,7 +81,8 @@ RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
              "defaults_seeds", "seeds", "targets", "budgets", "more_seeds")
-_MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha", "close_by")
+_MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha", "close_by", "test")
+_TESTS = ("t", "sign_flip")
 _CLOSE_BY = ("estimate", "bound")
 _REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
@@ -331,6 +335,9 @@ class _Parser:
             raise self.error("task", f"{exc}") from None
         base = dict(self.mapping(data.get("base") or {}, "base"))
         budgets = self.budgets(data.get("budgets"), task, base)  # the largest becomes base's budget
+        if budgets and number_or_text(base.get("schedule", "constant")) != "constant":
+            raise self.error("budgets", "a decaying schedule spans one budget (its answer at a smaller budget is "
+                                        "a run cut mid-decay): give one budget, or schedule: constant")
         base = self.base(base, task)
         optimizers = self.optimizers(data["optimizers"], task)
         tuning = self.mapping(data.get("tuning") or {}, "tuning", _TUNING_KEYS)
@@ -423,6 +430,11 @@ class _Parser:
             raise self.error("more_seeds.close_by", f"expected one of {', '.join(_CLOSE_BY)}. Received: {close_by!r}")
         if close_by != "estimate":  # the default is left out: studies written before the key keep their identity
             checked["close_by"] = close_by
+        test = value.get("test", "t")
+        if test not in _TESTS:
+            raise self.error("more_seeds.test", f"expected one of {', '.join(_TESTS)}. Received: {test!r}")
+        if test != "t":  # the default is left out, as close_by's
+            checked["test"] = test
         return checked
 
     def budgets(self, value: Any, task, base: dict) -> tuple:

@@ -24,7 +24,7 @@ PIXEL_BOUNDS = (0.0, 255.0)
 
 PIXEL_LEARNING_RATES = {
     "sgd": 1000.0, "momentum": 100.0, "nesterov": 100.0, "adagrad": 100.0, "adadelta": 1000.0, "rmsprop": 3.16,
-    "adam": 10.0, "amsgrad": 10.0, "adamax": 10.0, "nadam": 10.0, "adamw": 1.0, "lion": 3.16, "lamb": 0.01,
+    "adam": 10.0, "amsgrad": 10.0, "adamax": 10.0, "nadam": 10.0, "nadamw": 1.0, "adamw": 1.0, "lion": 3.16, "lamb": 0.01,
     "ftrl": 100.0, "adafactor": 0.01, "muon": 1.0, "schedule_free_adamw": 10.0, "rprop": 10.0,
 }
 """Default ``learning_rate`` per optimizer for pixels in [0, 255] with the default loss
@@ -98,6 +98,8 @@ class StyleConfig(TaskConfig):
 
     def check(self) -> None:
         """Style-specific checks; ValueError naming the setting ("Received: x=...")."""
+        self.require_constant_schedule("style transfer compares optimizers at a constant rate on a fixed "
+                                       "evaluation budget")
         if optimizers.is_full_batch_driver(self.optimizer):
             clashing = sorted(set(self.hparams) & set(_LBFGS_BUDGET_KEYS))
             if clashing:

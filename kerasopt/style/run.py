@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import time
+
 import tensorflow as tf
 
 from kerasopt.records import RunRecord
-from kerasopt.seeding import set_seed
+from kerasopt.seeding import fix_threads, set_seed
 from kerasopt.style import images
 from kerasopt.style.config import NAME, StyleConfig
 from kerasopt.style.losses import Objective
@@ -35,13 +37,15 @@ def run(config: StyleConfig | dict, run_dir, progress: bool = False) -> dict:
         FileNotFoundError / ValueError: bad settings or inputs, before anything is written.
         OSError: the run directory cannot be created.
     """
+    started = time.perf_counter()
     config = StyleConfig.from_dict(config) if isinstance(config, dict) else config
     config.validate()
+    fix_threads(config.threads)
     problem = prepare(config)
     hparams = config.resolved_hparams()
     settings = {**config.to_dict(), "task": NAME, "resolved_hparams": hparams, **problem.describe()}
     set_seed(config.seed)
-    with RunRecord(run_dir, settings, seed=config.seed) as record:
+    with RunRecord(run_dir, settings, seed=config.seed, started=started) as record:
         objective = Objective(problem.extractor, problem.targets, config.content_weight, config.style_weight,
                               config.tv_weight)
         image = tf.Variable(initial_image(config, problem), trainable=True, name="image")
