@@ -139,3 +139,31 @@ def test_a_bad_summary_is_one_line_naming_its_place_from_a_file_or_from_text(tmp
     for raised, where in ((from_text, "HEAD:r/summary.json"), (from_file, str(tmp_path / "summary.json"))):
         message = str(raised.value)
         assert message.startswith(f"{where}: {problem}") and "\n" not in message
+
+
+def test_config_names_the_host_and_threads_and_old_records_read_as_host_unknown(tmp_path):
+    with RunRecord(tmp_path / "run", {}) as rec:
+        rec.finish("completed")
+    environment = records.read_config(tmp_path / "run")["environment"]
+    host = environment["host"]
+    assert {"cpu", "cpu_flags", "cores", "kernel", "env", "versions"} <= set(host)
+    assert set(host["cpu_flags"]) <= set(records.HOST_FLAGS) and host["cores"] >= 1
+    assert environment["host_id"] == records.host_id(host) and len(environment["host_id"]) == 8
+    assert set(environment["threads"]) == {"intra_op", "inter_op"}
+    assert records.host_of(records.read_config(tmp_path / "run")) == environment["host_id"]
+    assert records.host_of({"settings": {}, "environment": {"versions": {}}}) == records.UNKNOWN_HOST
+    other = {**host, "cpu_flags": host["cpu_flags"] + ["amx_tile"]}
+    assert records.host_id(other) != environment["host_id"]
+
+
+def test_summary_has_setup_training_seconds_and_the_non_training_share(tmp_path, monkeypatch):
+    clock = iter([10.0, 20.0])  # record opens at 10 (the task began at 8), finishes at 20
+    monkeypatch.setattr(records.time, "perf_counter", lambda: next(clock))
+    rec = RunRecord(tmp_path / "run", {}, started=8.0)
+    rec.log({"step": 1, "evaluations": 1, "seconds": 3.0, "loss": 1.0})
+    rec.log({"step": 2, "evaluations": 2, "seconds": 9.0, "loss": 0.5})
+    summary = rec.finish("completed")
+    assert summary["setup_seconds"] == 2.0 and summary["wall_seconds"] == 10.0
+    assert summary["train_seconds"] == 9.0
+    assert summary["non_training_share"] == pytest.approx(1 - 9.0 / 12.0)
+    assert records.non_training_share(5.0, 0.0) is None and records.non_training_share(7.0, 5.0) == 0.0

@@ -1,5 +1,6 @@
 """Seeding helper and the shared CLI plumbing."""
 
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,23 @@ def test_console_script_lists_the_registry():
     bad = subprocess.run([sys.executable, "-c", "import sys; from kerasopt.cli import main; sys.exit(main())",
                           "nonsense"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "usage: kerasopt" in bad.stderr and "unknown command 'nonsense'" in bad.stderr
+
+
+def test_threads_are_fixed_before_tensorflow_runs_and_refused_after(tmp_path):
+    """In a fresh process: fix_threads(1) sets both pools and the run record names them; a later, different
+    count is a one-line ValueError (TensorFlow cannot change its pools once it runs)."""
+    import json
+
+    script = (
+        "import json, tensorflow as tf\n"
+        "from kerasopt import records\nfrom kerasopt.seeding import fix_threads\n"
+        "fix_threads(1)\n"
+        "tf.constant(1.0) + 1\n"
+        "print(json.dumps(records.thread_pools()))\n"
+        "fix_threads(1)\n"  # the same count again: nothing to change
+        "try:\n    fix_threads(2)\nexcept ValueError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    lines = out.stdout.strip().splitlines()
+    assert json.loads(lines[0]) == {"intra_op": 1, "inter_op": 1}, out.stderr[-2000:]
+    assert lines[1].startswith("threads=2 cannot be set: TensorFlow already runs in this process with 1 intra-op")

@@ -1,6 +1,7 @@
 """The bracketing tuner: grid values, extension past an edge, stopping on worse/diverged/cap (analytic task)."""
 
 import json
+import math
 
 from conftest import OPTIMUM
 from kerasopt.study import expand, run_study
@@ -71,3 +72,40 @@ def test_resuming_a_bracketed_study_repeats_nothing(quadratic, tmp_path):
     run_study(study(), out_dir=tmp_path, log=lambda line: None)
     counts = run_study(study(), out_dir=tmp_path, log=lambda line: None)
     assert counts["executed"] == 0 and counts["skipped"] == counts["total"] == 6 * 2 + 2
+
+
+def bowl_run(config, run_dir, progress=False):
+    """A bowl in log learning rate x log weight decay: minimum at lr 0.01, weight decay 0.3."""
+    from kerasopt import records
+
+    hp = config.resolved_hparams()
+    loss = 1 + (math.log10(hp["learning_rate"]) + 2) ** 2 + (math.log10(hp["weight_decay"]) - math.log10(0.3)) ** 2
+    with records.RunRecord(run_dir, config.to_dict(), seed=config.seed) as record:
+        record.log({"step": 1, "evaluations": 1, "seconds": 0.1, "loss": loss})
+        return record.finish("completed", {"loss": loss})
+
+
+def test_the_two_dimensional_tuner_extends_until_the_selection_is_inside_both_dimensions(monkeypatch, tmp_path):
+    """AdamW's learning rate x weight decay on a 3 x 3 start (0.316x-3.16x the default rate x weight decay
+    0.004 / 0.04 / 0.4): the optimum (0.01, 0.3) lies past the upper edge of both; the tuner extends each
+    dimension along the selection's line until worse values were tried on both sides."""
+    from conftest import QuadraticConfig
+    from kerasopt import tasks
+
+    task = tasks.Task("bowl", QuadraticConfig, bowl_run, {"metric": "loss", "mode": "min"}, ("loss",), ("adamw",))
+    monkeypatch.setitem(tasks._BUILT, "bowl", task)
+    spec = StudySpec.from_dict({
+        "name": "bowl", "task": "bowl", "optimizers": ["adamw"], "defaults_arms": [], "seeds": [1],
+        "search": {"adamw": {"learning_rate": {"log_uniform_around_default": [0.316, 3.16]},
+                             "weight_decay": {"choice": [0.004, 0.04, 0.4]}}},
+        "tuning": {"sampler": "bracket", "spacing": 0.5, "extensions": 2, "seeds": [0]}})
+    run_study(spec, out_dir=tmp_path, log=lambda line: None)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    chosen = plan["selection"]["adamw"]
+    assert chosen["hparams"] == {"learning_rate": 0.01, "weight_decay": 0.4}
+    assert chosen["bracket"] == {"learning_rate": "bracketed", "weight_decay": "bracketed"}
+    tried = [r["hparams"] for r in plan["runs"] if r["phase"] == "tune"]
+    for name in ("learning_rate", "weight_decay"):
+        line = sorted({h[name] for h in tried if all(h[o] == chosen["hparams"][o] for o in h if o != name)})
+        assert line[0] < chosen["hparams"][name] < line[-1], (name, line)
+    assert chosen["trials"] == 9 + chosen["extensions"] and chosen["extensions"] <= 6

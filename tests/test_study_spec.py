@@ -175,6 +175,8 @@ def test_dimension_maps_quantiles_onto_its_range():
     ("sampler: quasirandom", "sampler: random", "study.yaml: tuning.sampler: unknown sampler"),
     ("name: demo\n", "", "study.yaml: name: missing (required)"),
     ("targets: [1e5, 3e4]", "targets: [fast]", "study.yaml: targets: expected a list of finite numbers"),
+    ("targets: [1e5, 3e4]", "targets: [1e5]\nmore_seeds: {rounds: 1, test: wilcoxon}",
+     "study.yaml: more_seeds.test: expected one of t, sign_flip"),
 ])
 def test_bad_study_names_file_and_key(tmp_path, old, new, expected):
     assert old in VALID
@@ -307,3 +309,19 @@ def test_problems_with_a_range_around_a_selection_are_one_line(tmp_path, change,
     with pytest.raises(ValueError, match=message) as error:
         study_spec.load(write(tmp_path, AROUND_SELECTED.replace(*change)))
     assert len(str(error.value).splitlines()) == 1
+
+
+def test_the_sequential_test_is_declared_and_left_out_at_its_old_default(tmp_path):
+    plain = study_spec.load(write(tmp_path, VALID + "more_seeds: {rounds: 1}\n"))
+    assert "test" not in plain.more_seeds
+    flip = study_spec.load(write(tmp_path, VALID + "more_seeds: {rounds: 1, test: sign_flip}\n"))
+    assert flip.more_seeds["test"] == "sign_flip" and flip.to_dict() != plain.to_dict()
+
+
+def test_a_decaying_schedule_has_one_budget():
+    study = {"name": "decay", "task": "faststyle", "optimizers": ["adam"], "seeds": [1],
+             "search": {"adam": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
+             "base": {"schedule": "cosine", "warmup_fraction": 0.05}, "budgets": [10, 20]}
+    with pytest.raises(ValueError, match="budgets: a decaying schedule spans one budget"):
+        study_spec.StudySpec.from_dict(study, source="decay.yaml")
+    assert study_spec.StudySpec.from_dict({**study, "base": {}}, source="decay.yaml").budgets == (10, 20)

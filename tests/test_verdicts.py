@@ -99,3 +99,40 @@ def test_an_optimizer_without_a_completed_seed_shared_with_the_reference_is_not_
         assert next_round(values, configured, "best", "max", rule, result) == []
         assert verdict_text(result["failed"], False) == ("not established at 0 seeds; no completed seed shared "
                                                          "with the reference")
+
+
+def test_sign_flip_p_values_by_hand():
+    from kerasopt.report.verdicts import sign_flip_p_value
+
+    assert sign_flip_p_value(np.array([1.0, 2.0, 3.0]), 1) == 1 / 8  # only the observed pattern is as large
+    assert sign_flip_p_value(np.array([1.0, 2.0, 3.0])) == 2 / 8  # and its mirror image, two-sided
+    assert sign_flip_p_value(np.array([1.0, -2.0, 3.0]), 1) == 3 / 8  # sums 6, 4, 2 reach the observed 2
+    assert sign_flip_p_value(np.array([-1.0, -2.0, -3.0]), 1) == 1.0
+    assert math.isnan(sign_flip_p_value(np.array([1.0]), 1))
+    assert sign_flip_p_value(np.full(10, 0.3), 1) == 2 ** -10  # 10 pairs one way: the smallest p-value
+    with pytest.raises(ValueError, match="at most 22 pairs"):
+        sign_flip_p_value(np.ones(23), 1)
+
+
+def test_the_sign_flip_test_cannot_decide_at_five_seeds_and_decides_on_ten_fresh_ones():
+    """Look 0 with 5 seeds: the smallest two-sided p-value is 2/32 > 5%, so nothing is decided however large
+    the gap (the t test decides it); 10 fresh seeds all worse reach 2**-10 < 0.02 / 2."""
+    values = {"a": {s: 1.0 + 0.01 * s for s in range(1, 6)}, "b": {s: 0.0 + 0.02 * s for s in range(1, 6)}}
+    configured = {name: set(range(1, 6)) for name in values}
+    assert verdicts(values, configured, "a", "max", MoreSeeds())["b"].worse
+    flip = MoreSeeds(rounds=1, per_round=10, max_seeds=15, test="sign_flip")
+    assert not verdicts(values, configured, "a", "max", flip)["b"].worse
+    for name, base in (("a", 1.0), ("b", 0.0)):
+        values[name].update({s: base + 0.01 * s for s in range(6, 16)})
+    decided = verdicts(values, configured, "a", "max", flip)["b"]
+    assert decided.worse and decided.look == 1 and decided.added == 10
+
+
+@pytest.mark.parametrize("noise", ["skewed", "bad_runs"])
+def test_the_sign_flip_procedure_holds_its_level_when_runs_go_wrong(noise):
+    """Equal optimizers whose runs sometimes go wrong (a skewed or bad-run noise, the same for all): the
+    sequential procedure with the exact test keeps false "worse" verdicts at or below 5%."""
+    rule = MoreSeeds(rounds=2, per_round=5, max_seeds=15, min_difference=0.0, test="sign_flip")
+    result = simulate(k=6, seeds=5, rule=rule, studies=300, seed=4, noise=noise, seed_sd=0.4)
+    assert result["false_verdict_rate"] <= 0.05, result
+    assert max(result["mean_seeds"]) > 10
