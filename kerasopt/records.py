@@ -371,12 +371,21 @@ def record_matches(run_dir: str | os.PathLike, settings: dict) -> bool:
 
 
 def read_history(run_dir: str | os.PathLike) -> list[dict]:
-    """History rows with numeric fields as floats (empty fields as None)."""
+    """History rows with numeric fields as floats (empty fields as None); ValueError of one line naming
+    the file when it is not readable text or not CSV."""
     path = Path(run_dir) / HISTORY
     if not path.is_file():
         return []
-    with open(path, newline="") as handle:
-        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    return _read_csv(path, lambda row: {k: _number(v) for k, v in row.items()}, "run history")
+
+
+def _read_csv(path: Path, convert, what: str) -> list:
+    """``convert(row)`` of every row of the CSV file ``path``; ValueError of one line naming the file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [convert(row) for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable {what} ({one_line_error(exc)})") from None
 
 
 def _number(text: str):
@@ -463,12 +472,12 @@ def read_study(runs_dir: str | os.PathLike) -> dict:
 
 
 def read_per_image(run_dir: str | os.PathLike) -> list[tuple[int, int, int]] | None:
-    """``[(tp, fp, fn), ...]`` of ``test_images.csv`` in image order, or None when the run has none."""
+    """``[(tp, fp, fn), ...]`` of ``test_images.csv`` in image order, or None when the run has none;
+    ValueError of one line naming the file when it is unreadable."""
     path = Path(run_dir) / PER_IMAGE
     if not path.is_file():
         return None
-    with open(path, newline="") as handle:
-        return [(int(row["tp"]), int(row["fp"]), int(row["fn"])) for row in csv.DictReader(handle)]
+    return _read_csv(path, lambda row: (int(row["tp"]), int(row["fp"]), int(row["fn"])), "per-image counts file")
 
 
 def completed_runs(root: str | os.PathLike) -> Iterable[Path]:

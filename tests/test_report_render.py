@@ -194,6 +194,40 @@ def test_unreadable_run_files_are_named_and_left_out(study_dir, tmp_path):
     assert adam["loss"] == 3.0 and adam["incomplete"] == 2
 
 
+def test_a_non_utf8_history_or_per_image_file_is_named_and_the_rest_of_the_report_written(study_dir, tmp_path):
+    """A study with a collapse rule reads every completed run's history; a per-image file feeds the image
+    resampling: a corrupt one of either names its file in the report (not an anonymous codec error)."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(study_dir, copy)
+    study = json.loads((copy / "study.json").read_text())
+    study["task"]["collapse"] = {"kind": "ended_above_start", "metric": "loss"}
+    write_json_atomic(copy / "study.json", study)
+    (copy / "f1" / "history.csv").write_bytes(b"\xff\xfe step,loss\n")
+    (copy / "f2" / "test_images.csv").write_bytes(b"image,tp,fp,fn\n0,\xff,1,2\n")
+    write_report(copy)
+    text = (copy / "report.md").read_text()
+    assert "f1/history.csv: unreadable run history (UnicodeDecodeError" in text
+    assert "f2/test_images.csv: unreadable per-image counts file" in text
+    assert "## Final" in text  # the rest of the report is there
+
+
+def test_records_name_the_file_they_cannot_read(tmp_path):
+    from kerasopt import records
+
+    (tmp_path / "history.csv").write_bytes(b"step,loss\n\xff1,2\n")
+    with pytest.raises(ValueError, match=r"history.csv: unreadable run history \(UnicodeDecodeError"):
+        records.read_history(tmp_path)
+    (tmp_path / "test_images.csv").write_text("image,tp\n0,1\n")
+    with pytest.raises(ValueError, match=r"test_images.csv: unreadable per-image counts file \(KeyError"):
+        records.read_per_image(tmp_path)
+    for name, reader in (("summary.json", records.read_summary), ("config.json", records.read_config)):
+        (tmp_path / name).write_bytes(b"{\xff}")
+        with pytest.raises(ValueError, match=rf"{name}: unreadable run record"):
+            reader(tmp_path)
+
+
 @pytest.mark.parametrize("content, message", [("[1]", "study.json: not a study record (expected a JSON object"),
                                               ('{"study": [], "target": {}}', "study.json: not a study record")])
 def test_broken_study_json_is_one_line(tmp_path, capsys, content, message):

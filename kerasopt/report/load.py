@@ -106,7 +106,11 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
         summary = _summary(runs_dir / str(role["run_id"]), unreadable)
         status, error = summary.get("status"), summary.get("error")
         if status == "completed" and collapse:
-            reason = records.collapse_reason(collapse, records.read_history(runs_dir / str(role["run_id"])))
+            try:
+                reason = records.collapse_reason(collapse, records.read_history(runs_dir / str(role["run_id"])))
+            except ValueError as exc:  # the run is reported as unreadable; the rest of the report is written
+                unreadable.append(str(exc))
+                summary, status, error, reason = {}, None, None, None
             status, error = (records.COLLAPSED, reason) if reason else (status, error)
         values = summary.get("metrics", {}) if status == "completed" else {}
         hparams = role["hparams"] if isinstance(role["hparams"], dict) else {}
@@ -176,6 +180,21 @@ def arm_cost(costs: dict, optimizer: str, arm: str) -> float | None:
     """Seconds per evaluation of ``optimizer``'s ``arm`` in `load_costs`'s mapping; None when not measured."""
     value = costs.get(optimizer)
     return value.get(arm) if isinstance(value, dict) else value
+
+
+def per_image_counts(runs_dir: Path, run_ids, unreadable: list[str]) -> dict[str, list]:
+    """run id -> its per-image ``(tp, fp, fn)`` counts, for the runs that have them; an unreadable file is
+    added to ``unreadable`` (the report lists it) and its run left out of the image resampling."""
+    counts = {}
+    for run_id in run_ids:
+        try:
+            found = records.read_per_image(Path(runs_dir) / run_id)
+        except ValueError as exc:
+            unreadable.append(str(exc))
+            continue
+        if found:
+            counts[run_id] = found
+    return counts
 
 
 def load_history(runs_dir: str | Path, run_id: str) -> list[dict]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kerasopt import records
 from kerasopt.report import verdicts
 from kerasopt.report.figures import write_figures
 from kerasopt.report.load import headline_metrics, load_costs, load_history, load_runs, load_selection, load_study, \
-    tuning_seeds
+    per_image_counts, tuning_seeds
 from kerasopt.report.markdown import COST_NOTE, NO_COST_NOTE, NOT_TUNED, budget_lines, protocol_lines, searched
 from kerasopt.report.tables import ARMS, arm_table, defaults_check, derived_targets, finished_target, headline_table, \
     main_table, seed_outcomes, target_table, tuning_table
@@ -61,8 +60,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     order = verdicts.rank_order(seed_outcomes(runs, optimizers, main_metric), mode)
     rule = verdicts.MoreSeeds(**spec.get("more_seeds", {}))
     finals = runs[(runs["phase"] == "final") & runs["complete"]]["run_id"]
-    per_image = {run_id: records.read_per_image(runs_dir / run_id) for run_id in finals}
-    per_image = {run_id: counts for run_id, counts in per_image.items() if counts}
+    per_image = per_image_counts(runs_dir, finals, loaded.unreadable)
     main = main_table(runs, arms, order, main_metric, mode, spec["seeds"], rule, per_image).rename(
         columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
     selection = load_selection(runs_dir)
