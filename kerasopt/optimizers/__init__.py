@@ -121,7 +121,7 @@ REGISTRY: dict[str, OptimizerSpec] = {
         _entry("nadamw", _O.Nadam, "Dozat 2016 with decoupled weight decay (Loshchilov & Hutter 2019); "
                                    "AlgoPerf's baseline",
                {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999},
-               {"learning_rate": OURS, "weight_decay": OURS}, variant=("weight_decay",)),
+               {"weight_decay": "AdamW's Keras 3 default"}, variant=("weight_decay",)),
         _entry("lion", _O.Lion, "Chen et al. 2023 (lr 3-10x below Adam's)",
                {"learning_rate": 0.0001, "beta_1": 0.9, "beta_2": 0.99}, {"learning_rate": PAPER_ERA}),
         _entry("lamb", _O.Lamb, "You et al. 2020", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999}),
