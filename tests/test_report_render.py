@@ -341,3 +341,56 @@ def test_held_out_seeds_count_a_failed_added_seed_as_added():
     sgd = table[table.optimizer == "sgd"].iloc[0]
     assert sgd["held-out seeds"] == "5 + 5 added" and sgd["failure rate"] == "1/10"
     assert table[table.optimizer == "adam"].iloc[0]["held-out seeds"] == "5 + 5 added"
+
+
+def test_ranks_use_the_seeds_every_optimizer_shares_so_added_seeds_cannot_flip_rank_one():
+    """a leads b on the study's own seeds 1-5; ten added seeds (a's only) are worse and would put b first."""
+    from kerasopt.report import verdicts
+    from kerasopt.report.tables import main_table, arm_table, rank_on_shared_seeds
+
+    rows = [{"run_id": f"a{s}", "optimizer": "a", "phase": "final", "seed": s, "metric": 0.80 + 0.001 * s}
+            for s in range(1, 6)]
+    rows += [{"run_id": f"a{s}", "optimizer": "a", "phase": "final", "seed": s, "metric": 0.70} for s in range(6, 16)]
+    rows += [{"run_id": f"b{s}", "optimizer": "b", "phase": "final", "seed": s, "metric": 0.79 + 0.001 * s}
+             for s in range(1, 6)]
+    runs = pd.DataFrame(rows).assign(complete=True, status="completed", setting="lr=1", trial=0,
+                                     incomplete=0, hparams=[{}] * len(rows))
+    assert verdicts.rank_order({"a": dict(zip(range(1, 16), [r["metric"] for r in rows[:15]])),
+                                "b": {s: 0.79 for s in range(1, 6)}}, "max") == ["b", "a"]  # all seeds: b first
+    order = rank_on_shared_seeds(runs, ["a", "b"], "metric", [1, 2, 3, 4, 5], "max")
+    assert order == ["a", "b"]
+    table = main_table(runs, arm_table(runs, ["a", "b"], ["metric"]), order, "metric", "max", [1, 2, 3, 4, 5],
+                       verdicts.MoreSeeds(rounds=2))
+    first = table.iloc[0]
+    assert first["optimizer"] == "a" and first["tuned metric median, failures worst"] == pytest.approx(0.803)
+    assert first["tuned metric median on every seed (added too)"] == pytest.approx(0.70)
+    assert first["held-out seeds"] == "5 + 10 added"
+
+
+def test_a_declared_reanalysis_rejudges_the_report_and_says_so(tmp_path):
+    from kerasopt.report import verdicts
+    from kerasopt.report.markdown import reanalysis_words
+    from kerasopt.study import spec as study_spec
+
+    study = {"name": "r", "task": "faststyle", "optimizers": ["adam"], "seeds": [1, 2],
+             "search": {"adam": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
+             "more_seeds": {"rounds": 1}}
+    plain = study_spec.StudySpec.from_dict(study, source="r.yaml").to_dict()
+    again = study_spec.StudySpec.from_dict({**study, "reanalysis": {"test": "sign_flip", "declared": "2026-12-07",
+                                                                    "why": "noise is not Gaussian"}},
+                                           source="r.yaml").to_dict()
+    assert verdicts.report_rule(plain).test == "t" and verdicts.report_rule(again).test == "sign_flip"
+    words = reanalysis_words(again)
+    assert "Re-analysis declared 2026-12-07" in words and "exact paired sign-flip test instead of the study's own " \
+        "paired t test (noise is not Gaussian)" in words and "not chosen by the new test" in words
+    with pytest.raises(ValueError, match="reanalysis.why: missing"):
+        study_spec.StudySpec.from_dict({**study, "reanalysis": {"test": "sign_flip", "declared": "x"}}, source="r")
+    from kerasopt.study.runner import REPORT_ONLY_KEYS
+    assert "reanalysis" in REPORT_ONLY_KEYS  # a resumed study keeps its runs
+
+
+def test_an_undecided_verdict_on_fresh_seeds_gives_their_number_and_p():
+    from kerasopt.report import verdicts
+
+    verdict = verdicts.Verdict(seeds=15, added=10, why="cap", p=0.0024)
+    assert verdicts.verdict_text(verdict, False) == "undecided on 10 fresh seeds (p = 0.0024); seed cap reached"

@@ -10,7 +10,7 @@ import pandas as pd
 from kerasopt.report import budgets as anytime
 from kerasopt.report import verdicts
 from kerasopt.report.load import tuning_seeds
-from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, seed_outcomes, status_counts
+from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, on_seeds, seed_outcomes, status_counts
 from kerasopt.report.text import interval_text, markdown_table
 
 
@@ -48,6 +48,7 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
     defaults_seeds = spec.get("defaults_seeds", spec["seeds"])
     budget = study.get("task", {}).get("budget_key")
     tuned = searched(spec)
+    test = verdicts.test_words(verdicts.report_rule(spec).test)
     lines = [
         "## Protocol", "",
         f"- Task: `{spec['task']}`; base settings: `{json.dumps(spec['base'], sort_keys=True)}`."
@@ -77,14 +78,15 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
                                  "Rprop/L-BFGS constructors) builds it"}[arm] for arm in arms) or "not run") + ".",
         "- Failures: a run that diverged, failed, or collapsed (completed, but the task's collapse rule rejects "
         f"it: {_collapse_words(study)}) is counted in `{OUTCOMES}` and in the failure rate, never averaged.",
-        "- Ranking: by the median over every held-out seed of the tuned arm, a failed run counting as the worst "
+        f"- Ranking: by the median over the study's own held-out seeds {spec['seeds']}, which every optimizer "
+        "shares (seeds added to some optimizers only never move a rank), a failed run counting as the worst "
         "possible value (so an optimizer whose runs mostly fail ranks last); `rank [95% bootstrap]` = the "
         "2.5-97.5% percentiles of its rank over 2000 resamples of each optimizer's seeds. Beside it: the mean over "
-        "the completed runs with a 95% interval (Student t with n-1 degrees of freedom below 30 values, a "
-        "percentile bootstrap from 30; none from one run).",
+        "every completed run, added seeds included, with a 95% interval (Student t with n-1 degrees of freedom "
+        "below 30 values, a percentile bootstrap from 30; none from one run).",
         "- Paired difference: per held-out seed, the difference to the rank-1 optimizer's run with the same seed, "
         "with its 95% t interval (descriptive).",
-        "- `worse than the best?`: every pair of optimizers is compared by a two-sided paired t test on their "
+        f"- `worse than the best?`: every pair of optimizers is compared by a two-sided {test} on their "
         "shared seeds, Holm-adjusted over all pairs; `yes (worse than X)` when it is significantly worse than X "
         "(so worse than the best). Testing only against the best-ranked optimizer, picked from the same seeds, "
         "would declare equal optimizers worse in about 10% of studies at a nominal 5% (simulated: "
@@ -93,7 +95,8 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
             f" Undecided optimizers with a gap to the leader of the configured seeds of at least "
             f"{rule_text(spec)} got rounds of fresh seeds; their verdict is a one-sided test against that leader "
             "on the fresh seeds only, with the error rate spent over the looks so that false `yes` verdicts stay "
-            "at most 5% family-wise (simulated: benchmarks/verdicts_simulation.py)." if spec.get("more_seeds") else ""),
+            "at most 5% family-wise (simulated: benchmarks/verdicts_simulation.py)." if spec.get("more_seeds") else "")
+        + reanalysis_words(spec),
         f"- Time-to-target: the first history row where `{target['metric']}` reaches each target "
         f"({'≤' if target['mode'] == 'min' else '≥'}); median over completed seeds, an unreached seed counting "
         "as infinite (so `not reached` unless more than half of them reach it).",
@@ -128,7 +131,7 @@ def budget_lines(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict,
     for b in budgets:
         frame = per_budget[b]
         arms = arm_table(frame, optimizers, ["metric"])
-        outcomes[b] = seed_outcomes(frame, optimizers, "metric")
+        outcomes[b] = on_seeds(seed_outcomes(frame, optimizers, "metric"), spec["seeds"])
         orders[b] = verdicts.rank_order(outcomes[b], mode)
         table = main_table(frame, arms, orders[b], "metric", mode, spec["seeds"], rule)
         table = table[[c for c in COMPACT if c in table.columns]].rename(
@@ -162,6 +165,18 @@ def _collapse_words(study: dict) -> str:
         return (f"`{rule['metric']}` ended at most {rule['at_most']:g} after reaching at least "
                 f"{rule['after_at_least']:g}")
     return f"`{rule['metric']}` ended above its start"
+
+
+def reanalysis_words(spec: dict) -> str:
+    """The sentence a declared re-analysis adds to the protocol ("" without one)."""
+    again = spec.get("reanalysis")
+    if not again:
+        return ""
+    original = verdicts.test_words((spec.get("more_seeds") or {}).get("test", "t"))
+    return (f" **Re-analysis declared {again['declared']}:** the verdicts are re-judged with the "
+            f"{verdicts.test_words(again['test'])} instead of the study's own {original} ({again['why']}); the "
+            f"runs, and which optimizers got added seeds, are as the study's own procedure chose them, not "
+            "chosen by the new test.")
 
 
 def rule_text(spec: dict) -> str:

@@ -15,7 +15,7 @@ from kerasopt.report.load import headline_metrics, load_costs, load_history, loa
     per_image_counts, tuning_seeds
 from kerasopt.report.markdown import COST_NOTE, NO_COST_NOTE, NOT_TUNED, budget_lines, protocol_lines, searched
 from kerasopt.report.tables import ARMS, arm_table, defaults_check, derived_targets, finished_target, headline_table, \
-    main_table, seed_outcomes, target_table, tuning_table
+    main_table, rank_on_shared_seeds, seed_outcomes, target_table, tuning_table
 from kerasopt.report.text import fmt, interval_text, markdown_table  # noqa: F401  (re-exported)
 
 __all__ = ["write_report", "publish", "REPORT", "MAIN_TABLE", "markdown_table", "fmt", "interval_text", "ARMS"]
@@ -57,8 +57,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
         runs = runs[(runs["phase"] != "final") | (runs["budget"] == budgets[-1])]
     metric_columns = list(dict.fromkeys(["metric", *(m for m in headline if m != metric)]))
     arms = arm_table(runs, optimizers, metric_columns)
-    order = verdicts.rank_order(seed_outcomes(runs, optimizers, main_metric), mode)
-    rule = verdicts.MoreSeeds(**spec.get("more_seeds", {}))
+    order = rank_on_shared_seeds(runs, optimizers, main_metric, spec["seeds"], mode)
+    rule = verdicts.report_rule(spec)
     finals = runs[(runs["phase"] == "final") & runs["complete"]]["run_id"]
     per_image = per_image_counts(runs_dir, finals, loaded.unreadable)
     main = main_table(runs, arms, order, main_metric, mode, spec["seeds"], rule, per_image).rename(

@@ -32,6 +32,7 @@ AXIS_NAMES = {"seconds": "wall seconds"}
 
 
 WORSE = "worse than the best? (5% family-wise)"
+EVERY_SEED_MEDIAN = "tuned metric median on every seed (added too)"
 
 
 OUTCOMES = "completed/diverged/collapsed/failed"
@@ -77,6 +78,19 @@ def seed_outcomes(runs: pd.DataFrame, optimizers: list[str], metric: str) -> dic
     return outcomes
 
 
+def on_seeds(outcomes: dict[str, dict[int, float | None]], seeds) -> dict[str, dict[int, float | None]]:
+    """``outcomes`` restricted to ``seeds`` (a study's own held-out seeds, which every optimizer shares): what
+    the ranking uses, so seeds added to some optimizers only (``more_seeds``) cannot move the ranks."""
+    chosen = set(seeds)
+    return {name: {s: v for s, v in by_seed.items() if s in chosen} for name, by_seed in outcomes.items()}
+
+
+def rank_on_shared_seeds(runs: pd.DataFrame, optimizers: list[str], metric: str, seeds, mode: str) -> list[str]:
+    """Optimizers best first by the failure-aware median over the study's own held-out seeds
+    (`verdicts.rank_order` of `on_seeds`)."""
+    return verdicts.rank_order(on_seeds(seed_outcomes(runs, optimizers, metric), seeds), mode)
+
+
 def per_seed(runs: pd.DataFrame, optimizer: str, metric: str) -> dict:
     """``{seed: value}`` of the completed tuned runs of ``optimizer``."""
     part = runs[(runs["optimizer"] == optimizer) & (runs["phase"] == "final")].dropna(subset=[metric])
@@ -86,7 +100,9 @@ def per_seed(runs: pd.DataFrame, optimizer: str, metric: str) -> dict:
 def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric: str, mode: str,
                configured_seeds: list[int], rule: verdicts.MoreSeeds, per_image: dict | None = None) -> pd.DataFrame:
     """One row per optimizer in rank order: the rank with its bootstrap interval, the tuned setting, the
-    failure-aware median (the ranking statistic), the mean [95% CI] over completed runs and the outcomes,
+    failure-aware median on the study's own held-out seeds (the ranking statistic, on seeds every optimizer
+    shares; with added seeds also the median over all of them beside it), the mean [95% CI] over completed
+    runs and the outcomes,
     the failure rate, the paired difference to the rank-1 optimizer, the verdict "worse than the best?"
     (`kerasopt.report.verdicts`: all pairs at the configured seeds, then the seeds added where it was
     undecided) and each defaults arm. With ``per_image`` (run id -> per-test-image ``(TP, FP, FN)``, from
@@ -101,13 +117,15 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
                                 mode)
     decided = verdicts.verdicts(values, configured, reference, mode, rule)
     verdicts.next_round(values, configured, reference, mode, rule, decided)  # says why each undecided one stopped
-    intervals = verdicts.rank_intervals(outcomes, mode)
+    shared = on_seeds(outcomes, configured_seeds)
+    intervals = verdicts.rank_intervals(shared, mode)
+    added_any = any(set(by_seed) - set(configured_seeds) for by_seed in outcomes.values())
     rows = []
     for rank, name in enumerate(order, start=1):
         by_seed = outcomes[name]
         failures = sum(v is None for v in by_seed.values())
         low, high = intervals[name]
-        row = {"rank": rank, "rank [95% bootstrap]": f"[{low}, {high}]" if by_seed else "—", "optimizer": name}
+        row = {"rank": rank, "rank [95% bootstrap]": f"[{low}, {high}]" if shared[name] else "—", "optimizer": name}
         for arm in present:
             match = arms[(arms["optimizer"] == name) & (arms["arm"] == arm)]
             if match.empty:
@@ -116,8 +134,11 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
             r = match.iloc[0]
             if arm == "tuned":
                 row["tuned setting"] = r["setting"]
-                median = verdicts.failure_aware_median(list(by_seed.values()), mode)
+                median = verdicts.failure_aware_median(list(shared[name].values()), mode)
                 row["tuned metric median, failures worst"] = "worst (most runs failed)" if math.isinf(median) else median
+                if added_any:
+                    every = verdicts.failure_aware_median(list(by_seed.values()), mode)
+                    row[EVERY_SEED_MEDIAN] = "worst (most runs failed)" if math.isinf(every) else every
             row[f"{arm} metric mean [95% CI]"] = interval_text(r[metric], r[f"{metric}_low"], r[f"{metric}_high"])
             row[f"{arm} {OUTCOMES}"] = outcome_text(r)
             if arm == "tuned":

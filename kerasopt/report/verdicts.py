@@ -106,6 +106,7 @@ class Verdict:
         why: for an undecided one, why it stopped: ``cap``, ``gap below min_difference``, ``gap bound
             below min_difference``, ``no paired seeds``, ``no rounds``,
             ``reference`` (it is the reference) or ``pending`` (more seeds are planned).
+        p: the one-sided p-value of its fresh-seed test against the reference (None without one).
     """
 
     worse: bool = False
@@ -114,6 +115,21 @@ class Verdict:
     seeds: int = 0
     added: int = 0
     why: str = ""
+    p: float | None = None
+
+
+def report_rule(spec: Mapping) -> MoreSeeds:
+    """The `MoreSeeds` a report judges with: the study's ``more_seeds``, its test replaced by a declared
+    ``reanalysis`` (the runs were planned by the study's own rule; the report says so)."""
+    rule = dict(spec.get("more_seeds") or {})
+    if spec.get("reanalysis"):
+        rule["test"] = spec["reanalysis"]["test"]
+    return MoreSeeds(**rule)
+
+
+def test_words(test: str) -> str:
+    """The report's name of a test."""
+    return {"t": "paired t test", "sign_flip": "exact paired sign-flip test"}[test]
 
 
 def failure_aware_median(values: list, mode: str) -> float:
@@ -179,6 +195,8 @@ def verdict_text(verdict: Verdict, is_reference: bool) -> str:
               "gap below min_difference": "; gap below the smallest difference that matters",
               "gap bound below min_difference": "; within the smallest difference that matters (upper bound)",
               "no paired seeds": "; no completed seed shared with the reference"}.get(verdict.why, "")
+    if verdict.added and verdict.p is not None:
+        return f"undecided on {verdict.added} fresh seeds (p = {verdict.p:.2g}){reason}"
     return f"not established at {verdict.seeds} seed{'s' if verdict.seeds != 1 else ''}{reason}"
 
 
@@ -278,6 +296,7 @@ def verdicts(values: Values, configured: Mapping[str, set], reference: str | Non
             reference_fresh = set(values[reference]) - configured.get(reference, set())
             d = paired(values[name], values[reference], reference_fresh)
             p = rule.p_value(d, worse_side(mode))
+            verdict.p = None if math.isnan(p) else p
             if not math.isnan(p) and p < rule.alpha_at(look) / max(len(values) - 1, 1):
                 verdict.worse, verdict.by, verdict.look = True, reference, look
         result[name] = verdict

@@ -35,6 +35,10 @@ arms show what an untuned user gets. Schema (every key except ``name``,
                                        # test: sign_flip (exact) or t, the default; the largest
                                        # budget's answer). Part of the study's identity: a resumed
                                        # study with other more_seeds settings is refused.
+    reanalysis: {test: sign_flip, declared: 2026-12-07, why: "..."}
+                                       # optional, report only: the verdicts re-judged by another test
+                                       # (the runs, and which seeds were added, stay as the study's own
+                                       # procedure chose them); the report says so
 
 Instead of ``search``, ``settings_from: ../docs/results/style/records`` (a study's results
 directory, relative to this file, then the working directory; ``{study: DIR, budget: 300}`` for its
@@ -80,7 +84,8 @@ OTHERS = "others"
 RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
-             "defaults_seeds", "seeds", "targets", "budgets", "more_seeds")
+             "defaults_seeds", "seeds", "targets", "budgets", "more_seeds", "reanalysis")
+_REANALYSIS_KEYS = ("test", "declared", "why")
 _MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha", "close_by", "test")
 _TESTS = ("t", "sign_flip")
 _CLOSE_BY = ("estimate", "bound")
@@ -175,6 +180,7 @@ class StudySpec:
     extensions: int = 3
     budgets: tuple = ()
     more_seeds: dict = field(default_factory=dict)
+    reanalysis: dict = field(default_factory=dict)
     source: str = field(default="", compare=False)
     warnings: tuple = field(default=(), compare=False)
 
@@ -200,6 +206,7 @@ class StudySpec:
             "seeds": list(self.seeds), "targets": list(self.targets),
             **({"budgets": list(self.budgets)} if self.budgets else {}),
             **({"more_seeds": dict(self.more_seeds)} if self.more_seeds else {}),
+            **({"reanalysis": dict(self.reanalysis)} if self.reanalysis else {}),
         }
 
     def selection_budgets(self) -> tuple:
@@ -371,8 +378,22 @@ class _Parser:
             trials=self.integer(tuning.get("trials", 8), "tuning.trials", 1), sampler=sampler,
             tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
             seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
-            budgets=budgets, more_seeds=self.more_seeds(data.get("more_seeds"), seeds), source=self.source,
-            warnings=warnings)
+            budgets=budgets, more_seeds=self.more_seeds(data.get("more_seeds"), seeds),
+            reanalysis=self.reanalysis(data.get("reanalysis")), source=self.source, warnings=warnings)
+
+    def reanalysis(self, value: Any) -> dict:
+        """The validated ``reanalysis`` mapping, {} when absent: a published study's verdicts re-judged by
+        another ``test`` in its report, declared with the date and the reason; its runs stay as they are."""
+        if value is None:
+            return {}
+        value = self.mapping(value, "reanalysis", _REANALYSIS_KEYS)
+        missing = [key for key in _REANALYSIS_KEYS if key not in value]
+        if missing:
+            raise self.error(f"reanalysis.{missing[0]}", "missing (a re-analysis says its test, when it was "
+                                                         "declared and why)")
+        if value["test"] not in _TESTS:
+            raise self.error("reanalysis.test", f"expected one of {', '.join(_TESTS)}. Received: {value['test']!r}")
+        return {"test": value["test"], "declared": str(value["declared"]), "why": str(value["why"]).strip()}
 
     def tuning_seeds(self, tuning: dict) -> tuple:
         if "seed" in tuning and "seeds" in tuning:
