@@ -125,6 +125,10 @@ class KerasTask(Task):
         title: a heading for comparisons.
         source: the file whose code identifies the task in every run (default: ``build_model``'s file;
             a task loaded by import path: the file or module it was loaded from).
+        collapse: the task's collapse rule (`kerasopt.records.collapse_reason`), None for none, or
+            ``"auto"`` (default): for an accuracy target, a run whose validation accuracy ended at chance
+            (the validation split's majority-class share, + 0.01) learnt nothing and counts as a failure;
+            no rule otherwise.
         locator: where a study finds the task again (an absolute ``file.py:NAME``; set by the loader).
 
     Attributes (beyond `kerasopt.task.Task`'s):
@@ -142,7 +146,7 @@ class KerasTask(Task):
     def __init__(self, build_model: Callable, train: Any, validation: Any, loss: Any, metrics: list,
                  target: str, mode: str = "max", *, test: Any = None, epochs: int = 10, batch_size: int = 32,
                  optimizers: list | None = None, name: str | None = None, title: str | None = None,
-                 source: str | Path | None = None, locator: str | None = None):
+                 source: str | Path | None = None, locator: str | None = None, collapse: Any = "auto"):
         from kerasopt import optimizers as registry
 
         if not callable(build_model):
@@ -164,7 +168,7 @@ class KerasTask(Task):
                 source = None
         arguments = {"build_model": build_model, "train": train, "validation": validation, "loss": loss,
                      "metrics": list(metrics), "target": target, "mode": mode, "test": test, "epochs": epochs,
-                     "batch_size": batch_size, "optimizers": optimizers, "title": title}
+                     "batch_size": batch_size, "optimizers": optimizers, "title": title, "collapse": collapse}
         headline = f"test_{target}" if test is not None else f"val_{target}"
         identity = source_identity(name, source, build_model)
         config_cls = _config_class(identity, _positive(epochs, "epochs"), _positive(batch_size, "batch_size"))
@@ -178,11 +182,38 @@ class KerasTask(Task):
             comparison_note=f"val_{target}: validation value of the best epoch (used for selection); test_*: "
                             "the test split with that epoch's weights.")
         config_cls.TASK = self
+        self._collapse = collapse
         self.arguments = arguments
         self.source = str(source) if source else None
         self.identity = identity
         self.locator = locator
         self._splits = {}
+
+    @property
+    def collapse(self):
+        """The collapse rule; ``"auto"`` is resolved on first use (`chance_rule`: it reads the validation labels)."""
+        if isinstance(self._collapse, str) and self._collapse == "auto":
+            self._collapse = self.chance_rule()
+        return self._collapse
+
+    @collapse.setter
+    def collapse(self, value):
+        self._collapse = value
+
+    def chance_rule(self) -> dict | None:
+        """``{"kind": "at_chance", ...}`` for an accuracy target whose validation labels are arrays: chance is
+        the majority-class share of the validation split; None otherwise."""
+        target = self.arguments["target"]
+        data = self.split("validation")
+        if "accuracy" not in target or self.arguments["mode"] != "max" or not isinstance(data, (tuple, list)):
+            return None
+        import numpy as np
+
+        labels = np.asarray(data[1])
+        labels = labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
+        _, counts = np.unique(labels, return_counts=True)
+        return {"kind": "at_chance", "metric": f"val_{target}", "chance": round(float(counts.max() / counts.sum()), 4),
+                "tolerance": 0.01}
 
     def bound(self, name: str, source: str | Path, locator: str | None = None) -> "KerasTask":
         """This task named ``name`` (the import path it was loaded by), identified by the file ``source``

@@ -48,7 +48,7 @@ STATUSES = ("completed", "diverged", "failed")
 COLLAPSED = "collapsed"
 """A completed run that its task's collapse rule (`collapse_reason`) rejects: derived from the record
 when it is read, never written, so every existing record is judged by the current rule."""
-COLLAPSE_KINDS = ("fell_to", "ended_above_start")
+COLLAPSE_KINDS = ("fell_to", "ended_above_start", "stuck", "at_chance")
 BASE_COLUMNS = ("step", "evaluations", "seconds", "loss")
 CONFIG, HISTORY, SUMMARY, ERROR_LOG, ARTIFACTS = "config.json", "history.csv", "summary.json", "error.log", "artifacts"
 PER_IMAGE = "test_images.csv"  # defects: tp, fp, fn pixels of each test image
@@ -397,21 +397,32 @@ def _number(text: str):
         return text
 
 
-def collapse_reason(rule: dict | None, history: list[dict]) -> str | None:
+def collapse_reason(rule: dict | list | None, history: list[dict]) -> str | None:
     """Why a completed run with this ``history`` collapsed under its task's ``rule``, or None.
 
-    Rules (a task declares one, `kerasopt.tasks.Task.collapse`):
+    Rules (a task declares one, or a list of them, any of which collapses a run; `kerasopt.task.Task.collapse`):
 
     - ``{"kind": "fell_to", "metric": m, "at_most": a, "after_at_least": b}``: the last finite value
       of ``m`` is at most ``a`` although an earlier one reached ``b`` (a segmentation model whose
       validation Dice fell to zero and stayed there: it learnt, then lost everything, without a NaN);
     - ``{"kind": "ended_above_start", "metric": m}``: the last finite value of ``m`` is above the first
-      (a loss that ended worse than where it started).
+      (a loss that ended worse than where it started);
+    - ``{"kind": "stuck", "metric": m, "share": s, "rtol": r}``: at least a share ``s`` of the steps
+      between consecutive history rows left ``m`` unchanged (relative change at most ``r``): a network
+      saturated into a constant output, whose loss no longer moves;
+    - ``{"kind": "at_chance", "metric": m, "chance": c, "tolerance": t}``: the last finite value of
+      ``m`` (an accuracy) is at most ``c + t``: a classifier that ended at chance level learnt nothing.
     """
     if not rule:
         return None
+    if isinstance(rule, list):
+        return next((reason for one in rule if (reason := collapse_reason(one, history))), None)
     metric = rule["metric"]
     values = [row[metric] for row in history if is_finite(row.get(metric))]
+    if rule["kind"] == "at_chance":
+        limit = rule["chance"] + rule.get("tolerance", 0.0)
+        return f"{metric} ended at {values[-1]:.3g}, at chance ({rule['chance']:.3g})" if values and \
+            values[-1] <= limit else None
     if len(values) < 2:
         return None
     if rule["kind"] == "fell_to":
@@ -420,6 +431,11 @@ def collapse_reason(rule: dict | None, history: list[dict]) -> str | None:
         return None
     if rule["kind"] == "ended_above_start":
         return f"{metric} ended at {values[-1]:.4g}, above its start {values[0]:.4g}" if values[-1] > values[0] else None
+    if rule["kind"] == "stuck":
+        unchanged = sum(abs(b - a) <= rule["rtol"] * abs(a) for a, b in zip(values, values[1:]))
+        share = unchanged / (len(values) - 1)
+        return (f"{metric} did not move over {share:.0%} of the logged steps (stuck at {values[-1]:.4g})"
+                if share >= rule["share"] else None)
     raise ValueError(f"unknown collapse rule kind {rule['kind']!r}. Valid: {', '.join(COLLAPSE_KINDS)}")
 
 

@@ -33,8 +33,9 @@ class Task:
             ``("evaluations", "evaluations")``: a study with several ``budgets`` runs every run to
             the largest and reads the selection metric at each smaller budget from the history
             column (None: the task cannot be read at intermediate budgets).
-        collapse: the rule that makes a completed run ``collapsed`` (`kerasopt.records.collapse_reason`):
-            never selected, never averaged, counted as a failure; None: no rule.
+        collapse: the rule (or list of rules, any of which) that makes a completed run ``collapsed``
+            (`kerasopt.records.collapse_reason`): never selected, never averaged, counted as a failure;
+            None: no rule.
         budget_images: ``(setting, file pattern)``: the setting a study with budgets sets to the
             budgets below the largest, so each run keeps its result image at each of them, and the
             artifact name of that image (``"at_{budget}_evaluations.png"``); None: no such images.
@@ -65,7 +66,7 @@ class Task:
     budget_key: str | None = None
     budget: tuple | None = None
     budget_images: tuple | None = None
-    collapse: dict | None = None
+    collapse: dict | list | None = None
     seeds_matter: Callable[[dict], str | None] = lambda settings: None
     title: str = ""
     comparison_metrics: tuple = ()
@@ -97,4 +98,4 @@ class Task:
                     "panel_title": self.panel_title} if self.shared_image else {}),
                 **({"budget": list(self.budget)} if self.budget else {}),
                 **({"budget_image": self.budget_images[1]} if self.budget_images else {}),
-                **({"collapse": dict(self.collapse)} if self.collapse else {})}
+                **({"collapse": self.collapse} if self.collapse else {})}

@@ -167,3 +167,43 @@ def test_summary_has_setup_training_seconds_and_the_non_training_share(tmp_path,
     assert summary["train_seconds"] == 9.0
     assert summary["non_training_share"] == pytest.approx(1 - 9.0 / 12.0)
     assert records.non_training_share(5.0, 0.0) is None and records.non_training_share(7.0, 5.0) == 0.0
+
+
+STUCK = {"kind": "stuck", "metric": "loss", "share": 0.5, "rtol": 1e-4}
+
+
+@pytest.mark.parametrize("losses, collapsed", [
+    ([38332, 30000, 571328, 571329, 571328, 571330], True),  # saturated: 3 of 5 steps unchanged
+    ([38332, 30000, 26650, 26650, 26651, 20000], False),  # 2 of 5: moving again
+    ([500.0, 400.0, 300.0, 200.0, 100.0], False),
+])
+def test_a_network_stuck_at_a_constant_output_is_collapsed(losses, collapsed):
+    history = [{"loss": loss} for loss in losses]
+    assert (records.collapse_reason(STUCK, history) is not None) == collapsed
+
+
+def test_a_classifier_that_ended_at_chance_is_collapsed_and_rules_combine():
+    rule = {"kind": "at_chance", "metric": "val_accuracy", "chance": 0.1028, "tolerance": 0.01}
+    dead = [{"val_accuracy": a} for a in (0.276, 0.1, 0.097, 0.1, 0.1)]
+    learning = [{"val_accuracy": a} for a in (0.1, 0.2, 0.5)]
+    assert "at chance (0.103)" in records.collapse_reason(rule, dead)
+    assert records.collapse_reason(rule, learning) is None
+    both = [{"kind": "stuck", "metric": "val_accuracy", "share": 0.9, "rtol": 0.0}, rule]
+    assert records.collapse_reason(both, dead) == records.collapse_reason(rule, dead)  # the first that applies
+
+
+def test_the_published_stuck_and_chance_level_runs_are_flagged():
+    """Fast style's Adagrad at 0.1 (stuck at 571,328-level losses for half its steps) and the digits
+    study's runs that went dead at chance level, from the committed records."""
+    from pathlib import Path
+
+    from kerasopt import tasks
+
+    results = Path(__file__).resolve().parents[1] / "docs" / "results"
+    faststyle = tasks.get("faststyle").collapse
+    assert records.collapse_reason(faststyle, records.read_history(results / "faststyle/records/42fcf6a08b5c"))
+    assert records.collapse_reason(faststyle, records.read_history(results / "faststyle/records/7163b74b2920"))
+    digits = tasks.get("digits.py:TASK", base_dir=Path(__file__).resolve().parents[1] / "experiments").collapse
+    assert digits["kind"] == "at_chance" and digits["chance"] == pytest.approx(0.1, abs=0.01)
+    for run_id in ("2a4b5476bcc0", "2f538f646191", "296f760b73da", "94a48940fc26", "78365d2a4173", "c0252c274b77"):
+        assert records.collapse_reason(digits, records.read_history(results / "digits/records" / run_id)), run_id

@@ -11,7 +11,8 @@ METRIC = TARGET["metric"]
 TASK = Task(
     NAME, FastStyleConfig, run, dict(TARGET), (METRIC,), tuple(optimizers.mini_batch()),
     title="Fast style transfer", budget=("steps", "step"),
-    collapse={"kind": "ended_above_start", "metric": METRIC},
+    collapse=[{"kind": "ended_above_start", "metric": METRIC},
+              {"kind": "stuck", "metric": "loss", "share": 0.5, "rtol": 1e-4}],
     comparison_metrics=(METRIC, "val_content_loss", "val_style_loss", "style_ratio", "loss", "steps",
                         "train_seconds"),
     curve_metrics=("loss", METRIC), log_metrics=("loss", METRIC), result_image=GRID_FILE, prepare=prepare,

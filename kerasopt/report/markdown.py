@@ -161,9 +161,18 @@ def _collapse_words(study: dict) -> str:
     rule = (study.get("task") or {}).get("collapse")
     if not rule:
         return "this task has no collapse rule"
+    return "; or ".join(_one_rule_words(one) for one in (rule if isinstance(rule, list) else [rule]))
+
+
+def _one_rule_words(rule: dict) -> str:
     if rule["kind"] == "fell_to":
         return (f"`{rule['metric']}` ended at most {rule['at_most']:g} after reaching at least "
                 f"{rule['after_at_least']:g}")
+    if rule["kind"] == "stuck":
+        return (f"`{rule['metric']}` did not move (relative change at most {rule['rtol']:g}) over at least "
+                f"{rule['share']:.0%} of the logged steps")
+    if rule["kind"] == "at_chance":
+        return f"`{rule['metric']}` ended at or below chance ({rule['chance']:.3g} + {rule.get('tolerance', 0):g})"
     return f"`{rule['metric']}` ended above its start"
 
 
