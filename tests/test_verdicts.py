@@ -64,6 +64,12 @@ def test_an_undecided_optimizer_gets_seeds_only_while_its_gap_matters_and_below_
     result = verdicts(values, configured, "best", "max", rule)
     assert next_round(values, configured, "best", "max", rule, result) == []
     assert result["far"].why == "cap" and result["far"].added == 2
+    unlimited = MoreSeeds(rounds=1, per_round=2, max_seeds=50, min_difference=0.1)  # rounds run out first
+    result = verdicts(values, configured, "best", "max", unlimited)
+    assert next_round(values, configured, "best", "max", unlimited, result) == []
+    assert result["far"].why == "rounds used"
+    assert verdict_text(result["far"], False) == "undecided on 2 fresh seeds (p = %.2g); no round of added seeds left" \
+        % result["far"].p
 
 
 def test_with_close_by_bound_a_small_but_uncertain_gap_still_gets_seeds():

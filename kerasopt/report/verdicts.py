@@ -103,7 +103,7 @@ class Verdict:
         look: the look that decided it (0: the configured seeds), None when undecided.
         seeds: held-out seeds it has (configured + added).
         added: seeds added to it.
-        why: for an undecided one, why it stopped: ``cap``, ``gap below min_difference``, ``gap bound
+        why: for an undecided one, why it stopped: ``cap``, ``rounds used``, ``gap below min_difference``, ``gap bound
             below min_difference``, ``no paired seeds``, ``no rounds``,
             ``reference`` (it is the reference) or ``pending`` (more seeds are planned).
         p: the one-sided p-value of its fresh-seed test against the reference (None without one).
@@ -191,7 +191,7 @@ def verdict_text(verdict: Verdict, is_reference: bool) -> str:
     if verdict.worse:
         return (f"yes (worse than {verdict.by})" if verdict.look == 0
                 else f"yes (worse than {verdict.by} on {verdict.added} added seeds)")
-    reason = {"cap": "; seed cap reached",
+    reason = {"cap": "; seed cap reached", "rounds used": "; no round of added seeds left",
               "gap below min_difference": "; gap below the smallest difference that matters",
               "gap bound below min_difference": "; within the smallest difference that matters (upper bound)",
               "no paired seeds": "; no completed seed shared with the reference"}.get(verdict.why, "")
@@ -341,8 +341,10 @@ def next_round(values: Values, configured: Mapping[str, set], reference: str | N
             verdict.why = "no paired seeds"
         elif not (gap >= rule.min_difference):
             verdict.why = "gap bound below min_difference" if rule.close_by == "bound" else "gap below min_difference"
-        elif rounds_done >= rule.rounds or verdict.seeds + rule.per_round > rule.max_seeds:
+        elif verdict.seeds + rule.per_round > rule.max_seeds:
             verdict.why = "cap"
+        elif rounds_done >= rule.rounds:
+            verdict.why = "rounds used"
         else:
             verdict.why = "pending"
             chosen.append(name)
