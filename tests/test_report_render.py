@@ -394,3 +394,17 @@ def test_an_undecided_verdict_on_fresh_seeds_gives_their_number_and_p():
 
     verdict = verdicts.Verdict(seeds=15, added=10, why="cap", p=0.0024)
     assert verdicts.verdict_text(verdict, False) == "undecided on 10 fresh seeds (p = 0.0024); seed cap reached"
+
+
+def test_a_companion_protocol_is_compared_per_optimizer_on_shared_seeds():
+    from kerasopt.report.companion import comparison_table
+
+    mine = {"a": {1: 0.9, 2: 0.8, 3: 0.7, 9: 0.1}, "b": {1: 0.5, 2: 0.5, 3: None}, "c": {1: 0.2}}
+    theirs = {"a": {1: 0.8, 2: 0.7, 3: 0.6}, "b": {1: 0.6, 2: 0.4, 3: 0.5}}
+    table = comparison_table(mine, theirs, [1, 2, 3], "max").set_index("optimizer")
+    assert list(table.index) == ["a", "b"]  # c is not in the companion; seed 9 is not a shared held-out seed
+    assert table.loc["a", "median here"] == pytest.approx(0.8) and table.loc["a", "median, companion"] == 0.7
+    assert table.loc["a", "paired difference [95% CI]"].startswith("0.1 [")  # +0.1 on each of 3 seeds
+    assert table.loc["a", "sign-flip p (two-sided)"] == pytest.approx(2 / 8)
+    assert table.loc["b", "median here"] == 0.5  # the failed seed 3 counts as the worst value: median 0.5
+    assert table.loc["b", "paired difference [95% CI]"].endswith("(n=2)")  # only the seeds both completed

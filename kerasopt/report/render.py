@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from kerasopt.report import verdicts
+from kerasopt.report.companion import companion_lines
 from kerasopt.report.figures import write_figures
 from kerasopt.report.load import headline_metrics, load_costs, load_history, load_runs, load_selection, load_study, \
     per_image_counts, tuning_seeds
@@ -104,6 +105,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     if budgets[-1] is not None:
         lines += budget_lines(runs_dir, out_dir, every_budget, study, optimizers, [int(b) for b in budgets], rule,
                               collapse, headline)
+    lines += companion_lines(study, runs_dir, out_dir)
     lines += ["## Tuning", "", markdown_table(tuning) if len(tuning) else "Tuning has not finished.", ""]
     beaten = defaults_check(runs_dir, runs, arms, order, main_metric, mode, selection)
     beaten = beaten.rename(columns=lambda c: c.replace(" metric ", f" {headline[0]} "))

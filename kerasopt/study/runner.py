@@ -36,7 +36,7 @@ STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
 BACKENDS = ("local", "ray")
 BAD_INPUT = "bad_input"
 RAY_HINT = "--backend ray needs Ray: pip install 'kerasopt[ray]'"
-REPORT_ONLY_KEYS = ("targets", "reanalysis")  # study keys that change the report, not the runs
+REPORT_ONLY_KEYS = ("targets", "reanalysis", "compare_to")  # study keys that change the report, not the runs
 
 
 def execute_run(task_name: str, settings: dict, run_dir: str) -> dict:

@@ -35,6 +35,9 @@ arms show what an untuned user gets. Schema (every key except ``name``,
                                        # test: sign_flip (exact) or t, the default; the largest
                                        # budget's answer). Part of the study's identity: a resumed
                                        # study with other more_seeds settings is refused.
+    compare_to: {study: ../docs/results/x/constant/records, label: constant learning rate}
+                                       # optional, report only: a companion study of the same task under
+                                       # another protocol, compared per optimizer on shared seeds
     reanalysis: {test: sign_flip, declared: 2026-12-07, why: "..."}
                                        # optional, report only: the verdicts re-judged by another test
                                        # (the runs, and which seeds were added, stay as the study's own
@@ -84,7 +87,7 @@ OTHERS = "others"
 RUN_OWNED_KEYS = ("optimizer", "hparams", "seed", "hparam_defaults")
 DEFAULTS_ARMS = {"task_defaults": "task", "library_defaults": "library"}  # arm -> TaskConfig.hparam_defaults
 _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "tuning", "defaults_arms",
-             "defaults_seeds", "seeds", "targets", "budgets", "more_seeds", "reanalysis")
+             "defaults_seeds", "seeds", "targets", "budgets", "more_seeds", "reanalysis", "compare_to")
 _REANALYSIS_KEYS = ("test", "declared", "why")
 _MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha", "close_by", "test")
 _TESTS = ("t", "sign_flip")
@@ -181,6 +184,7 @@ class StudySpec:
     budgets: tuple = ()
     more_seeds: dict = field(default_factory=dict)
     reanalysis: dict = field(default_factory=dict)
+    compare_to: dict = field(default_factory=dict)
     source: str = field(default="", compare=False)
     warnings: tuple = field(default=(), compare=False)
 
@@ -207,6 +211,7 @@ class StudySpec:
             **({"budgets": list(self.budgets)} if self.budgets else {}),
             **({"more_seeds": dict(self.more_seeds)} if self.more_seeds else {}),
             **({"reanalysis": dict(self.reanalysis)} if self.reanalysis else {}),
+            **({"compare_to": dict(self.compare_to)} if self.compare_to else {}),
         }
 
     def selection_budgets(self) -> tuple:
@@ -379,7 +384,17 @@ class _Parser:
             tuning_seeds=tuning_seeds, defaults_arms=arms, defaults_seeds=defaults_seeds,
             seeds=seeds, targets=self.targets(data.get("targets") or []), spacing=spacing, extensions=extensions,
             budgets=budgets, more_seeds=self.more_seeds(data.get("more_seeds"), seeds),
-            reanalysis=self.reanalysis(data.get("reanalysis")), source=self.source, warnings=warnings)
+            reanalysis=self.reanalysis(data.get("reanalysis")), compare_to=self.compare_to(data.get("compare_to")),
+            source=self.source, warnings=warnings)
+
+    def compare_to(self, value: Any) -> dict:
+        """The validated ``compare_to`` mapping ({study: DIR, label: TEXT}), {} when absent (report only)."""
+        if value is None:
+            return {}
+        value = self.mapping(value, "compare_to", ("study", "label"))
+        if not isinstance(value.get("study"), str) or not value["study"].strip():
+            raise self.error("compare_to.study", f"expected a study's results directory. Received: {value!r}")
+        return {"study": value["study"].strip(), "label": str(value.get("label", "the companion study"))}
 
     def reanalysis(self, value: Any) -> dict:
         """The validated ``reanalysis`` mapping, {} when absent: a published study's verdicts re-judged by
