@@ -125,3 +125,53 @@ def test_synthetic_option_generates_missing_data(tmp_path, monkeypatch):
     (tmp_path / "d" / "manifest.json").write_text("{}")
     train.prepare_data(DefectsConfig(data=str(tmp_path / "d"), synthetic=True))
     assert generated == []
+
+
+def test_without_a_saved_model_a_run_records_the_same_result(plain, tmp_path):
+    """save_model: false (what studies use) skips best.keras; the best epoch is kept in memory either way,
+    so the record is the same."""
+    settings = {"optimizer": "adam", "data": str(plain), "seed": 3, **TINY, "epochs": 2, "overlays": 0}
+    saved = run(settings, tmp_path / "saved")
+    unsaved = run({**settings, "save_model": False}, tmp_path / "unsaved")
+    assert (tmp_path / "saved" / "artifacts" / "best.keras").is_file()
+    assert not (tmp_path / "unsaved" / "artifacts" / "best.keras").exists()
+    untimed = lambda rows: [{k: v for k, v in row.items() if "seconds" not in k} for row in rows]  # noqa: E731
+    assert untimed([unsaved["metrics"]]) == untimed([saved["metrics"]])
+    assert untimed(read_history(tmp_path / "unsaved")) == untimed(read_history(tmp_path / "saved"))
+    assert "save_model" not in read_config(tmp_path / "saved")["settings"]  # the old behaviour keeps old run ids
+    assert unsaved["non_training_share"] is not None and 0 <= unsaved["non_training_share"] < 1
+
+
+def test_the_compiled_prediction_gives_the_eager_models_bits():
+    import keras
+    import tensorflow as tf
+
+    from kerasopt.defects.train import build_model, predict
+
+    keras.utils.set_random_seed(0)
+    model = build_model(DefectsConfig(optimizer="adam", **{k: v for k, v in TINY.items() if k != "overlays"}))
+    images = np.random.default_rng(0).random((6, 32, 32, 3)).astype("float32")
+    masks = (images[..., :1] > 0.5).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((images, masks)).batch(4)  # batches of 4 and 2
+    probabilities, got_masks = predict(model, dataset)
+    eager = np.concatenate([np.asarray(model(images[:4], training=False)), np.asarray(model(images[4:], training=False))])
+    assert np.array_equal(probabilities, eager) and np.array_equal(got_masks, masks)
+
+
+def test_best_weights_keep_the_best_epoch_and_survive_a_restart(tmp_path):
+    import keras
+
+    from kerasopt.optimizers.evaluation import BestWeights, load_weights_file
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    best = BestWeights("val_dice", "max", tmp_path / "best.npz")
+    best.set_model(model)
+    for epoch, value in enumerate([0.2, 0.5, 0.4, float("nan"), 0.5]):
+        model.layers[0].kernel.assign(np.full((2, 1), epoch, "float32"))
+        best.on_epoch_end(epoch, {"val_dice": value})
+    assert best.best == 0.5 and best.weights[0][0, 0] == 1.0  # epoch 1: later ties, worse and NaN never win
+    again = BestWeights("val_dice", "max", tmp_path / "best.npz", initial=0.5)  # a resumed run
+    assert again.best == 0.5 and np.array_equal(again.weights[0], best.weights[0])
+    assert load_weights_file(tmp_path / "none.npz") is None
+    assert BestWeights("val_dice", "max", tmp_path / "none.npz", initial=0.5).best is None  # nothing kept: reselect

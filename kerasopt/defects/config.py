@@ -49,9 +49,12 @@ class DefectsConfig(TaskConfig):
             BatchNorm moving mean/variance as exact averages over ``bn_batches`` training batches
             (no augmentation, no weight update) with the current weights.
         bn_batches: number of training batches of that pass (>= 1).
+        save_model: write ``artifacts/best.keras`` (the best epoch's model) at the end; studies that only
+            need the record set it false (the result is the same).
     """
 
     KIND: ClassVar[str] = "defects"
+    LATER_SETTINGS: ClassVar[dict] = {**TaskConfig.LATER_SETTINGS, "save_model": True}
 
     data: str = "data/synthetic"
     synthetic: bool = False
@@ -76,6 +79,7 @@ class DefectsConfig(TaskConfig):
     overlays: int = 4
     bn_recalibration: bool = True
     bn_batches: int = 16
+    save_model: bool = True
 
     def check(self) -> None:
         """Defect-specific checks; ValueError naming the setting."""

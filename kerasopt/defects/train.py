@@ -25,8 +25,9 @@ the last completed epoch; the same call on the same run directory after a
 kill continues from there (see `kerasopt.defects.resume`), with the history
 of completed epochs kept and, with ``deterministic``, the same final metrics.
 
-Artifacts: ``best.keras`` (the model of the best ``val_dice`` epoch, via
-``ModelCheckpoint``, with optimizer state; reload with
+Artifacts: ``best.keras`` (the model of the best ``val_dice`` epoch, kept in memory by
+`kerasopt.optimizers.evaluation.BestWeights` and written once at the end when ``save_model``, with the
+final optimizer state; reload with
 `kerasopt.defects.saving.load_model`), ``tensorboard/`` logs (when the
 ``tensorboard`` package is installed), ``overlays.png``, and the small
 ``test_predictions.png`` / ``test_inputs.png`` that study reports put side by
@@ -48,7 +49,7 @@ import tensorflow as tf
 from kerasopt import records, timing
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
-from kerasopt.optimizers.evaluation import EvaluationCheckpoint, EvaluationPoint, finalize
+from kerasopt.optimizers.evaluation import BestWeights, EvaluationPoint, finalize
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
 from kerasopt.defects.data import Splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
@@ -59,6 +60,7 @@ from kerasopt.records import RunRecord, one_line_error
 from kerasopt.seeding import set_seed
 
 CHECKPOINT = "best.keras"
+BEST_WEIGHTS = "best_weights.npz"  # in the backup: the best epoch's weights, for a resumed run
 KILL_AFTER_EPOCH = "KERASOPT_DEFECTS_KILL_AFTER_EPOCH"  # test hook: SIGKILL this process after that epoch
 
 
@@ -160,15 +162,13 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     with strategy.scope():
         model = build_model(config, config.epochs * steps)
     recorder = EpochRecorder(record, progress, record.resume.rows if record.resume else ())
-    checkpoint = record.artifacts / CHECKPOINT
     best_so_far = max((d for d in recorder.val_dices if d is not None), default=None)
     callbacks = [recorder, EvaluationPoint()]  # validate at the optimizer's evaluation point (before the recalibration)
     bn_data = recalibration_dataset(config, splits) if config.bn_recalibration else None
     if bn_data is not None:  # after the recorder: recalibration counts as evaluation time
         callbacks.append(BatchNormRecalibration(bn_data, config.bn_batches))
-    callbacks += [keras.callbacks.TerminateOnNaN(),
-                  EvaluationCheckpoint(str(checkpoint), monitor="val_dice", mode="max",
-                                       save_best_only=True, initial_value_threshold=best_so_far)]
+    best = BestWeights("val_dice", "max", record.run_dir / BACKUP / BEST_WEIGHTS, initial=best_so_far)
+    callbacks += [keras.callbacks.TerminateOnNaN(), best]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
         callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
                                                      profile_batch=0))
@@ -185,12 +185,14 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     if recorder.diverged:
         return record.finish("diverged", {**progress_metrics, "val_dice": max(val_dices, default=None)},
                              error=recorder.diverged, trace_seconds=recorder.trace_seconds)
-    if checkpoint.is_file():
-        model.load_weights(str(checkpoint))  # its BN statistics were recalibrated before its validation
+    if best.weights is not None:
+        model.set_weights(best.weights)  # its BN statistics were recalibrated before its validation
     else:
         finalize(model.optimizer, model.trainable_variables)  # the evaluation point (fit did it; idempotent)
         if bn_data is not None:
             recalibrate(model, bn_data, config.bn_batches)
+    if config.save_model:
+        model.save(record.artifacts / CHECKPOINT)
     val_probabilities, val_masks = predict(model, val_data)
     test_probabilities, test_masks = predict(model, test_data)
     metrics = {**progress_metrics, "val_dice": pixel_metrics(val_probabilities, val_masks)["dice"],
@@ -214,10 +216,18 @@ def write_per_image(path: Path, counts: np.ndarray) -> None:
 
 
 def predict(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities float32 (N, H, W, 1) in [0, 1] and masks float32 (N, H, W, 1) in {0, 1}."""
+    """Probabilities float32 (N, H, W, 1) in [0, 1] and masks float32 (N, H, W, 1) in {0, 1}.
+
+    One compiled inference forward per model (traced once for any batch size); on this CPU it gives the
+    same bits as calling the model eagerly (tests/test_defects_train.py), several times faster."""
+    forward = getattr(model, "_kerasopt_forward", None)
+    if forward is None:
+        forward = tf.function(lambda images: model(images, training=False),
+                              input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        model._kerasopt_forward = forward
     probabilities, masks = [], []
     for images, batch_masks in dataset:
-        probabilities.append(np.asarray(model(images, training=False), np.float32))
+        probabilities.append(np.asarray(forward(tf.cast(images, tf.float32)), np.float32))
         masks.append(batch_masks.numpy())
     return np.concatenate(probabilities), np.concatenate(masks)
 

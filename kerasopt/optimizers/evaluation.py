@@ -31,7 +31,8 @@ from typing import Callable, Iterable
 import keras
 from keras import ops
 
-__all__ = ["box", "innermost", "has_evaluation_point", "evaluation_point", "finalize", "project", "EvaluationPoint", "EvaluationCheckpoint"]
+__all__ = ["box", "innermost", "has_evaluation_point", "evaluation_point", "finalize", "project", "EvaluationPoint",
+           "EvaluationCheckpoint", "BestWeights"]
 
 Projection = Callable[[object], object]
 """A map tensor -> tensor onto a closed convex set (e.g. `box(0, 255)`)."""
@@ -128,3 +129,79 @@ class EvaluationCheckpoint(keras.callbacks.ModelCheckpoint):
     def _save_model(self, epoch, batch, logs):
         with evaluation_point(self.model.optimizer):
             super()._save_model(epoch, batch, logs)
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the best ``monitor`` value, at the optimizer's evaluation point,
+    in memory (``weights``: `keras.Model.get_weights` order) and, for a resumed run, in ``path``.
+
+    What a ``save_best_only`` `EvaluationCheckpoint` selects, without writing a model file at every
+    improvement: ``path`` is an uncompressed ``.npz`` of the weights alone (no optimizer state, no zip),
+    written atomically. An epoch is better when its value is strictly better than the best so far
+    (``initial`` at the start: a resumed run's best); a missing or non-finite value never is.
+
+    Args:
+        monitor: the log key (``"val_dice"``).
+        mode: ``"max"`` or ``"min"``.
+        path: where the weights go on each improvement (None: memory only).
+        initial: the best value before this ``fit`` (a resumed run; used only when ``path`` holds its
+            weights), or None.
+    """
+
+    def __init__(self, monitor: str, mode: str, path=None, initial: float | None = None):
+        super().__init__()
+        self.monitor, self.mode, self.path = monitor, mode, path
+        self.weights = load_weights_file(path) if path is not None and initial is not None else None
+        self.best = initial if self.weights is not None else None  # no weights kept: select among what follows
+
+    def better(self, value) -> bool:
+        """Whether ``value`` beats the best so far."""
+        import math
+
+        if value is None or not math.isfinite(float(value)):
+            return False
+        if self.best is None:
+            return True
+        return float(value) > self.best if self.mode == "max" else float(value) < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if not self.better(value):
+            return
+        self.best = float(value)
+        with evaluation_point(self.model.optimizer):
+            self.weights = self.model.get_weights()
+        if self.path is not None:
+            save_weights_file(self.path, self.weights)
+
+
+def save_weights_file(path, weights: list) -> None:
+    """``weights`` (a list of arrays) as an uncompressed ``.npz`` at ``path``, atomically."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, *weights)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_weights_file(path) -> list | None:
+    """The weights `save_weights_file` wrote, in order; None when there is no such file."""
+    from pathlib import Path
+
+    import numpy as np
+
+    if not Path(path).is_file():
+        return None
+    with np.load(path) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
