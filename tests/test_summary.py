@@ -18,11 +18,11 @@ def test_profile_and_score_of_a_hand_computed_three_workload_example():
     assert ratios["B"] == {"a": 2.0, "b": 1.0, "c": 3.0}
     rho = summary.profile(ratios, [1.0, 2.0, 3.0, 4.0])
     assert rho["a"] == [2 / 3, 1.0, 1.0, 1.0] and rho["b"] == [2 / 3, 1.0, 1.0, 1.0]
-    assert rho["c"] == [0.0, 0.0, 0.5, 0.5]  # ran in two workloads: B within 3x, A never
-    # score = mean over workloads of (4 - r) / 3: a: (3 + 2 + 3) / 3 / 3; c: (0 + 1) / 2 / 3
+    assert rho["c"] == [0.0, 0.0, 1 / 3, 1 / 3]  # B within 3x; A a miss; C not run: a miss too
+    # score = mean over every workload of (4 - r) / 3: a: (3 + 2 + 3) / 3 / 3; c: (0 + 1 + 0) / 3 / 3
     scores = summary.scores(ratios)
     assert scores["a"] == pytest.approx(8 / 9) and scores["b"] == pytest.approx(8 / 9)
-    assert scores["c"] == pytest.approx(1 / 6)
+    assert scores["c"] == pytest.approx(1 / 9)  # 1/6 if scored only where it ran: that favoured the absent
 
 
 def test_the_expected_best_after_k_tuning_trials_of_a_hand_computed_example():
@@ -45,10 +45,10 @@ def test_summary_of_two_studies_from_their_records(quadratic, tmp_path):
     from kerasopt.study.__main__ import main
     from kerasopt.study.spec import StudySpec
 
-    for name, optimum in (("one", 0.5), ("two", 0.05)):
+    for name, optimum, base in (("one", 0.5, {}), ("two", 0.05, {"threads": 1})):  # two problems (bases differ)
         OPTIMUM["value"] = optimum
         run_study(StudySpec.from_dict({
-            "name": name, "task": "quadratic", "optimizers": ["sgd", "adam"],
+            "name": name, "task": "quadratic", "optimizers": ["sgd", "adam"], "base": base,
             "search": {"others": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
             "tuning": {"sampler": "bracket", "spacing": 0.5, "extensions": 3, "seeds": [0]},
             "seeds": [1, 2]}), out_dir=tmp_path / name, log=lambda line: None)
@@ -96,3 +96,33 @@ def test_settings_to_beat_the_defaults_arm_and_several_defaults_against_one_tune
     assert (row["best at defaults"], row["median at defaults"], row["seeds at defaults"]) == ("b", 1.7, 3)
     assert (row["best tuned"], row["median tuned"]) == ("a", 2.0)
     assert row["tuned optimizers better than the best at defaults"] == "0 of 2" and math.isnan(row["adam tuned"])
+
+
+def workload(name, problem="p", budget=100.0, optimizers=("a", "b"), tuned=True):
+    return summary.Workload(name, "min", {o: {1: 1.0} for o in optimizers}, {}, problem=problem, budget=budget,
+                            optimizers=tuple(optimizers), tuned=tuned)
+
+
+def test_a_problem_is_one_workload_whatever_its_budgets():
+    """The 100- and 1000-evaluation studies of one problem: the one with the most optimizers counts (not the
+    larger budget with fewer optimizers, which let one problem count twice); equal rosters: the larger budget."""
+    small, large, other = workload("s100", budget=100, optimizers="abc"), workload("s1000", budget=1000), \
+        workload("x", problem="q")
+    assert summary.one_per_problem([small, large, other]) == {"s1000": "s100"}
+    assert summary.one_per_problem([workload("s100"), workload("s1000", budget=1000)]) == {"s100": "s1000"}
+
+
+def test_declared_targets_give_the_target_and_a_second_level(quadratic, tmp_path):
+    from kerasopt.study import run_study
+    from kerasopt.study.spec import StudySpec
+
+    run_study(StudySpec.from_dict({
+        "name": "t", "task": "quadratic", "optimizers": ["sgd"], "targets": [3.5, 2.5],
+        "search": {"others": {"learning_rate": {"log_uniform_around_default": [0.3, 3]}}},
+        "tuning": {"sampler": "bracket", "spacing": 0.5, "extensions": 3, "seeds": [0]},
+        "seeds": [1, 2]}), out_dir=tmp_path / "t", log=lambda line: None)
+    w = summary.load_workload(tmp_path / "t")
+    assert (w.target, w.second_target) == (2.5, 3.5)  # loss: the strictest is the lowest
+    # selected lr 0.316: final loss 1 + (log10 0.316 - log10 0.5)**2 + 0.01 seed = 1.05; step k logs final + 4 - k
+    # (4.05, 3.05, 2.05, 1.05) at 2k evaluations: 2.5 first at step 3 (6 evaluations), 3.5 at step 2 (4)
+    assert w.spent["sgd"] == {1: 6.0, 2: 6.0} and w.spent_second["sgd"] == {1: 4.0, 2: 4.0}

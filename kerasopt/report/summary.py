@@ -1,26 +1,36 @@
 """Which optimizer across workloads: performance profiles, benchmark scores and tuning-cost curves,
 from the committed records of several studies (no TensorFlow).
 
-Definitions (AlgoPerf, MLCommons: the training-algorithm benchmark's scoring):
+Definitions (after AlgoPerf's scoring, with the departures stated):
 
-- each study is a workload with its own target: a *finished* result, within 5% of the best final
-  median of the selection metric (the one the histories log); an optimizer's time to it is the
-  median over its held-out seeds of the evaluations (steps) its tuned runs needed (a seed that never
-  reaches it counts as infinite, so more than half must reach it), and, where the study has an
-  interleaved cost benchmark (``costs.json``), that many evaluations times its seconds per evaluation;
-- ``r = t / t_best`` per workload (t_best: the fastest optimizer there; a miss is infinite);
-  ``rho(tau)`` = the fraction of the workloads the optimizer ran in with ``r <= tau``; the benchmark
-  score is the area under ``rho`` from ``tau = 1`` to ``4``, divided by 3 (1: fastest everywhere;
-  0: never within 4x). A full-batch driver runs only where full-batch applies: its rho counts the
-  workloads it ran in, and the table says how many that was;
+- **Workloads.** One workload per problem (a task and its base settings apart from the budget): of the
+  finished, tuned studies of a problem the one with the most optimizers (ties: the larger budget) counts;
+  a problem answered at several budgets is one workload. Untuned companion studies (``settings_from``,
+  every setting fixed) are left out of every score: they were not tuned on their own problem.
+- **Targets, declared before the runs.** A workload's targets are the values its study file declares
+  (``targets``, set by a sizing probe before the study ran): the strictest is the *target*, the loosest
+  the *second level* (sensitivity). They come from no compared optimizer's result. A study that declares
+  none has no time target and enters only the final-quality score.
+- an optimizer's time to a target is the median over its held-out seeds (the study's own, which every
+  optimizer shares) of the evaluations (steps) its tuned runs needed (a seed that never reaches it
+  counts as infinite, so more than half must reach it), and, where the study has an interleaved cost
+  benchmark (``costs.json``), that many evaluations times its seconds per evaluation;
+- ``r = t / t_best`` per workload (t_best: the fastest optimizer there); a miss, and a workload the
+  optimizer did not run, is infinite: every optimizer is scored over the same workloads, as performance
+  profiles do; ``rho(tau)`` = the fraction of those workloads with ``r <= tau``; the benchmark score is
+  the area under ``rho`` from ``tau = 1`` to ``4``, divided by 3 (1: fastest everywhere; 0: never
+  within 4x). A separate score counts only the workloads where full-batch drivers apply (the style
+  transfer problems), over every optimizer that ran there;
 - the final-quality profile uses ``r = final / best final`` (lower is better; ``best / final`` for a
   metric where higher is better) in place of the time;
 - tuning-cost curves: for each workload and optimizer, the expected best tuning score after k of its
   K tuning settings tried in a random order (k = 1 .. K: ``sum_i s_(i) C(K - i, k - 1) / C(K, k)``,
-  s_(1) the best; a failed setting counts as the workload's worst finite tuning score), with a 95%
+  s_(1) the best; a failed setting counts as the workload's worst finite score), with a 95%
   interval over 2000 random orders, and what its defaults arm got (task_defaults, else library_defaults).
 
-Intervals of the scores: 2000 bootstrap resamples of each optimizer's seeds in every workload (seeded).
+Intervals of the scores: 2000 bootstrap resamples of each optimizer's seeds in every workload (seeded),
+the fastest time of every workload recomputed inside each resample; beside them each optimizer's
+probability of ranking first over the resamples.
 """
 
 from __future__ import annotations
@@ -38,10 +48,11 @@ from kerasopt.report import verdicts
 from kerasopt.report.load import arm_cost, load_costs, load_history, load_runs
 from kerasopt.report.stats import time_to_target
 
-FINISHED = 0.05
 TAU_MAX = 4.0
 RESAMPLES = 2000
 SUMMARY = "summary.md"
+CONSTANT = "constant learning rate (the 2021 paper's protocol)"
+MODERN = "warmup + decay (the 2026 protocol)"
 DEFAULTS_ARMS = ("task_defaults", "library_defaults")
 """The arms a workload's defaults come from, in order of preference."""
 
@@ -53,15 +64,21 @@ class Workload:
     Attributes:
         name: the study's name.
         mode: ``"min"`` or ``"max"``.
-        finals: optimizer -> {seed: final value or None (failed)} of the tuned arm.
-        spent: optimizer -> {seed: evaluations to the finished target (inf: never)}.
+        finals: optimizer -> {seed: final value or None (failed)} of the tuned arm, on the study's own
+            held-out seeds (seeds added to some optimizers only are left out).
+        spent: optimizer -> {seed: evaluations to the target (inf: never)}; empty without a declared target.
+        spent_second: the same at the second (loosest) declared target.
         costs: optimizer -> seconds per evaluation of its tuned setting (None: not benchmarked).
         tuning: optimizer -> the mean tuning score of every setting tried (None: a failed setting).
         defaults: optimizer -> the mean selection metric of its defaults arm (NaN: none), the
             tuning scores' scale.
         defaults_finals: optimizer -> the defaults arm's answer per seed (None: failed), the
             finals' scale.
-        target: the finished target.
+        target: the target (the strictest declared; NaN: none declared).
+        second_target: the loosest declared target (NaN: none declared).
+        tuned: whether the study tuned anything (False: an untuned companion).
+        full_batch: whether full-batch drivers apply to its task (the style problems).
+        protocol: `MODERN` (a decaying schedule, weight decay searched: the 2026 protocol) or `CONSTANT`.
         defaults_arm: the arm ``defaults`` come from: ``task_defaults`` (kerasopt's default setting),
             else ``library_defaults`` (the optimizer as Keras builds it), else None.
         runs: (runs with a record, runs planned).
@@ -86,6 +103,11 @@ class Workload:
     problem: str = ""
     budget: float = 0.0
     optimizers: tuple = ()
+    spent_second: dict = field(default_factory=dict)
+    second_target: float = math.nan
+    tuned: bool = True
+    full_batch: bool = False
+    protocol: str = ""
 
 
 def studies_in(paths: list[str | Path]) -> list[Path]:
@@ -118,23 +140,25 @@ def load_workload(runs_dir: str | Path) -> Workload:
         frame = frame[(frame["phase"] != "final") | (frame["budget"] == budgets[-1])]
     column = "metric" if main == metric else main
     tuned = frame[(frame["phase"] == "final") & frame["complete"]]
+    own = set(spec["seeds"])  # the study's own held-out seeds, which every optimizer shares
     finals = {name: {int(s): (float(v) if st == "completed" and math.isfinite(v) else None)
-                     for s, v, st in zip(part["seed"], part[column], part["status"])}
+                     for s, v, st in zip(part["seed"], part[column], part["status"]) if int(s) in own}
               for name, part in tuned.groupby("optimizer", sort=False)}
-    selected = {name: [float(v) if st == "completed" and math.isfinite(v) else None
-                       for v, st in zip(part["metric"], part["status"])]
-                for name, part in tuned.groupby("optimizer", sort=False)}
-    medians = [verdicts.failure_aware_median(values, mode) for values in selected.values()]
-    finite = [m for m in medians if math.isfinite(m)]
-    best = (min(finite) if mode == "min" else max(finite)) if finite else math.nan
-    goal = best * (1 + FINISHED) if mode == "min" else best * (1 - FINISHED)
-    spent = {}
+    declared = sorted(float(t) for t in spec.get("targets") or [])
+    target, second = ((declared[0], declared[-1]) if mode == "min" else (declared[-1], declared[0])) if declared \
+        else (math.nan, math.nan)
+    spent, spent_second = {}, {}
     for name, part in tuned.groupby("optimizer", sort=False):
-        spent[name] = {}
+        spent[name], spent_second[name] = {}, {}
         for run_id, seed, status in zip(part["run_id"], part["seed"], part["status"]):
+            if not declared or int(seed) not in own:
+                continue
             history = load_history(runs_dir, run_id) if status == "completed" else []
-            spent[name][int(seed)] = (time_to_target(history, metric, goal, mode, ("evaluations",))["evaluations"]
-                                      if history else math.inf)
+            for goal, into in ((target, spent), (second, spent_second)):
+                into[name][int(seed)] = (time_to_target(history, metric, goal, mode, ("evaluations",))["evaluations"]
+                                         if history else math.inf)
+    if not declared:
+        spent, spent_second = {}, {}
     costs_file = load_costs(runs_dir)
     costs = {name: arm_cost(costs_file, name, "tuned") for name in finals}
     tune = frame[(frame["phase"] == "tune") & frame["complete"]]
@@ -158,19 +182,42 @@ def load_workload(runs_dir: str | Path) -> Workload:
     problem = json.dumps({"task": spec.get("task"), "base": {k: v for k, v in base.items()
                                                              if k not in (key, "snapshot_evaluations")}}, sort_keys=True)
     largest = max(spec.get("budgets") or [base.get(key) or 0])
-    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, defaults_finals, goal, arm_name, runs,
-                    finished, problem, float(largest), tuple(spec.get("optimizers") or ()))
+    searched = any(isinstance(dim, dict) for space in (spec.get("search") or {}).values() for dim in space.values())
+    return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, defaults_finals, target, arm_name, runs,
+                    finished, problem, float(largest), tuple(spec.get("optimizers") or ()), spent_second, second,
+                    searched, spec.get("task") == "style", MODERN if base.get("schedule", "constant") != "constant" else CONSTANT)
 
 
-def superseded(workloads: list[Workload]) -> dict[str, str]:
+def protocol_section(protocol: str, workloads: list[Workload], table: pd.DataFrame, shown, out_dir: Path) -> list[str]:
+    """The scores of one protocol's workloads: every optimizer over the same workloads (not run: a miss), and
+    separately over the workloads where full-batch drivers apply."""
+    from kerasopt.report.text import markdown_table
+
+    timed = [w for w in workloads if w.spent]
+    full_batch = [w for w in workloads if w.full_batch]
+    lines = [f"## Benchmark scores: {protocol}", "",
+             f"Every optimizer over the same {len(workloads)} workloads ({', '.join(f'`{w.name}`' for w in workloads)}; "
+             f"time scores over the {len(timed)} with a declared target); a workload it did not run counts as a "
+             "miss.", "", markdown_table(shown(table)), ""]
+    if full_batch:
+        full = score_table(full_batch)
+        full.to_csv(out_dir / "scores_full_batch.csv", index=False)
+        lines += [f"Where full-batch methods apply: the same scores over the {len(full_batch)} style-transfer "
+                  f"workload{'s' if len(full_batch) > 1 else ''} only ({', '.join(f'`{w.name}`' for w in full_batch)})"
+                  ", every optimizer that ran there:", "", markdown_table(shown(full)), ""]
+    return lines
+
+
+def one_per_problem(workloads: list[Workload]) -> dict[str, str]:
     """name -> the study that answers the same problem (task and base settings apart from the budget) for
-    every one of its optimizers at a larger budget: that one counts, so a problem is one workload."""
+    the score: of a problem's studies the one with the most optimizers, ties to the larger budget, then the
+    first; the others are left out, so a problem is one workload."""
     found = {}
     for w in workloads:
-        later = [o for o in workloads if o is not w and o.problem == w.problem and o.budget > w.budget
-                 and set(w.optimizers) <= set(o.optimizers)]
-        if later:
-            found[w.name] = max(later, key=lambda o: o.budget).name
+        chosen = max((o for o in workloads if o.problem == w.problem),
+                     key=lambda o: (len(o.optimizers), o.budget, -workloads.index(o)))
+        if chosen is not w:
+            found[w.name] = chosen.name
     return found
 
 
@@ -187,28 +234,29 @@ def ratios(times: dict[str, float]) -> dict[str, float]:
     return {name: (t / best if math.isfinite(t) and math.isfinite(best) else math.inf) for name, t in times.items()}
 
 
-def profile(ratios_by_workload: dict[str, dict[str, float]], taus) -> dict[str, list[float]]:
-    """rho(tau) per optimizer: the fraction of the workloads it ran in with r <= tau, at each tau."""
-    names = sorted({n for per in ratios_by_workload.values() for n in per})
+def profile(ratios_by_workload: dict[str, dict[str, float]], taus, names=None) -> dict[str, list[float]]:
+    """rho(tau) per optimizer: the fraction of the workloads with r <= tau, at each tau (a workload the
+    optimizer did not run is a miss)."""
+    names = names or sorted({n for per in ratios_by_workload.values() for n in per})
     result = {}
     for name in names:
-        rs = [per[name] for per in ratios_by_workload.values() if name in per]
-        result[name] = [sum(r <= tau for r in rs) / len(rs) for tau in taus]
+        rs = [per.get(name, math.inf) for per in ratios_by_workload.values()]
+        result[name] = [sum(r <= tau for r in rs) / len(rs) if rs else math.nan for tau in taus]
     return result
 
 
 def score(rs: list[float], tau_max: float = TAU_MAX) -> float:
     """Area under rho on [1, tau_max] divided by (tau_max - 1): the mean over workloads of
-    ``max(0, tau_max - r) / (tau_max - 1)`` (r >= 1)."""
+    ``max(0, tau_max - r) / (tau_max - 1)`` (r >= 1; a miss, r infinite, scores 0)."""
     if not rs:
         return math.nan
     return float(np.mean([max(0.0, tau_max - max(r, 1.0)) / (tau_max - 1.0) for r in rs]))
 
 
-def scores(ratios_by_workload: dict[str, dict[str, float]]) -> dict[str, float]:
-    """The benchmark score of every optimizer over the workloads it ran in."""
-    names = sorted({n for per in ratios_by_workload.values() for n in per})
-    return {name: score([per[name] for per in ratios_by_workload.values() if name in per]) for name in names}
+def scores(ratios_by_workload: dict[str, dict[str, float]], names=None) -> dict[str, float]:
+    """The benchmark score of every optimizer over every workload in ``ratios_by_workload`` (not run: a miss)."""
+    names = names or sorted({n for per in ratios_by_workload.values() for n in per})
+    return {name: score([per.get(name, math.inf) for per in ratios_by_workload.values()]) for name in names}
 
 
 def quality_ratios(workload: Workload) -> dict[str, float]:
@@ -252,11 +300,14 @@ def best_of_k_interval(values: list, k: int, mode: str, resamples: int = RESAMPL
     return float(low), float(high)
 
 
-def _resampled_times(workloads: list[Workload], rng, axis: str) -> dict[str, dict[str, float]]:
+def _resampled_times(workloads: list[Workload], rng, axis: str, level: str = "target") -> dict[str, dict[str, float]]:
     result = {}
     for w in workloads:
+        spent = w.spent if level == "target" else w.spent_second
+        if not spent:
+            continue
         times = {}
-        for name, by_seed in w.spent.items():
+        for name, by_seed in spent.items():
             seeds = list(by_seed)
             drawn = {i: by_seed[seeds[j]] for i, j in enumerate(rng.integers(0, len(seeds), len(seeds)))} if seeds else {}
             times[name] = _time(w, name, median_time(drawn), axis)
@@ -271,11 +322,15 @@ def _time(workload: Workload, name: str, evaluations: float, axis: str) -> float
     return evaluations * cost if cost else math.nan
 
 
-def time_ratios(workloads: list[Workload], axis: str = "evaluations") -> dict[str, dict[str, float]]:
-    """workload -> optimizer -> r on ``axis`` (``evaluations`` or ``seconds``: modelled, where benchmarked)."""
+def time_ratios(workloads: list[Workload], axis: str = "evaluations", level: str = "target") -> dict[str, dict[str, float]]:
+    """workload -> optimizer -> r on ``axis`` (``evaluations`` or ``seconds``: modelled, where benchmarked) to
+    the ``target`` or the ``second`` declared level; workloads without a declared target are left out."""
     out = {}
     for w in workloads:
-        times = {name: _time(w, name, median_time(by_seed), axis) for name, by_seed in w.spent.items()}
+        spent = w.spent if level == "target" else w.spent_second
+        if not spent:
+            continue
+        times = {name: _time(w, name, median_time(by_seed), axis) for name, by_seed in spent.items()}
         if axis == "seconds" and any(math.isnan(t) for t in times.values()):
             continue  # no interleaved cost benchmark for every optimizer: left out of the seconds profile
         out[w.name] = ratios(times)
@@ -283,28 +338,39 @@ def time_ratios(workloads: list[Workload], axis: str = "evaluations") -> dict[st
 
 
 def score_table(workloads: list[Workload], resamples: int = RESAMPLES, seed: int = 0) -> pd.DataFrame:
-    """Per optimizer: workloads run, the time score (evaluations) with its bootstrap interval, the
-    seconds score where every workload has costs, the final-quality score, and the largest quality ratio."""
+    """Per optimizer, over the same workloads for all (not run: a miss): the time score (evaluations, to
+    each workload's declared target) with its bootstrap interval and the probability of ranking first,
+    the score at the second target level, the seconds score where costs exist, the final-quality score,
+    and the largest quality ratio among the workloads it ran."""
+    names = sorted({n for w in workloads for n in w.finals})
     by_time = time_ratios(workloads)
     by_seconds = time_ratios(workloads, "seconds")
     by_quality = {w.name: quality_ratios(w) for w in workloads}
-    point = scores(by_time)
+    point = scores(by_time, names) if by_time else {n: math.nan for n in names}
     rng = np.random.default_rng(seed)
-    draws = {name: [] for name in point}
-    for _ in range(resamples):
-        for name, value in scores(_resampled_times(workloads, rng, "evaluations")).items():
+    draws = {name: [] for name in names}
+    first = {name: 0 for name in names}
+    for _ in range(resamples if by_time else 0):
+        drawn = scores(_resampled_times(workloads, rng, "evaluations"), names)
+        top = max(drawn.values())
+        for name, value in drawn.items():
             draws[name].append(value)
-    seconds = scores(by_seconds) if by_seconds else {}
-    quality = scores(by_quality)
+            first[name] += (value == top) / sum(v == top for v in drawn.values())
+    second = scores(time_ratios(workloads, level="second"), names) if by_time else {}
+    seconds = scores(by_seconds, names) if by_seconds else {}
+    quality = scores(by_quality, names)
     rows = []
-    for name in sorted(point, key=lambda n: (-point[n], n)):
+    for name in sorted(names, key=lambda n: (-(point[n] if math.isfinite(point[n]) else -1), -quality[n], n)):
         low, high = np.percentile(draws[name], [2.5, 97.5]) if draws[name] else (math.nan, math.nan)
         worst_quality = max(per[name] for per in by_quality.values() if name in per)
-        rows.append({"optimizer": name, "workloads run": sum(name in per for per in by_time.values()),
-                     "time score": point[name], "time score low": float(low), "time score high": float(high),
+        rows.append({"optimizer": name, "workloads run": sum(name in w.finals for w in workloads),
+                     "workloads": len(workloads), "time score": point[name], "time score low": float(low),
+                     "time score high": float(high),
+                     "P(first)": first[name] / resamples if draws[name] else math.nan,
+                     "time score, second target": second.get(name, math.nan),
                      "seconds score": seconds.get(name, math.nan), "quality score": quality.get(name, math.nan),
                      "worst quality ratio": worst_quality,
-                     "within 1.25x everywhere": "yes" if worst_quality <= 1.25 else "no"})
+                     "within 1.25x everywhere it ran": "yes" if worst_quality <= 1.25 else "no"})
     return pd.DataFrame(rows)
 
 
@@ -417,13 +483,17 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded = [load_workload(d) for d in dirs]
-    workloads = [w for w in loaded if w.finished]
-    replaced = superseded(workloads)
-    workloads = [w for w in workloads if w.name not in replaced]
+    finished = [w for w in loaded if w.finished]
+    companions = [w for w in finished if not w.tuned]
+    tuned = [w for w in finished if w.tuned]
+    replaced = one_per_problem(tuned)
+    workloads = [w for w in tuned if w.name not in replaced]
     left_out = [f"`{w.name}` ({w.runs[0]} of {w.runs[1]} planned runs recorded"
                 f"{'' if w.runs[0] < w.runs[1] else '; tuning not over'})" for w in loaded if not w.finished]
-    table = score_table(workloads)
-    table.to_csv(out_dir / "scores.csv", index=False)
+    protocols = [p for p in (CONSTANT, MODERN) if any(w.protocol == p for w in workloads)]
+    tables = {p: score_table([w for w in workloads if w.protocol == p]) for p in protocols}
+    pd.concat([t.assign(protocol=p) for p, t in tables.items()] or [pd.DataFrame()]).to_csv(
+        out_dir / "scores.csv", index=False)
     by_time = time_ratios(workloads)
     pd.DataFrame([{"workload": w, "optimizer": n, "time ratio": r, "quality ratio": quality_ratios(
         next(x for x in workloads if x.name == w)).get(n)} for w, per in by_time.items() for n, r in per.items()]
@@ -435,24 +505,43 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
     choice = defaults_versus_tuned(workloads)
     choice.to_csv(out_dir / "defaults_vs_tuned.csv", index=False)
     taus = list(np.linspace(1.0, TAU_MAX, 61))
-    figure = plots.profiles(profile(by_time, taus), taus, out_dir / "performance_profile.png")
+    names = sorted({n for w in workloads for n in w.finals})
+    figure = plots.profiles(profile(by_time, taus, names), taus, out_dir / "performance_profile.png") if by_time \
+        else None
     cost_figure = plots.tuning_costs(tuning, {w.name: w.mode for w in workloads}, out_dir / "tuning_cost.png")
-    shown = table.assign(**{"time score [95%]": [f"{fmt(r['time score'], 3)} [{fmt(r['time score low'], 3)}, "
-                                                 f"{fmt(r['time score high'], 3)}]" for _, r in table.iterrows()]})
-    shown = shown[["optimizer", "workloads run", "time score [95%]", "seconds score", "quality score",
-                   "worst quality ratio", "within 1.25x everywhere"]]
+    full_batch = [w for w in workloads if w.full_batch]
+    def shown(frame):
+        frame = frame.assign(**{"time score [95%]": [f"{fmt(r['time score'], 3)} [{fmt(r['time score low'], 3)}, "
+                                                     f"{fmt(r['time score high'], 3)}]" for _, r in frame.iterrows()]})
+        return frame[["optimizer", "workloads run", "time score [95%]", "P(first)", "time score, second target",
+                      "seconds score", "quality score", "worst quality ratio", "within 1.25x everywhere it ran"]]
+
+    targets = [f"`{w.name}` {fmt(w.target, 4)} (second level {fmt(w.second_target, 4)})" for w in workloads
+               if math.isfinite(w.target)]
+    untimed = [f"`{w.name}`" for w in workloads if not math.isfinite(w.target)]
     lines = ["# Which optimizer across workloads", "",
-             f"Studies: {', '.join(f'`{w.name}`' for w in workloads)}. Read from their committed records only.",
-             "", *([f"Left out, not finished: {', '.join(left_out)}.", ""] if left_out else []),
-             *([f"Left out, the same problem answered at a larger budget by another study: "
-                f"{', '.join(f'`{old}` (by `{new}`)' for old, new in replaced.items())}.", ""] if replaced else []), "## Benchmark scores (AlgoPerf's definitions)", "", markdown_table(shown), "",
-             "Time to each workload's *finished* target (within 5% of the rank-1 optimizer's final median), in "
-             "evaluations or steps: `r = t / t_best` per workload, a miss infinite; `rho(tau)` = the fraction of the "
-             "workloads an optimizer ran in with `r <= tau`; score = the area under `rho` on [1, 4] / 3. The seconds "
-             "score uses each study's interleaved cost benchmark and only the workloads that have one; the quality "
-             "score uses the final value relative to the best instead of the time. `workloads run`: full-batch "
-             "drivers run only where full-batch applies; their scores count the workloads they ran in. Interval: "
-             f"{RESAMPLES} bootstrap resamples of each optimizer's seeds in every workload.", "",
+             f"Workloads (one per problem): {', '.join(f'`{w.name}`' for w in workloads)}. Read from their committed "
+             "records only.", "",
+             *([f"Left out, not finished: {', '.join(left_out)}.", ""] if left_out else []),
+             *([f"Left out, untuned companions (every setting fixed by another study, not tuned on their own "
+                f"problem): {', '.join(f'`{w.name}`' for w in companions)}.", ""] if companions else []),
+             *([f"Left out, the same problem answered by the study with the most optimizers: "
+                f"{', '.join(f'`{old}` (by `{new}`)' for old, new in replaced.items())}.", ""] if replaced else []),
+             *[line for p in protocols for line in protocol_section(p, [w for w in workloads if w.protocol == p],
+                                                                    tables[p], shown, out_dir)],
+             "## How the scores are made", "",
+             "Time to each workload's declared target (the strictest of the `targets` its study file declares, set "
+             "by a sizing probe before the study ran, so no compared optimizer's result defines it), in "
+             "evaluations or steps, median over the study's own held-out seeds: `r = t / t_best` per workload, a "
+             "miss or a workload not run infinite; `rho(tau)` = the fraction of the workloads with `r <= tau`; "
+             "score = the area under `rho` on [1, 4] / 3. `time score, second target`: the same at the loosest "
+             "declared target. `P(first)`: the share of the bootstrap resamples in which the optimizer has the "
+             "best time score (ties shared). The seconds score uses each study's interleaved cost benchmark and "
+             "only the workloads that have one; the quality score uses the final value relative to the best "
+             f"instead of the time, over every workload. Interval: {RESAMPLES} bootstrap resamples of each "
+             "optimizer's seeds in every workload, the fastest time recomputed in each.", "",
+             "Targets: " + ("; ".join(targets) if targets else "none declared") + "." + (
+                 f" No declared target (final quality only): {', '.join(untimed)}." if untimed else ""), "",
              f"![performance profile]({figure.name})" if figure else "", "",
              "## Per workload", "",
              "Time to the finished target relative to the fastest optimizer there (`not reached`: the median seed "
