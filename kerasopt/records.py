@@ -142,11 +142,18 @@ def host_fingerprint() -> dict:
             "versions": package_versions()}
 
 
+NOT_HOST = ("OMP_NUM_THREADS",)
+"""Recorded but not part of the host's identity: Ray sets OMP_NUM_THREADS per worker, and TensorFlow's CPU
+kernels use their own thread pools (fixed by the run's ``threads``), so a local and a Ray run of one machine
+are one host."""
+
+
 def host_id(fingerprint: dict) -> str:
-    """8 hex digits naming a `host_fingerprint` (equal fingerprints, equal ids)."""
+    """8 hex digits naming a `host_fingerprint` (equal fingerprints, equal ids; `NOT_HOST` left out)."""
     import hashlib
 
-    text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
+    env = {k: v for k, v in (fingerprint.get("env") or {}).items() if k not in NOT_HOST}
+    text = json.dumps({**fingerprint, "env": env}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -167,10 +174,26 @@ def environment() -> dict:
             "threads": thread_pools()}
 
 
+def hosts(root: str | os.PathLike) -> dict[str, int]:
+    """host id -> how many run records under ``root`` (one level: a study's run directories) it wrote,
+    `UNKNOWN_HOST` for records written before the fingerprint; unreadable configs are skipped."""
+    counts: dict[str, int] = {}
+    for config in sorted(Path(root).glob(f"*/{CONFIG}")):
+        try:
+            host = host_of(read_config(config.parent))
+        except ValueError:
+            continue
+        counts[host] = counts.get(host, 0) + 1
+    return counts
+
+
 def host_of(config: dict) -> str:
-    """The ``host_id`` a run's config.json records, or `UNKNOWN_HOST` (records written before it)."""
+    """The `host_id` of the fingerprint a run's config.json records, or `UNKNOWN_HOST` (records written
+    before it)."""
     env = config.get("environment") if isinstance(config, dict) else None
-    return env.get("host_id", UNKNOWN_HOST) if isinstance(env, dict) else UNKNOWN_HOST
+    if not isinstance(env, dict) or not isinstance(env.get("host"), dict):
+        return UNKNOWN_HOST
+    return host_id(env["host"])
 
 
 def _rss_mb() -> float:

@@ -207,3 +207,27 @@ def test_the_published_stuck_and_chance_level_runs_are_flagged():
     assert digits["kind"] == "at_chance" and digits["chance"] == pytest.approx(0.1, abs=0.01)
     for run_id in ("2a4b5476bcc0", "2f538f646191", "296f760b73da", "94a48940fc26", "78365d2a4173", "c0252c274b77"):
         assert records.collapse_reason(digits, records.read_history(results / "digits/records" / run_id)), run_id
+
+
+def test_runs_are_counted_per_host_and_a_study_on_another_host_says_so(tmp_path):
+    from kerasopt.report.markdown import hosts_line
+    from kerasopt.study.runner import other_hosts_note
+
+    for name in ("a", "b"):
+        with RunRecord(tmp_path / name, {}) as rec:
+            rec.finish("completed")
+    here = records.host_id(records.host_fingerprint())
+    assert records.hosts(tmp_path) == {here: 2} and other_hosts_note(tmp_path) == []
+    config = records.read_config(tmp_path / "b")
+    config["environment"]["host"]["cpu_flags"] = ["avx512f"]  # written by a machine with other instruction sets
+    records.write_json_atomic(tmp_path / "b" / "config.json", config)
+    del config["environment"]["host"]  # and one written before the fingerprint existed
+    (tmp_path / "c").mkdir()
+    records.write_json_atomic(tmp_path / "c" / "config.json", config)
+    counts = records.hosts(tmp_path)
+    assert counts[here] == 1 and counts[records.UNKNOWN_HOST] == 1 and len(counts) == 3
+    note = other_hosts_note(tmp_path)
+    assert len(note) == 1 and note[0].startswith(f"this study continues on host {here}; ")
+    assert "not bit-identical" in hosts_line(counts) and "not bit-identical" not in hosts_line({here: 2})
+    env = {**records.host_fingerprint(), "env": {"OMP_NUM_THREADS": "1"}}  # a Ray worker of this machine
+    assert records.host_id(env) == records.host_id({**env, "env": {}})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kerasopt import records
 from kerasopt.report import budgets as anytime
 from kerasopt.report import verdicts
 from kerasopt.report.load import tuning_seeds
@@ -36,7 +37,7 @@ def searched(spec: dict) -> bool:
     return any(isinstance(value, dict) for space in spec.get("search", {}).values() for value in space.values())
 
 
-def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list[str]:
+def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str], runs_dir: Path | None = None) -> list[str]:
     """The protocol section: what every optimizer got, so readers can judge fairness."""
     spec, target = study["study"], study["target"]
     tuning = spec["tuning"]
@@ -104,6 +105,8 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str]) -> list
     lines += [f"- `{name}`: `{json.dumps(space, sort_keys=True)}`" for name, space in spec["search"].items()]
     counts = status_counts(runs.drop_duplicates("run_id"))
     lines += ["", "Runs: " + ", ".join(f"{count} {status}" for status, count in counts.items() if count) + "."]
+    if runs_dir is not None:
+        lines += ["", hosts_line(records.hosts(runs_dir))]
     if counts["incomplete"]:
         lines.append("**The study is incomplete**: rerun `python -m kerasopt.study run` to finish it.")
     return lines
@@ -174,6 +177,14 @@ def _one_rule_words(rule: dict) -> str:
     if rule["kind"] == "at_chance":
         return f"`{rule['metric']}` ended at or below chance ({rule['chance']:.3g} + {rule.get('tolerance', 0):g})"
     return f"`{rule['metric']}` ended above its start"
+
+
+def hosts_line(counts: dict[str, int]) -> str:
+    """Which hosts wrote the runs (`kerasopt.records.host_fingerprint`): identical runs differ between hosts."""
+    parts = ", ".join(f"{count} on `{host}`" for host, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    mixed = (" Runs of different hosts are not bit-identical, so compare optimizers on one host where it matters "
+             "(the `host_id` of each run is in its config.json)." if len(counts) > 1 else "")
+    return f"Hosts (run records per host fingerprint): {parts or 'none yet'}.{mixed}"
 
 
 def reanalysis_words(spec: dict) -> str:

@@ -123,7 +123,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path | None = None) -> Pat
     lines += ([markdown_table(times), "", COST_NOTE if costs else NO_COST_NOTE] if len(times)
               else ["No targets (none in the study file, and no finished best optimizer to derive them from)."])
     lines += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures] + [""]
-    lines += protocol_lines(study, runs, headline)
+    lines += protocol_lines(study, runs, headline, runs_dir)
     if loaded.unreadable:
         lines += ["", "**Unreadable run files (left out of every table):**", ""]
         lines += [f"- `{entry}`" for entry in loaded.unreadable]

@@ -128,6 +128,18 @@ def changed_code_note(out_dir: Path, task: Task) -> str | None:
             f"old code in {out_dir} are not reused")
 
 
+def other_hosts_note(out_dir: Path) -> list[str]:
+    """One line when ``out_dir`` holds runs recorded on other hosts than this one (identical settings give
+    different results on different hosts; completed runs are kept, never rerun or overwritten)."""
+    here = records.host_id(records.host_fingerprint())
+    others = {host: n for host, n in records.hosts(out_dir).items() if host != here}
+    if not others:
+        return []
+    listed = ", ".join(f"{n} on {host}" for host, n in sorted(others.items()))
+    return [f"this study continues on host {here}; {listed} of its run records come from other hosts (kept as "
+            "they are; the report counts runs per host)"]
+
+
 def _adds_optimizers(existing: dict, mine: dict) -> bool:
     """True when ``mine`` keeps every optimizer of ``existing`` with its search space and adds others."""
     old, new = existing.get("optimizers", []), mine.get("optimizers", [])
@@ -237,7 +249,7 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     progress = Progress(total, 0, log)
     log(f"study {spec.name}: {total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, {_tuning_words(spec)}, "
         f"final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
-    for warning in [*spec.warnings, *([changed] if changed else [])]:
+    for warning in [*spec.warnings, *([changed] if changed else []), *other_hosts_note(out_dir)]:
         log(f"warning: {warning}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
     try:
