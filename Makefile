@@ -17,10 +17,11 @@ SYNTH_SIZE ?= 128
 STUDY ?= experiments/style_smoke.yaml
 RUNS ?= $(patsubst %/study.json,%,$(firstword $(shell ls -t runs/*/study.json 2>/dev/null)))
 PYTEST_ARGS ?=
+MODERN_BACKEND ?= --backend ray --workers 2
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install test train-defects synth style study report results results-style results-defects results-faststyle results-digits results-summary clean
+.PHONY: help install test test-fast train-defects synth style study report results results-style results-defects results-faststyle results-digits results-modern results-summary clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -63,7 +64,7 @@ report: install ## write report.md for a finished study: RUNS=runs/<study> (defa
 	$(PY) -m kerasopt.study report $(RUNS)
 
 # the published studies' lightweight records are committed: any machine resumes them where the last one stopped
-results: results-style results-defects results-faststyle results-digits results-summary ## rerun the published CPU studies (resumable) and regenerate docs/results/
+results: results-style results-defects results-faststyle results-digits results-modern results-summary ## rerun the published CPU studies (resumable) and regenerate docs/results/
 
 results-style: install ## resume the style studies from their committed records and regenerate their reports
 	$(PY) -m kerasopt.study run experiments/style_cpu.yaml --out docs/results/style/records
@@ -80,6 +81,10 @@ results-style: install ## resume the style studies from their committed records 
 	$(PY) -m kerasopt.study report docs/results/style/budgets/pair2/records --out docs/results/style/budgets/pair2
 	$(PY) -m kerasopt.study run experiments/style_cpu_1000.yaml --out docs/results/style/budgets/1000/records
 	$(PY) -m kerasopt.study report docs/results/style/budgets/1000/records --out docs/results/style/budgets/1000
+	$(PY) -m kerasopt.study run experiments/style_cpu_1000_content.yaml --out docs/results/style/budgets/1000/content_init/records
+	$(PY) -m kerasopt.study report docs/results/style/budgets/1000/content_init/records --out docs/results/style/budgets/1000/content_init
+	$(PY) -m kerasopt.study run experiments/style_cpu_1000_pair2.yaml --out docs/results/style/budgets/1000/pair2/records
+	$(PY) -m kerasopt.study report docs/results/style/budgets/1000/pair2/records --out docs/results/style/budgets/1000/pair2
 
 results-defects: install ## resume the defect study from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/defects_cpu.yaml --out docs/results/defects/records
@@ -92,6 +97,17 @@ results-faststyle: install ## resume the fast style-transfer study from its comm
 results-digits: install ## resume the digits study (your-own-model example) from its committed records and regenerate its report
 	$(PY) -m kerasopt.study run experiments/digits_cpu.yaml --out docs/results/digits/records
 	$(PY) -m kerasopt.study report docs/results/digits/records --out docs/results/digits
+
+# the 2026 protocol (warmup + decay, AdamW/NadamW/Lion/Muon/Schedule-Free); each beside its constant-rate arms rerun on one host
+results-modern: install ## resume the modern-protocol studies (digits, fast style) and regenerate their reports
+	$(PY) -m kerasopt.study run experiments/digits_constant_here.yaml --out docs/results/digits_modern/constant/records
+	$(PY) -m kerasopt.study report docs/results/digits_modern/constant/records --out docs/results/digits_modern/constant
+	$(PY) -m kerasopt.study run experiments/digits_modern.yaml --out docs/results/digits_modern/records
+	$(PY) -m kerasopt.study report docs/results/digits_modern/records --out docs/results/digits_modern
+	$(PY) -m kerasopt.study run experiments/faststyle_modern.yaml --out docs/results/faststyle_modern/records $(MODERN_BACKEND)
+	$(PY) -m kerasopt.study report docs/results/faststyle_modern/records --out docs/results/faststyle_modern
+	$(PY) -m kerasopt.study run experiments/faststyle_constant_here.yaml --out docs/results/faststyle_modern/constant/records $(MODERN_BACKEND)
+	$(PY) -m kerasopt.study report docs/results/faststyle_modern/constant/records --out docs/results/faststyle_modern/constant
 
 results-summary: install ## the cross-workload summary over every published study (records only)
 	$(PY) -m kerasopt.study summary docs/results --out docs/results/summary

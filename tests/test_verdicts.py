@@ -142,3 +142,13 @@ def test_the_sign_flip_procedure_holds_its_level_when_runs_go_wrong(noise):
     result = simulate(k=6, seeds=5, rule=rule, studies=300, seed=4, noise=noise, seed_sd=0.4)
     assert result["false_verdict_rate"] <= 0.05, result
     assert max(result["mean_seeds"]) > 10
+
+
+def test_the_simulation_benchmark_prints_every_configuration_test_and_noise(capsys):
+    from conftest import load_benchmark
+
+    load_benchmark("verdicts_simulation").main(["--studies", "8"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "configuration" not in line]
+    assert len(rows) == 8 and all(line.count("±") == 4 for line in rows)
+    assert out.count("decided in") == 8

@@ -7,8 +7,8 @@ Definitions (after AlgoPerf's scoring, with the departures stated):
   finished, tuned studies of a problem the one with the most optimizers (ties: the larger budget) counts;
   a problem answered at several budgets is one workload. Untuned companion studies (``settings_from``,
   every setting fixed) are left out of every score: they were not tuned on their own problem.
-- **Targets, declared before the runs.** A workload's targets are the values its study file declares
-  (``targets``, set by a sizing probe before the study ran): the strictest is the *target*, the loosest
+- **Targets, declared in the study file.** A workload's targets are the values its study file declares
+  (``targets``, set from a sizing probe): the strictest is the *target*, the loosest
   the *second level* (sensitivity). They come from no compared optimizer's result. A study that declares
   none has no time target and enters only the final-quality score.
 - an optimizer's time to a target is the median over its held-out seeds (the study's own, which every
@@ -531,7 +531,7 @@ def write_summary(dirs: list[str | Path], out_dir: str | Path) -> Path:
                                                                     tables[p], shown, out_dir)],
              "## How the scores are made", "",
              "Time to each workload's declared target (the strictest of the `targets` its study file declares, set "
-             "by a sizing probe before the study ran, so no compared optimizer's result defines it), in "
+             "from a sizing probe, so no compared optimizer's result defines it; docs/studies.md), in "
              "evaluations or steps, median over the study's own held-out seeds: `r = t / t_best` per workload, a "
              "miss or a workload not run infinite; `rho(tau)` = the fraction of the workloads with `r <= tau`; "
              "score = the area under `rho` on [1, 4] / 3. `time score, second target`: the same at the loosest "
