@@ -11,6 +11,9 @@ EPOCHS ?=
 DATA ?=
 SIZE ?=
 ITERATIONS ?=
+SCHEDULE ?=
+WARMUP ?=
+WD ?=
 SYNTH_DIR ?= data/synthetic
 SYNTH_N ?= 400
 SYNTH_SIZE ?= 128
@@ -26,7 +29,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
-	@echo "  variables: OPT= (adam for train-defects, lbfgs for style) SEED=$(SEED) BACKBONE= EPOCHS= DATA= SIZE= ITERATIONS= STUDY=$(STUDY) RUNS="
+	@echo "  variables: OPT= (adam for train-defects, lbfgs for style) SEED=$(SEED) BACKBONE= EPOCHS= DATA= SIZE= ITERATIONS= SCHEDULE= WARMUP= WD= STUDY=$(STUDY) RUNS="
 
 install: $(STAMP) ## create .venv and install kerasopt with its dev extras (quick when nothing changed)
 
@@ -48,9 +51,10 @@ $(SYNTH_DIR)/manifest.json: | install
 
 synth: $(SYNTH_DIR)/manifest.json ## generate the synthetic air-filter data set once (SYNTH_N, SYNTH_SIZE)
 
-train-defects: install $(if $(DATA),,$(SYNTH_DIR)/manifest.json) ## train the U-Net: OPT=adam [BACKBONE= EPOCHS= DATA= SEED= SIZE=]
+train-defects: install $(if $(DATA),,$(SYNTH_DIR)/manifest.json) ## train the U-Net: OPT=adam [BACKBONE= EPOCHS= DATA= SEED= SIZE= SCHEDULE=cosine WARMUP=0.05 WD=]
 	$(PY) -m kerasopt.defects --optimizer $(or $(OPT),adam) --data $(or $(DATA),$(SYNTH_DIR)) --seed $(SEED) \
-		$(if $(BACKBONE),--backbone $(BACKBONE)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SIZE),--size $(SIZE))
+		$(if $(BACKBONE),--backbone $(BACKBONE)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SIZE),--size $(SIZE)) \
+		$(if $(SCHEDULE),--schedule $(SCHEDULE)) $(if $(WARMUP),--warmup $(WARMUP)) $(if $(WD),--weight-decay $(WD))
 
 style: install ## stylize the bundled photo: OPT=lbfgs [SIZE= ITERATIONS= SEED=]
 	$(PY) -m kerasopt.style --optimizer $(or $(OPT),lbfgs) --seed $(SEED) \

@@ -191,6 +191,37 @@ def add_loss_weight_arguments(parser: argparse.ArgumentParser, defaults) -> None
                             help=f"weight of the {what} (default: %(default)s)")
 
 
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The protocol settings every mini-batch task shares (`kerasopt.config.TaskConfig`): ``--schedule``,
+    ``--warmup``, ``--weight-decay``, ``--decay-norm-and-bias`` and ``--threads``."""
+    from kerasopt.schedules import SCHEDULES
+
+    parser.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                        help="learning rate over the run: constant, or cosine decay to 0 at the last step "
+                             "(Schedule-Free AdamW keeps only the warmup)")
+    parser.add_argument("--warmup", type=non_negative_float, default=0.0,
+                        help="share of the steps warmed up linearly from 0 (0-0.5)")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=None,
+                        help="decoupled weight decay (lr x wd a step) for every optimizer (default: each "
+                             "optimizer's own: AdamW 0.004, most others none)")
+    parser.add_argument("--decay-norm-and-bias", action=argparse.BooleanOptionalAction, default=True,
+                        help="also decay biases and normalization variables (Keras' behaviour)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice)")
+
+
+def training_settings(args: argparse.Namespace) -> dict:
+    """The `add_training_arguments` values as `TaskConfig` settings, and the overrides they add to ``hparams``."""
+    return {"schedule": args.schedule, "warmup_fraction": args.warmup,
+            "decay_norm_and_bias": args.decay_norm_and_bias, "threads": args.threads}
+
+
+def training_hparams(args: argparse.Namespace) -> dict:
+    """``--lr`` and ``--weight-decay`` as optimizer overrides (only those given)."""
+    given = {"learning_rate": getattr(args, "lr", None), "weight_decay": args.weight_decay}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)

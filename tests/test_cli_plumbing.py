@@ -193,3 +193,19 @@ def test_level_0_asks_for_every_start_up_line():
     assert all(cli._is_start_up_noise(line, 2) for line in NOISE)
     assert not any(cli._is_start_up_noise(line, 0) for line in NOISE)
     assert not cli._is_start_up_noise("a line of Python output", 2)
+
+
+def test_every_mini_batch_cli_sets_the_schedule_weight_decay_and_threads():
+    from kerasopt.defects.__main__ import parse_args
+    from kerasopt.faststyle.__main__ import build_parser, configs_from_args
+
+    args = build_parser().parse_args(["train", "--optimizer", "adamw,lion", "--schedule", "cosine", "--warmup", "0.1",
+                                      "--weight-decay", "0.04", "--no-decay-norm-and-bias", "--threads", "1"])
+    for config in configs_from_args(args):
+        assert (config.schedule, config.warmup_fraction, config.decay_norm_and_bias, config.threads) == \
+            ("cosine", 0.1, False, 1)
+        assert config.hparams == {"weight_decay": 0.04} and config.resolved_hparams()["weight_decay"] == 0.04
+    plain = configs_from_args(build_parser().parse_args(["train", "--optimizer", "adam"]))[0]
+    assert "schedule" not in plain.to_dict() and plain.hparams == {}  # the old behaviour, the old run ids
+    defects = parse_args(["--optimizer", "adam", "--schedule", "cosine", "--lr", "0.002"])
+    assert (defects.schedule, defects.lr, defects.weight_decay) == ("cosine", 0.002, None)

@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from kerasopt import records
-from kerasopt.cli import ArgumentParser, default_output_dir, parse_optimizer_list, positive_float, positive_int, \
-    prepare_output_dir, quiet_tensorflow, run_cli, run_comparison, seed_type
+from kerasopt.cli import ArgumentParser, add_training_arguments, default_output_dir, parse_optimizer_list, \
+    positive_float, positive_int, prepare_output_dir, quiet_tensorflow, run_cli, run_comparison, seed_type, \
+    training_hparams, training_settings
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,6 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="mirrored: one run over all visible GPUs")
     parser.add_argument("--deterministic", action="store_true", help="TF op determinism (slower)")
+    add_training_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -79,7 +81,7 @@ def _main(argv=None) -> int:
     synthetic = args.data is None
     data = DefectsConfig.data if synthetic else args.data
     configs = [DefectsConfig(
-        optimizer=name, hparams={} if args.lr is None else {"learning_rate": args.lr}, seed=args.seed,
+        optimizer=name, hparams=training_hparams(args), seed=args.seed, **training_settings(args),
         data=data, synthetic=synthetic, backbone=args.backbone, encoder_weights=args.encoder_weights,
         size=args.size, epochs=args.epochs, batch_size=args.batch_size,
         precision=args.precision, jit=args.jit,

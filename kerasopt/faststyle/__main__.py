@@ -14,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from kerasopt.cli import (ArgumentParser, add_loss_weight_arguments, default_output_dir, parse_optimizer_list,
-                          positive_float, positive_int, prepare_output_dir, quiet_tensorflow, run_cli,
-                          run_comparison, seed_type)
+from kerasopt.cli import (ArgumentParser, add_loss_weight_arguments, add_training_arguments, default_output_dir,
+                          parse_optimizer_list, positive_float, positive_int, prepare_output_dir, quiet_tensorflow,
+                          run_cli, run_comparison, seed_type, training_hparams, training_settings)
 
 PROG = "python -m kerasopt.faststyle"
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="validation every K steps")
     add_loss_weight_arguments(train, d)
     train.add_argument("--network", choices=NETWORKS, default=d.network, help="feature network of the loss")
+    add_training_arguments(train)
     train.add_argument("--out", default=None, help="output folder; None: runs/faststyle/<timestamp>")
     train.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
     stylize = commands.add_parser("stylize", formatter_class=formatter, help="stylize images with a trained network",
@@ -71,7 +72,7 @@ def configs_from_args(args) -> list:
     from kerasopt.faststyle.config import FastStyleConfig
 
     return [FastStyleConfig(
-        optimizer=name, hparams={} if args.lr is None else {"learning_rate": args.lr}, seed=args.seed,
+        optimizer=name, hparams=training_hparams(args), seed=args.seed, **training_settings(args),
         style=args.style, size=args.size, steps=args.steps, batch_size=args.batch_size, data=args.data,
         eval_every=args.eval_every, width=args.width, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, network=args.network).validate()
