@@ -175,3 +175,27 @@ def test_best_weights_keep_the_best_epoch_and_survive_a_restart(tmp_path):
     assert again.best == 0.5 and np.array_equal(again.weights[0], best.weights[0])
     assert load_weights_file(tmp_path / "none.npz") is None
     assert BestWeights("val_dice", "max", tmp_path / "none.npz", initial=0.5).best is None  # nothing kept: reselect
+
+
+@pytest.mark.slow
+def test_a_run_twice_on_one_host_with_determinism_on_gives_identical_records(plain, tmp_path):
+    """In a fresh process (op determinism cannot be switched off again): the same tiny run twice, compared by
+    `kerasopt.study.verify.compare` (status, metrics, every history value; timing left out)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    settings = {"optimizer": "adam", "data": str(plain), "seed": 2, **TINY, "epochs": 2, "overlays": 0,
+                "deterministic": True, "threads": 1, "save_model": False}
+    script = ("import json, sys\nfrom pathlib import Path\nfrom kerasopt.defects import run\n"
+              "from kerasopt.study.verify import compare\n"
+              "settings, out = json.loads(sys.argv[1]), Path(sys.argv[2])\n"
+              "run(settings, out / 'a'); run(settings, out / 'b')\n"
+              "print(json.dumps(compare(out / 'a', out / 'b')))\n")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(settings), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert read_summary(tmp_path / "a")["status"] == "completed"
+    assert read_config(tmp_path / "a")["deterministic"] is True

@@ -157,3 +157,28 @@ def test_a_crashed_worker_fails_its_run_but_a_lost_cluster_stops_the_study_and_r
                                            "completed runs are kept: rerun the same command to resume"):
         next(results)
     assert not records.is_complete(tmp_path / "interrupted") and not (tmp_path / "queued").exists()
+
+
+def test_verify_reruns_runs_and_names_differences_and_a_host_difference(quadratic, tmp_path, capsys):
+    from kerasopt import records
+    from kerasopt.study.__main__ import main
+    from kerasopt.study.spec import StudySpec
+    from kerasopt.study import run_study
+    from kerasopt.study.verify import verify
+
+    spec = StudySpec.from_dict({"name": "v", "task": "quadratic", "optimizers": ["sgd"], "defaults_arms": [],
+                                "search": {"sgd": {"learning_rate": 0.1}}, "seeds": [1, 2, 3]})
+    run_study(spec, out_dir=tmp_path, log=lambda line: None)
+    results = verify(tmp_path, count=3, log=lambda line: None)
+    assert len(results) == 3 and all(r.identical and r.recorded_host == r.host for r in results)
+    first = tmp_path / results[0].run_id
+    summary = records.read_summary(first)
+    summary["metrics"]["loss"] += 1e-9  # a record that does not reproduce
+    records.write_json_atomic(first / "summary.json", summary)
+    config = records.read_config(first)
+    config["environment"]["host"]["kernel"] = "another-kernel"  # written on another host
+    records.write_json_atomic(first / "config.json", config)
+    assert main(["verify", str(tmp_path), "--runs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"{results[0].run_id}: differs (host differs: recorded on " in out and "loss: " in out
+    assert "2 of 3 reruns bit-identical to their records" in out

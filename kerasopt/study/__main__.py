@@ -1,4 +1,5 @@
-"""``python -m kerasopt.study run STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR | summary DIR... --out DIR``."""
+"""``python -m kerasopt.study run STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR | summary DIR... --out DIR |
+verify RUNS_DIR [--runs K]``."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("dirs", nargs="+", help="results directories of studies (each holds study.json), or folders "
                                                  "to search for every */records/study.json below them (sorted)")
     summary.add_argument("--out", required=True, help="where summary.md, its CSV tables and figures go")
+    verify = commands.add_parser("verify", help="rerun K completed runs here: bit-identical to their records, "
+                                                "or the differences, and whether the host differs", **defaults)
+    verify.add_argument("runs_dir", help="a study's results directory (holds study.json and plan.json)")
+    verify.add_argument("--runs", type=positive_int, default=3, help="how many completed runs to rerun")
     return parser
 
 
@@ -60,6 +65,11 @@ def _main(argv: Sequence[str] | None) -> int:
         from kerasopt.report.summary import studies_in, write_summary
 
         print(f"wrote {write_summary(studies_in(args.dirs), args.out)}")
+        return 0
+    if args.command == "verify":
+        from kerasopt.study.verify import verify
+
+        verify(args.runs_dir, args.runs)
         return 0
     if args.command == "merge":
         from kerasopt.study.merge import merge
