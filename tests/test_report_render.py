@@ -408,3 +408,9 @@ def test_a_companion_protocol_is_compared_per_optimizer_on_shared_seeds():
     assert table.loc["a", "sign-flip p (two-sided)"] == pytest.approx(2 / 8)
     assert table.loc["b", "median here"] == 0.5  # the failed seed 3 counts as the worst value: median 0.5
     assert table.loc["b", "paired difference [95% CI]"].endswith("(n=2)")  # only the seeds both completed
+
+
+def test_the_report_gives_the_non_training_share_and_the_hosts(study_dir):
+    text = (study_dir / "report.md").read_text()
+    assert "Non-training share of a run's seconds (setup, tracing, evaluation, saving): median " in text
+    assert "Hosts (run records per host fingerprint): " in text

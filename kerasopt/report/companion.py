@@ -25,20 +25,13 @@ COMPANION_TABLE = "protocol_comparison.csv"
 
 
 def companion_dir(study: dict) -> Path | None:
-    """The companion's results directory named by ``compare_to`` (None without one).
-
-    Raises:
-        FileNotFoundError: the directory has no study.json where the study file says it is.
-    """
+    """The companion's results directory named by ``compare_to`` (None without one, or while the companion
+    has no records yet: its study.json is looked up relative to the study file, then the working directory)."""
     given = (study["study"].get("compare_to") or {}).get("study")
     if not given:
         return None
     source = Path(study.get("source") or ".")
-    for candidate in (source.parent / given, Path(given)):
-        if (candidate / "study.json").is_file():
-            return candidate
-    raise FileNotFoundError(f"compare_to: no study.json in {given!r} (relative to {source.parent} or the "
-                            "working directory)")
+    return next((c for c in (source.parent / given, Path(given)) if (c / "study.json").is_file()), None)
 
 
 def final_outcomes(runs_dir: Path, optimizers: list[str] | None = None) -> tuple[dict, str, list[int]]:
@@ -69,10 +62,13 @@ def comparison_table(mine: dict, theirs: dict, seeds: list[int], mode: str) -> p
 
 def companion_lines(study: dict, runs_dir: Path, out_dir: Path) -> list[str]:
     """The report section comparing the study with its ``compare_to`` companion ([] without one)."""
-    other = companion_dir(study)
-    if other is None:
+    if not study["study"].get("compare_to"):
         return []
     label = study["study"]["compare_to"].get("label", "the companion study")
+    other = companion_dir(study)
+    if other is None:
+        return [f"## Against {label}", "", f"The companion study (`{study['study']['compare_to']['study']}`) has "
+                "no records yet: run it, then regenerate this report.", ""]
     mine, mode, seeds = final_outcomes(runs_dir)
     theirs, _, _ = final_outcomes(other)
     table = comparison_table(mine, theirs, seeds, mode)

@@ -106,7 +106,7 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str], runs_di
     counts = status_counts(runs.drop_duplicates("run_id"))
     lines += ["", "Runs: " + ", ".join(f"{count} {status}" for status, count in counts.items() if count) + "."]
     if runs_dir is not None:
-        lines += ["", hosts_line(records.hosts(runs_dir))]
+        lines += ["", hosts_line(records.hosts(runs_dir)), "", overhead_line(runs_dir, runs)]
     if counts["incomplete"]:
         lines.append("**The study is incomplete**: rerun `python -m kerasopt.study run` to finish it.")
     return lines
@@ -177,6 +177,25 @@ def _one_rule_words(rule: dict) -> str:
     if rule["kind"] == "at_chance":
         return f"`{rule['metric']}` ended at or below chance ({rule['chance']:.3g} + {rule.get('tolerance', 0):g})"
     return f"`{rule['metric']}` ended above its start"
+
+
+def overhead_line(runs_dir: Path, runs: pd.DataFrame) -> str:
+    """The median non-training share of the study's completed runs (data, tracing, evaluation, saving: the
+    part of a run's seconds that is not training), over the runs whose summary records it."""
+    import numpy as np
+
+    shares = []
+    for run_id in runs[runs["complete"]].drop_duplicates("run_id")["run_id"]:
+        try:
+            share = records.read_summary(runs_dir / run_id).get("non_training_share")
+        except ValueError:
+            continue
+        if records.is_finite(share):
+            shares.append(float(share))
+    if not shares:
+        return "Non-training share: not recorded (runs before 2026-12-07)."
+    return (f"Non-training share of a run's seconds (setup, tracing, evaluation, saving): median "
+            f"{np.median(shares):.1%} over the {len(shares)} runs that record it.")
 
 
 def hosts_line(counts: dict[str, int]) -> str:
