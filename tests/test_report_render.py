@@ -414,3 +414,13 @@ def test_the_report_gives_the_non_training_share_and_the_hosts(study_dir):
     text = (study_dir / "report.md").read_text()
     assert "Non-training share of a run's seconds (setup, tracing, evaluation, saving): median " in text
     assert "Hosts (run records per host fingerprint): " in text
+
+
+def test_a_companion_without_records_yet_is_said(tmp_path):
+    from kerasopt.report.companion import companion_lines
+
+    study = {"study": {"compare_to": {"study": "nowhere/records", "label": "the constant rate"}},
+             "source": str(tmp_path / "x.yaml")}
+    lines = companion_lines(study, tmp_path, tmp_path)
+    assert lines[0] == "## Against the constant rate" and "has no records yet" in lines[2]
+    assert companion_lines({"study": {}}, tmp_path, tmp_path) == []
