@@ -137,3 +137,17 @@ def test_defaults_against_tuned_picks_on_tuning_seeds_and_judges_on_held_out_one
     none = summary.Workload("v", "min", {"a": {1: 1.0}}, {}, defaults_by_seed={"a": {1: 2.0}},
                             pick_scores={"a": math.nan})
     assert "no fair pick" in summary.defaults_versus_tuned([none]).iloc[0]["picked on tuning seeds"]
+
+
+def test_the_coverage_simulation_knows_the_true_score():
+    from conftest import load_benchmark
+
+    bench = load_benchmark("summary_coverage")
+    medians = bench.true_medians(3, 2, seed=0)
+    result = bench.coverage(simulations=3, resamples=30, optimizers=3, workloads=2, seed=0)
+    truth = summary.scores({f"w{w}": summary.ratios({f"o{i}": m for i, m in enumerate(row)})
+                            for w, row in enumerate(medians)})
+    assert {n: r["true"] for n, r in result.items()} == truth
+    # o0..o2 on two workloads: the fastest on both would score 1; here the best is below 1 unless it wins both
+    assert all(0.0 <= t <= 1.0 for t in truth.values())
+    assert all(0.0 <= r["coverage"] <= 1.0 and 0.0 <= r["mean estimate"] <= 1.0 for r in result.values())
