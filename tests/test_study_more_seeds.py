@@ -81,3 +81,18 @@ def test_close_by_is_part_of_the_study_only_when_given(noisy):
     assert "close_by" not in study().to_dict()["more_seeds"]  # studies written before it keep their identity
     assert study(close_by="estimate").to_dict() == study().to_dict()
     assert study(close_by="bound").to_dict()["more_seeds"]["close_by"] == "bound"
+
+
+def test_more_seeds_may_be_added_to_a_finished_study_and_only_adds_runs(quadratic, tmp_path):
+    from kerasopt.study import run_study
+    from kerasopt.study.spec import StudySpec
+
+    study = {"name": "m", "task": "quadratic", "optimizers": ["sgd", "adam"], "defaults_arms": [],
+             "search": {"sgd": {"learning_rate": 0.1}, "adam": {"learning_rate": 0.001}}, "seeds": [1, 2, 3]}
+    first = run_study(StudySpec.from_dict(study), out_dir=tmp_path, log=lambda line: None)
+    more = {**study, "more_seeds": {"rounds": 1, "per_round": 4, "max_seeds": 7, "test": "sign_flip"}}
+    again = run_study(StudySpec.from_dict(more), out_dir=tmp_path, log=lambda line: None)
+    assert again["skipped"] == first["total"] and again["executed"] > 0  # the old runs kept, seeds added
+    changed = {**more, "more_seeds": {**more["more_seeds"], "per_round": 5}}
+    with pytest.raises(ValueError, match="key 'more_seeds' differs"):
+        run_study(StudySpec.from_dict(changed), out_dir=tmp_path, log=lambda line: None)

@@ -79,7 +79,8 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
     identity: it is refreshed to the current one. Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only
     they differ, ``study.json`` is updated and the results are kept. A study that
     only ADDS optimizers (the existing ones keep their search spaces) extends
-    the results too: run ids hash the settings, so every completed run stays valid.
+    the results too: run ids hash the settings, so every completed run stays valid; so does a study that
+    adds ``more_seeds`` where it had none (it only adds runs; its rule is then fixed like any other key).
 
     Raises:
         ValueError: ``out_dir`` holds a different study (names the first differing key).
@@ -94,7 +95,8 @@ def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
             raise ValueError(f"{path}: not a study record ('study' must be a mapping); choose another --out")
         mine = spec.to_dict()
         differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
-        allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ())}
+        allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ()),
+                   *(("more_seeds",) if "more_seeds" not in existing and "more_seeds" in mine else ())}
         blocking = [key for key in differing if key not in allowed]
         if blocking:
             raise ValueError(f"{path}: results of a different study (key {blocking[0]!r} differs from "
