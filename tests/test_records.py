@@ -2,6 +2,7 @@
 
 import json
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -158,7 +159,7 @@ def test_config_names_the_host_and_threads_and_old_records_read_as_host_unknown(
 
 def test_summary_has_setup_training_seconds_and_the_non_training_share(tmp_path, monkeypatch):
     clock = iter([10.0, 20.0])  # record opens at 10 (the task began at 8), finishes at 20
-    monkeypatch.setattr(records.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(records, "time", SimpleNamespace(perf_counter=lambda: next(clock)))  # this module's clock only
     rec = RunRecord(tmp_path / "run", {}, started=8.0)
     rec.log({"step": 1, "evaluations": 1, "seconds": 3.0, "loss": 1.0})
     rec.log({"step": 2, "evaluations": 2, "seconds": 9.0, "loss": 0.5})
