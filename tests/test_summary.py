@@ -45,7 +45,7 @@ def test_summary_of_two_studies_from_their_records(quadratic, tmp_path):
     from kerasopt.study.__main__ import main
     from kerasopt.study.spec import StudySpec
 
-    for name, optimum, base in (("one", 0.5, {}), ("two", 0.05, {"threads": 1})):  # two problems (bases differ)
+    for name, optimum, base in (("one", 0.5, {}), ("two", 0.05, {"decay_norm_and_bias": False})):  # two problems
         OPTIMUM["value"] = optimum
         run_study(StudySpec.from_dict({
             "name": name, "task": "quadratic", "optimizers": ["sgd", "adam"], "base": base,
