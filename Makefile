@@ -46,6 +46,10 @@ test: install ## run the test suite (pytest); fails when no test ran
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+test-fast: install ## the quick tier for development (about 4 minutes here): every test not marked slow
+	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
 $(SYNTH_DIR)/manifest.json: | install
 	$(PY) -m kerasopt.defects.synth --out $(SYNTH_DIR) --n $(SYNTH_N) --size $(SYNTH_SIZE) --seed 0
 

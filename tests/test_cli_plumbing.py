@@ -10,6 +10,8 @@ import pytest
 
 from kerasopt import cli
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 @pytest.mark.parametrize("argv", [["--help"], ["-h"], []])
 def test_help_lists_every_command_with_one_line_and_exits_0(capsys, argv):

@@ -5,6 +5,8 @@ import pytest
 
 from kerasopt.defects.bn import batchnorm_layers, recalibrate
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def test_recalibration_sets_exact_size_weighted_averages_of_batch_statistics():
     import keras

@@ -11,6 +11,8 @@ import pytest
 from kerasopt.defects.synth import generate
 from kerasopt.records import read_history, read_summary
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def _start(data, out, kill_after=None):
     """The training command as a started process (stdout and stderr as text)."""

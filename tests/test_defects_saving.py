@@ -11,6 +11,8 @@ import pytest
 
 from kerasopt.cli import run_cli
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 TINY = {"backbone": "vgg16", "size": 32, "epochs": 1, "batch_size": 4, "overlays": 0, "bn_batches": 2}
 
 

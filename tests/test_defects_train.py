@@ -12,6 +12,8 @@ from kerasopt.defects import TARGET, DefectsConfig, run
 from kerasopt.defects.synth import generate
 from kerasopt.records import read_config, read_history, read_summary
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 TINY = {"backbone": "vgg16", "size": 32, "epochs": 1, "batch_size": 4, "overlays": 2}  # vgg16 traces fastest
 METRICS = ("val_dice", "test_dice", "test_iou", "test_precision", "test_recall", "image_ap", "image_auroc")
 

@@ -15,6 +15,8 @@ from kerasopt import records
 from kerasopt.optimizers import evaluation
 from kerasopt.optimizers.schedule_free import ScheduleFreeAdamW
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def _at_y(monkeypatch):
     """Switch Schedule-Free's hooks off: evaluate and save where it trains (the old behaviour)."""

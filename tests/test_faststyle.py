@@ -13,6 +13,8 @@ from kerasopt.faststyle.__main__ import main
 from kerasopt.records import read_config, read_history, read_summary
 from kerasopt.style.images import read_rgb, save_image
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"size": 32, "steps": 4, "batch_size": 2, "width": 0.125, "eval_every": 2, "log_every": 2}
 

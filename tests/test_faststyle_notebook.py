@@ -8,7 +8,10 @@ cache into a temporary directory; any cell that raises fails the test.
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAME = "fast_style.ipynb"

@@ -8,6 +8,8 @@ from kerasopt.optimizers.hessian_free import HessianFree, HFResult, _Compiled, s
 from kerasopt.optimizers.full_batch import DriverResult
 from kerasopt.optimizers.full_batch import FlatProblem
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def rosenbrock(x):
     return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2

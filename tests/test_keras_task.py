@@ -15,6 +15,8 @@ from kerasopt import records, tasks
 from kerasopt.study import StudySpec, run_id
 from kerasopt.study.__main__ import main as study_main
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 TASK_FILE = '''

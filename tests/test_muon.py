@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from kerasopt.optimizers.muon import PIXEL_PROBLEM_REASON, Muon
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 SETTINGS = {"learning_rate": 0.01, "adam_beta_1": 0.9, "adam_beta_2": 0.999, "epsilon": 1e-7}
 ADAMW = {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "weight_decay": 0.004}
 A, B, C = 3.4445, -4.7750, 2.0315

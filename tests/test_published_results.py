@@ -10,6 +10,8 @@ from kerasopt.report import write_report
 from kerasopt.report.render import MAIN_TABLE, REPORT, markdown_table
 from kerasopt.report.summary import SUMMARY, studies_in, write_summary
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 PUBLISHED = [path.parent for path in sorted(RESULTS.rglob(REPORT))]
 RECORDS = [path.parent for path in sorted(RESULTS.rglob("records/study.json"))]

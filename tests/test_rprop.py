@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from kerasopt.optimizers import Rprop, make
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def test_matches_hand_computed_steps_on_a_quadratic():
     # f(w) = w^2 / 2, gradient w; initial step 0.6, eta+ 1.2, eta- 0.5.
@@ -90,6 +92,7 @@ import sys
 import numpy as np
 import keras
 from kerasopt.optimizers import Rprop  # registers kerasopt>Rprop
+
 expected = np.load(sys.argv[2])
 model = keras.models.load_model(sys.argv[1], compile=True)
 assert isinstance(model.optimizer, Rprop), type(model.optimizer)

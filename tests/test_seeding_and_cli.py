@@ -11,6 +11,8 @@ import pytest
 from kerasopt import cli
 from kerasopt.seeding import set_seed
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def test_same_seed_same_numbers():
     set_seed(7)

@@ -7,6 +7,8 @@ import pytest
 from conftest import load_benchmark
 from kerasopt.report.load import arm_cost, load_costs
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def step_costs():

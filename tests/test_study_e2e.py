@@ -14,6 +14,8 @@ import pytest
 from kerasopt import records, study
 from kerasopt.study.__main__ import main as study_main
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 TINY = """
 name: tiny
 task: style

@@ -6,6 +6,8 @@ import pytest
 
 from conftest import BENCHMARKS, load_benchmark as load
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 @pytest.fixture(autouse=True)
 def importable_benchmarks(monkeypatch):

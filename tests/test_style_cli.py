@@ -9,6 +9,8 @@ import pytest
 from kerasopt.records import read_summary
 from kerasopt.style.__main__ import build_parser, main
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 TINY = ["--size", "32", "--iterations", "3"]
 
 

@@ -8,6 +8,8 @@ from kerasopt.style import StyleConfig, prepare, run
 from kerasopt.style import loop
 from kerasopt.style.images import read_rgb
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 TINY = {"size": 32, "iterations": 4}
 FAMILIES = ["sgd", "momentum", "adagrad", "adam", "rprop", "lbfgs"]
 

@@ -10,6 +10,8 @@ import pytest
 
 from kerasopt import tasks
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 PACKAGES = Path(__file__).resolve().parents[1] / "kerasopt"
 ROLES = ("__init__.py", "__main__.py", "config.py", "run.py", "task.py")
 

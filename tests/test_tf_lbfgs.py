@@ -11,6 +11,8 @@ from kerasopt.optimizers.lbfgs import LBFGS
 from kerasopt.optimizers import tf_lbfgs
 from kerasopt.optimizers.tf_lbfgs import TFLBFGS
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def rosenbrock(x):
     return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2

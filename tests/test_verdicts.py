@@ -8,6 +8,8 @@ import pytest
 from kerasopt.report.verdicts import (MoreSeeds, all_pairs_worse, naive_holm_rate, next_round, paired, simulate,
                                       t_p_value, verdict_text, verdicts, worse_by)
 
+pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
+
 
 def test_the_old_test_against_a_data_chosen_best_overstates_worse_verdicts():
     """10 equal optimizers, 5 seeds: Holm over the tests against the best-ranked one (chosen from the same
