@@ -219,7 +219,7 @@ def predict(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, n
     """Probabilities float32 (N, H, W, 1) in [0, 1] and masks float32 (N, H, W, 1) in {0, 1}.
 
     One compiled inference forward per model (traced once for any batch size); on this CPU it gives the
-    same bits as calling the model eagerly (tests/test_defects_train.py), several times faster."""
+    same bits as calling the model eagerly (tests/test_defects_train.py)."""
     forward = getattr(model, "_kerasopt_forward", None)
     if forward is None:
         forward = tf.function(lambda images: model(images, training=False),
