@@ -211,7 +211,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def training_settings(args: argparse.Namespace) -> dict:
-    """The `add_training_arguments` values as `TaskConfig` settings, and the overrides they add to ``hparams``."""
+    """The `add_training_arguments` values that are `TaskConfig` settings (``--weight-decay``: `training_hparams`)."""
     return {"schedule": args.schedule, "warmup_fraction": args.warmup,
             "decay_norm_and_bias": args.decay_norm_and_bias, "threads": args.threads}
 

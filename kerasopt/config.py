@@ -225,9 +225,14 @@ class TaskConfig:
 
         return optimizers.check_hparams(self.optimizer, self.optimizer_hparams())
 
+    @property
+    def scheduled(self) -> bool:
+        """Whether the learning rate changes during the run (a decaying schedule or a warmup)."""
+        return self.schedule != "constant" or bool(self.warmup_fraction)
+
     def require_constant_schedule(self, why: str) -> None:
         """ValueError when a schedule or warmup is set on a task (or optimizer) that cannot take one."""
-        if self.schedule != "constant" or self.warmup_fraction:
+        if self.scheduled:
             raise ValueError(f"schedule and warmup_fraction apply to mini-batch training; {why}. "
                              f"Received: schedule={self.schedule!r}, warmup_fraction={self.warmup_fraction}")
 
@@ -237,15 +242,15 @@ class TaskConfig:
         weight decay unless ``decay_norm_and_bias``. Call before the optimizer is built (before ``fit``).
 
         Args:
-            total_steps: optimizer steps of the whole run (a cosine decay reaches 0 there); None only
-                without a schedule and warmup.
+            total_steps: optimizer steps of the whole run (a cosine decay reaches 0 there); None (unknown)
+                only without a schedule and warmup.
             variables: the model's trainable variables (needed only to exclude 1-D ones from decay).
         """
         from kerasopt import optimizers
 
         hparams = self.resolved_hparams()
         if total_steps is None:
-            self.require_constant_schedule("give the run's total steps")
+            self.require_constant_schedule("the run's number of steps is unknown (a dataset of unknown size)")
             total_steps = 1
         if "learning_rate" in hparams:
             hparams["learning_rate"] = schedules.learning_rate(
@@ -256,9 +261,12 @@ class TaskConfig:
             optimizer.exclude_from_weight_decay(var_list=[v for v in variables if len(v.shape) <= 1])
         return optimizer
 
-    def schedule_record(self, total_steps: int) -> dict:
-        """What config.json records of the schedule: {} for the old behaviour, else `schedules.describe`."""
-        if self.schedule == "constant" and not self.warmup_fraction:
+    def schedule_record(self, total_steps: int | None) -> dict:
+        """What config.json records of the schedule: {} for the old behaviour, else `schedules.describe`
+        (ValueError when a schedule is set and ``total_steps`` is unknown, as `build_optimizer`)."""
+        if not self.scheduled:
             return {}
+        if total_steps is None:
+            self.require_constant_schedule("the run's number of steps is unknown (a dataset of unknown size)")
         return {"learning_rate_schedule": schedules.describe(self.schedule, self.optimizer, self.warmup_fraction,
                                                              total_steps)}

@@ -247,16 +247,16 @@ class KerasTask(Task):
             dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def total_steps(self, config: KerasConfig) -> int:
-        """Optimizer steps of a whole run: ``epochs`` x the training split's batches (the schedule's length)."""
+    def total_steps(self, config: KerasConfig) -> int | None:
+        """Optimizer steps of a whole run: ``epochs`` x the training split's batches (the schedule's length);
+        None for a ``tf.data.Dataset`` of unknown size (then only a constant rate without warmup can run)."""
         import tensorflow as tf
 
         data = self.split("train")
         if isinstance(data, tf.data.Dataset):
             size = int(data.cardinality())
             if size < 0:
-                raise ValueError(f"the training data of task {self.name!r} has no known size; a learning-rate "
-                                 "schedule needs one (give arrays, or a dataset of known cardinality)")
+                return None
         else:
             size = len(data[0])
         return config.epochs * max(1, math.ceil(size / config.batch_size))

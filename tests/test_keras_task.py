@@ -268,3 +268,22 @@ def test_code_digest_ignores_comments_and_follows_local_imports(tmp_path):
     assert code_digest(task) == before
     (tmp_path / "pkg" / "layers.py").write_text("WIDTH = 8\n")
     assert code_digest(task) != before
+
+
+def test_a_dataset_of_unknown_size_trains_at_a_constant_rate_and_refuses_a_schedule(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasopt import KerasTask
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0], "float32")
+    unknown = tf.data.Dataset.from_tensor_slices((x[:32], y[:32])).filter(lambda a, b: True)  # cardinality -2
+    task = KerasTask(lambda seed: keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), train=unknown,
+                     validation=(x[32:], y[32:]), loss="mse", metrics=["mae"], target="mae", mode="min",
+                     epochs=1, batch_size=8, optimizers=["adam"], name="unknown_size")
+    assert task.run(task.resolve({"optimizer": "adam", "seed": 1}), tmp_path / "constant")["status"] == "completed"
+    with pytest.raises(ValueError, match="the run's number of steps is unknown"):
+        task.run(task.resolve({"optimizer": "adam", "seed": 1, "schedule": "cosine"}), tmp_path / "cosine")
