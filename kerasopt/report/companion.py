@@ -18,7 +18,8 @@ from kerasopt.report import budgets as anytime
 from kerasopt.report import verdicts
 from kerasopt.report.load import headline_metrics, load_runs, load_study
 from kerasopt.report.stats import paired_difference
-from kerasopt.report.tables import on_seeds, seed_outcomes
+from kerasopt.report.tables import seed_outcomes
+from kerasopt.report.verdicts import on_seeds
 from kerasopt.report.text import interval_text, markdown_table
 
 COMPANION_TABLE = "protocol_comparison.csv"

@@ -93,7 +93,7 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
     learning_rate (NaN when not set by the study), complete, status, metric (the
     selection metric ``metric``), one column per ``headline`` metric, the run's
     budget as spent (`BUDGET_COLUMNS`: steps or iterations, loss-and-gradient evaluations, Hessian-vector
-    products where the driver counts them), wall_seconds, error. Metric values are those of COMPLETED runs only (NaN for diverged,
+    products where the driver counts them), wall_seconds, non_training_share (None before it was recorded), error. Metric values are those of COMPLETED runs only (NaN for diverged,
     failed, incomplete or non-finite), so no diverged run enters a mean. A completed run that the task's
     ``collapse`` rule rejects (`kerasopt.records.collapse_reason`) has status ``collapsed``, its reason as
     ``error`` and no metric values either.
@@ -124,10 +124,11 @@ def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = No
             **{name: _float(summary.get("metrics", {}).get(name)) for name in BUDGET_COLUMNS},
             "extension": role.get("extension", 0), "budget": role.get("budget"),
             "added_round": role.get("added_round", 0),
-            "wall_seconds": summary.get("wall_seconds"), "error": error})
+            "wall_seconds": summary.get("wall_seconds"), "non_training_share": summary.get("non_training_share"),
+            "error": error})
     columns = ["run_id", "optimizer", "phase", "trial", "extension", "budget", "added_round", "seed", "hparams",
                "setting", "learning_rate",
-               "complete", "status", "metric", *headline, *BUDGET_COLUMNS, "wall_seconds", "error"]
+               "complete", "status", "metric", *headline, *BUDGET_COLUMNS, "wall_seconds", "non_training_share", "error"]
     return Runs(pd.DataFrame(rows, columns=columns), unreadable)
 
 

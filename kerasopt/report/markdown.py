@@ -11,7 +11,7 @@ from kerasopt import records
 from kerasopt.report import budgets as anytime
 from kerasopt.report import verdicts
 from kerasopt.report.load import tuning_seeds
-from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, on_seeds, seed_outcomes, status_counts
+from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, seed_outcomes, status_counts
 from kerasopt.report.text import interval_text, markdown_table
 
 
@@ -106,7 +106,7 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str], runs_di
     counts = status_counts(runs.drop_duplicates("run_id"))
     lines += ["", "Runs: " + ", ".join(f"{count} {status}" for status, count in counts.items() if count) + "."]
     if runs_dir is not None:
-        lines += ["", hosts_line(records.hosts(runs_dir)), "", overhead_line(runs_dir, runs)]
+        lines += ["", hosts_line(records.hosts(runs_dir)), "", overhead_line(runs)]
     if counts["incomplete"]:
         lines.append("**The study is incomplete**: rerun `python -m kerasopt.study run` to finish it.")
     return lines
@@ -134,7 +134,7 @@ def budget_lines(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict,
     for b in budgets:
         frame = per_budget[b]
         arms = arm_table(frame, optimizers, ["metric"])
-        outcomes[b] = on_seeds(seed_outcomes(frame, optimizers, "metric"), spec["seeds"])
+        outcomes[b] = verdicts.on_seeds(seed_outcomes(frame, optimizers, "metric"), spec["seeds"])
         orders[b] = verdicts.rank_order(outcomes[b], mode)
         table = main_table(frame, arms, orders[b], "metric", mode, spec["seeds"], rule)
         table = table[[c for c in COMPACT if c in table.columns]].rename(
@@ -179,23 +179,15 @@ def _one_rule_words(rule: dict) -> str:
     return f"`{rule['metric']}` ended above its start"
 
 
-def overhead_line(runs_dir: Path, runs: pd.DataFrame) -> str:
+def overhead_line(runs: pd.DataFrame) -> str:
     """The median non-training share of the study's completed runs (data, tracing, evaluation, saving: the
     part of a run's seconds that is not training), over the runs whose summary records it."""
-    import numpy as np
-
-    shares = []
-    for run_id in runs[runs["complete"]].drop_duplicates("run_id")["run_id"]:
-        try:
-            share = records.read_summary(runs_dir / run_id).get("non_training_share")
-        except ValueError:
-            continue
-        if records.is_finite(share):
-            shares.append(float(share))
-    if not shares:
+    shares = pd.to_numeric(runs[runs["complete"]].drop_duplicates("run_id")["non_training_share"],
+                           errors="coerce").dropna()
+    if shares.empty:
         return "Non-training share: not recorded (runs before 2026-12-07)."
     return (f"Non-training share of a run's seconds (setup, tracing, evaluation, saving): median "
-            f"{np.median(shares):.1%} over the {len(shares)} runs that record it.")
+            f"{shares.median():.1%} over the {len(shares)} runs that record it.")
 
 
 def hosts_line(counts: dict[str, int]) -> str:

@@ -78,17 +78,10 @@ def seed_outcomes(runs: pd.DataFrame, optimizers: list[str], metric: str) -> dic
     return outcomes
 
 
-def on_seeds(outcomes: dict[str, dict[int, float | None]], seeds) -> dict[str, dict[int, float | None]]:
-    """``outcomes`` restricted to ``seeds`` (a study's own held-out seeds, which every optimizer shares): what
-    the ranking uses, so seeds added to some optimizers only (``more_seeds``) cannot move the ranks."""
-    chosen = set(seeds)
-    return {name: {s: v for s, v in by_seed.items() if s in chosen} for name, by_seed in outcomes.items()}
-
-
 def rank_on_shared_seeds(runs: pd.DataFrame, optimizers: list[str], metric: str, seeds, mode: str) -> list[str]:
     """Optimizers best first by the failure-aware median over the study's own held-out seeds
-    (`verdicts.rank_order` of `on_seeds`)."""
-    return verdicts.rank_order(on_seeds(seed_outcomes(runs, optimizers, metric), seeds), mode)
+    (`verdicts.rank_order` of `verdicts.on_seeds`)."""
+    return verdicts.rank_order(verdicts.on_seeds(seed_outcomes(runs, optimizers, metric), seeds), mode)
 
 
 def per_seed(runs: pd.DataFrame, optimizer: str, metric: str) -> dict:
@@ -112,12 +105,11 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
     best_values = per_seed(runs, best, metric) if best else {}
     present = [arm for arm in ARMS if (arms["arm"] == arm).any()]
     values = {name: {s: v for s, v in by_seed.items() if v is not None} for name, by_seed in outcomes.items()}
-    configured = {name: set(by_seed) & set(configured_seeds) for name, by_seed in outcomes.items()}
-    reference = verdicts.leader({n: {s: v for s, v in o.items() if s in configured_seeds} for n, o in outcomes.items()},
-                                mode)
+    shared = verdicts.on_seeds(outcomes, configured_seeds)
+    configured = {name: set(by_seed) for name, by_seed in shared.items()}
+    reference = verdicts.leader(shared, mode)
     decided = verdicts.verdicts(values, configured, reference, mode, rule)
     verdicts.next_round(values, configured, reference, mode, rule, decided)  # says why each undecided one stopped
-    shared = on_seeds(outcomes, configured_seeds)
     intervals = verdicts.rank_intervals(shared, mode)
     added_any = any(set(by_seed) - set(configured_seeds) for by_seed in outcomes.values())
     rows = []

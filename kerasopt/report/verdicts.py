@@ -132,6 +132,13 @@ def test_words(test: str) -> str:
     return {"t": "paired t test", "sign_flip": "exact paired sign-flip test"}[test]
 
 
+def on_seeds(outcomes: dict[str, dict[int, float | None]], seeds) -> dict[str, dict[int, float | None]]:
+    """``outcomes`` restricted to ``seeds`` (a study's own held-out seeds, which every optimizer shares): what
+    the ranking uses, so seeds added to some optimizers only (``more_seeds``) cannot move the ranks."""
+    chosen = set(seeds)
+    return {name: {s: v for s, v in by_seed.items() if s in chosen} for name, by_seed in outcomes.items()}
+
+
 def failure_aware_median(values: list, mode: str) -> float:
     """The median over every seed, a failed run (None or NaN: diverged, collapsed, failed) counting as the
     worst possible value (+inf for ``min``, -inf for ``max``); NaN without any run."""

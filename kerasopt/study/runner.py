@@ -355,9 +355,9 @@ def _next_seeds(spec: StudySpec, task: Task, out_dir: Path, best: dict, main_fin
         status, value = (records.outcome(out_dir / run.run_id, headline, collapse=task.collapse)
                          if records.is_complete(out_dir / run.run_id) else (None, None))
         outcomes.setdefault(run.optimizer, {})[run.seed] = value if status == "completed" else None
-    configured = {name: {s for s in by_seed if s in spec.seeds} for name, by_seed in outcomes.items()}
-    reference = verdicts.leader({name: {s: v for s, v in by_seed.items() if s in spec.seeds}
-                                 for name, by_seed in outcomes.items()}, mode)
+    shared = verdicts.on_seeds(outcomes, spec.seeds)
+    configured = {name: set(by_seed) for name, by_seed in shared.items()}
+    reference = verdicts.leader(shared, mode)
     values = {name: {s: v for s, v in by_seed.items() if v is not None} for name, by_seed in outcomes.items()}
     result = verdicts.verdicts(values, configured, reference, mode, rule)
     chosen = verdicts.next_round(values, configured, reference, mode, rule, result)
