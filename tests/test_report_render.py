@@ -130,15 +130,58 @@ def test_report_writes_every_figure(study_dir):
 def test_the_shown_result_images_are_kept_so_records_without_artifacts_regenerate_the_report(study_dir, tmp_path):
     import shutil
 
-    shown = sorted(p.name for p in (study_dir / "shown").iterdir())
-    assert shown and all(name.endswith("-result.png") for name in shown)
+    from kerasopt.report.shown import keep_shown
+
+    records_dir = tmp_path / "records"
+    shutil.copytree(study_dir, records_dir)
+    assert not (records_dir / "shown").exists()  # the report wrote nothing into the records
+    written = keep_shown(records_dir)  # what the study runner does after its runs
+    shown = sorted(p.name for p in (records_dir / "shown").iterdir())
+    assert shown and all(name.endswith("-result.png") for name in shown) and len(written) == len(shown)
+    assert keep_shown(records_dir) == []  # identical copies are left alone
     committed = tmp_path / "committed"  # what a clone has: records without their artifacts
-    shutil.copytree(study_dir, committed, ignore=shutil.ignore_patterns("artifacts"))
+    shutil.copytree(records_dir, committed, ignore=shutil.ignore_patterns("artifacts"))
     for path in committed.iterdir():
         if path.suffix in (".md", ".csv", ".png"):
             path.unlink()  # the report's own outputs
     text = write_report(committed, tmp_path / "again").read_text()
     assert text == (study_dir / "report.md").read_text() and (tmp_path / "again" / "image_grid.png").is_file()
+    assert (tmp_path / "again" / "image_grid.png").read_bytes() == (study_dir / "image_grid.png").read_bytes()
+
+
+def _tree(root):
+    """path -> (bytes, mtime) of every file below ``root``."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_reading_and_reporting_records_writes_nothing_into_them(study_dir, tmp_path):
+    """The report, its loader and the summary read the records folder and write only into their output folder,
+    the folder made read-only for good measure (root ignores the permission, so the files are compared too)."""
+    import os
+    import shutil
+
+    from kerasopt import results
+    from kerasopt.report.summary import write_summary
+
+    records_dir = tmp_path / "records"
+    shutil.copytree(study_dir, records_dir)
+    for path in records_dir.iterdir():
+        if path.suffix in (".md", ".csv", ".png"):
+            path.unlink()  # the fixture's report, written beside its records
+    before = _tree(records_dir)
+    modes = {p: p.stat().st_mode for p in [records_dir, *records_dir.rglob("*")]}
+    for path in modes:
+        path.chmod(modes[path] & ~0o222)
+    try:
+        results.load_runs(records_dir)
+        write_report(records_dir, tmp_path / "report")
+        write_summary([records_dir], tmp_path / "summary")
+    finally:
+        for path, mode in modes.items():
+            os.chmod(path, mode)
+    assert _tree(records_dir) == before
+    assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "image_grid.png").is_file()
 
 
 def test_report_cli_on_a_directory_without_a_study(tmp_path, capsys):
@@ -286,8 +329,11 @@ def test_defect_reports_put_each_optimizers_predicted_masks_under_the_true_ones(
     out = tmp_path / "published"
     text = write_report(root, out).read_text()
     assert "![result_grid](result_grid.png)" in text and (out / "result_grid.png").is_file()
-    assert (root / "test_inputs.png").is_file()  # kept at the root: the committed records regenerate the grid
-    assert not (out / "report.md").samefile(root / "study.json") and not (root / "report.md").exists()
+    assert not (root / "test_inputs.png").exists() and not (root / "report.md").exists()  # the records are only read
+    from kerasopt.report.shown import keep_shown
+
+    keep_shown(root)  # the study runner keeps the shared panel at the root: the committed records regenerate the grid
+    assert (root / "test_inputs.png").is_file()
 
 
 def test_a_defaults_arm_that_beats_the_tuned_arm_is_shown_with_what_tuning_saw(tmp_path):
@@ -324,7 +370,7 @@ def test_no_defaults_arm_beating_the_tuned_arm_is_said_plainly(study_dir):
 
 def test_held_out_seeds_count_a_failed_added_seed_as_added():
     """An added seed whose run collapsed is still an added seed: 5 + 5 added, not 6 + 4."""
-    from kerasopt.report import verdicts
+    from kerasopt.stats import verdicts
     from kerasopt.report.tables import arm_table, main_table
     rows = []
     for name, base in (("adam", 0.80), ("sgd", 0.70)):
@@ -345,8 +391,9 @@ def test_held_out_seeds_count_a_failed_added_seed_as_added():
 
 def test_ranks_use_the_seeds_every_optimizer_shares_so_added_seeds_cannot_flip_rank_one():
     """a leads b on the study's own seeds 1-5; ten added seeds (a's only) are worse and would put b first."""
-    from kerasopt.report import verdicts
     from kerasopt.report.tables import main_table, arm_table, rank_on_shared_seeds
+    from kerasopt.stats import verdicts
+    from kerasopt.stats.ranking import rank_order
 
     rows = [{"run_id": f"a{s}", "optimizer": "a", "phase": "final", "seed": s, "metric": 0.80 + 0.001 * s}
             for s in range(1, 6)]
@@ -355,7 +402,7 @@ def test_ranks_use_the_seeds_every_optimizer_shares_so_added_seeds_cannot_flip_r
              for s in range(1, 6)]
     runs = pd.DataFrame(rows).assign(complete=True, status="completed", setting="lr=1", trial=0,
                                      incomplete=0, hparams=[{}] * len(rows))
-    assert verdicts.rank_order({"a": dict(zip(range(1, 16), [r["metric"] for r in rows[:15]])),
+    assert rank_order({"a": dict(zip(range(1, 16), [r["metric"] for r in rows[:15]])),
                                 "b": {s: 0.79 for s in range(1, 6)}}, "max") == ["b", "a"]  # all seeds: b first
     order = rank_on_shared_seeds(runs, ["a", "b"], "metric", [1, 2, 3, 4, 5], "max")
     assert order == ["a", "b"]
@@ -368,7 +415,7 @@ def test_ranks_use_the_seeds_every_optimizer_shares_so_added_seeds_cannot_flip_r
 
 
 def test_a_declared_reanalysis_rejudges_the_report_and_says_so(tmp_path):
-    from kerasopt.report import verdicts
+    from kerasopt.stats import verdicts
     from kerasopt.report.markdown import reanalysis_words
     from kerasopt.study import spec as study_spec
 
@@ -390,7 +437,7 @@ def test_a_declared_reanalysis_rejudges_the_report_and_says_so(tmp_path):
 
 
 def test_an_undecided_verdict_on_fresh_seeds_gives_their_number_and_p():
-    from kerasopt.report import verdicts
+    from kerasopt.stats import verdicts
 
     verdict = verdicts.Verdict(seeds=15, added=10, why="cap", p=0.0024)
     assert verdicts.verdict_text(verdict, False) == "undecided on 10 fresh seeds (p = 0.0024); seed cap reached"

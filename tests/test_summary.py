@@ -6,6 +6,7 @@ import math
 import pytest
 
 from kerasopt.report import summary
+from kerasopt.stats import profiles
 
 
 def test_profile_and_score_of_a_hand_computed_three_workload_example():
@@ -13,14 +14,14 @@ def test_profile_and_score_of_a_hand_computed_three_workload_example():
     times = {"A": {"a": 10.0, "b": 20.0, "c": math.inf},
              "B": {"a": 30.0, "b": 15.0, "c": 45.0},
              "C": {"a": 8.0, "b": 8.0}}
-    ratios = {w: summary.ratios(t) for w, t in times.items()}
+    ratios = {w: profiles.ratios(t) for w, t in times.items()}
     assert ratios["A"] == {"a": 1.0, "b": 2.0, "c": math.inf}
     assert ratios["B"] == {"a": 2.0, "b": 1.0, "c": 3.0}
-    rho = summary.profile(ratios, [1.0, 2.0, 3.0, 4.0])
+    rho = profiles.profile(ratios, [1.0, 2.0, 3.0, 4.0])
     assert rho["a"] == [2 / 3, 1.0, 1.0, 1.0] and rho["b"] == [2 / 3, 1.0, 1.0, 1.0]
     assert rho["c"] == [0.0, 0.0, 1 / 3, 1 / 3]  # B within 3x; A a miss; C not run: a miss too
     # score = mean over every workload of (4 - r) / 3: a: (3 + 2 + 3) / 3 / 3; c: (0 + 1 + 0) / 3 / 3
-    scores = summary.scores(ratios)
+    scores = profiles.scores(ratios)
     assert scores["a"] == pytest.approx(8 / 9) and scores["b"] == pytest.approx(8 / 9)
     assert scores["c"] == pytest.approx(1 / 9)  # 1/6 if scored only where it ran: that favoured the absent
 
@@ -28,11 +29,11 @@ def test_profile_and_score_of_a_hand_computed_three_workload_example():
 def test_the_expected_best_after_k_tuning_trials_of_a_hand_computed_example():
     values = [3.0, 1.0, 2.0, None]  # losses of four settings, one failed
     # k = 1: the mean with the failure at +inf -> inf; k = 2 of 4: pairs (6): best 1 in 3 pairs, 2 in 2, 3 in 1
-    assert summary.expected_best_of_k(values, 2, "min") == pytest.approx((3 * 1.0 + 2 * 2.0 + 1 * 3.0) / 6)
-    assert summary.expected_best_of_k(values, 3, "min") == pytest.approx((3 * 1.0 + 1 * 2.0) / 4)
-    assert summary.expected_best_of_k(values, 4, "min") == 1.0
-    assert summary.expected_best_of_k([0.5, 0.7, 0.6], 2, "max") == pytest.approx((2 * 0.7 + 0.6) / 3)
-    low, high = summary.best_of_k_interval([3.0, 1.0, 2.0, 4.0], 2, "min", resamples=400)
+    assert profiles.expected_best_of_k(values, 2, "min") == pytest.approx((3 * 1.0 + 2 * 2.0 + 1 * 3.0) / 6)
+    assert profiles.expected_best_of_k(values, 3, "min") == pytest.approx((3 * 1.0 + 1 * 2.0) / 4)
+    assert profiles.expected_best_of_k(values, 4, "min") == 1.0
+    assert profiles.expected_best_of_k([0.5, 0.7, 0.6], 2, "max") == pytest.approx((2 * 0.7 + 0.6) / 3)
+    low, high = profiles.best_of_k_interval([3.0, 1.0, 2.0, 4.0], 2, "min", resamples=400)
     assert low == 1.0 and high == 3.0
 
 
@@ -145,7 +146,7 @@ def test_the_coverage_simulation_knows_the_true_score():
     bench = load_benchmark("summary_coverage")
     medians = bench.true_medians(3, 2, seed=0)
     result = bench.coverage(simulations=3, resamples=30, optimizers=3, workloads=2, seed=0)
-    truth = summary.scores({f"w{w}": summary.ratios({f"o{i}": m for i, m in enumerate(row)})
+    truth = profiles.scores({f"w{w}": profiles.ratios({f"o{i}": m for i, m in enumerate(row)})
                             for w, row in enumerate(medians)})
     assert {n: r["true"] for n, r in result.items()} == truth
     # o0..o2 on two workloads: the fastest on both would score 1; here the best is below 1 unless it wins both

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from kerasopt.report.verdicts import (MoreSeeds, all_pairs_worse, naive_holm_rate, next_round, paired, simulate,
-                                      t_p_value, verdict_text, verdicts, worse_by)
+from kerasopt.stats.paired import paired, t_p_value
+from kerasopt.stats.simulation import naive_holm_rate, simulate
+from kerasopt.stats.verdicts import MoreSeeds, all_pairs_worse, next_round, verdict_text, verdicts, worse_by
 
 pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
 
@@ -110,7 +111,7 @@ def test_an_optimizer_without_a_completed_seed_shared_with_the_reference_is_not_
 
 
 def test_sign_flip_p_values_by_hand():
-    from kerasopt.report.verdicts import sign_flip_p_value
+    from kerasopt.stats.paired import sign_flip_p_value
 
     assert sign_flip_p_value(np.array([1.0, 2.0, 3.0]), 1) == 1 / 8  # only the observed pattern is as large
     assert sign_flip_p_value(np.array([1.0, 2.0, 3.0])) == 2 / 8  # and its mirror image, two-sided

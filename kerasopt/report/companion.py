@@ -14,15 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kerasopt.report import budgets as anytime
-from kerasopt.report import verdicts
+from kerasopt.layout import COMPANION_TABLE, STUDY
 from kerasopt.report.load import headline_metrics, load_runs, load_study
-from kerasopt.report.stats import paired_difference
-from kerasopt.report.tables import seed_outcomes
-from kerasopt.report.verdicts import on_seeds
 from kerasopt.report.text import interval_text, markdown_table
-
-COMPANION_TABLE = "protocol_comparison.csv"
+from kerasopt.results import seed_outcomes
+from kerasopt.stats.intervals import paired_difference
+from kerasopt.stats.paired import sign_flip_p_value
+from kerasopt.stats.ranking import failure_aware_median, kendall_tau, on_seeds
 
 
 def companion_dir(study: dict) -> Path | None:
@@ -32,7 +30,7 @@ def companion_dir(study: dict) -> Path | None:
     if not given:
         return None
     source = Path(study.get("source") or ".")
-    return next((c for c in (source.parent / given, Path(given)) if (c / "study.json").is_file()), None)
+    return next((c for c in (source.parent / given, Path(given)) if (c / STUDY).is_file()), None)
 
 
 def final_outcomes(runs_dir: Path, optimizers: list[str] | None = None) -> tuple[dict, str, list[int]]:
@@ -53,9 +51,9 @@ def comparison_table(mine: dict, theirs: dict, seeds: list[int], mode: str) -> p
         shared = sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None)
         mean, low, high, pairs = paired_difference({s: a[s] for s in shared}, {s: b[s] for s in shared})
         differences = np.asarray([a[s] - b[s] for s in shared], float)
-        p = verdicts.sign_flip_p_value(differences) if differences.size >= 2 else math.nan
-        rows.append({"optimizer": name, "median here": verdicts.failure_aware_median(list(a.values()), mode),
-                     "median, companion": verdicts.failure_aware_median(list(b.values()), mode),
+        p = sign_flip_p_value(differences) if differences.size >= 2 else math.nan
+        rows.append({"optimizer": name, "median here": failure_aware_median(list(a.values()), mode),
+                     "median, companion": failure_aware_median(list(b.values()), mode),
                      "paired difference [95% CI]": interval_text(mean, low, high) + f" (n={pairs})",
                      "sign-flip p (two-sided)": p})
     return pd.DataFrame(rows)
@@ -75,7 +73,7 @@ def companion_lines(study: dict, runs_dir: Path, out_dir: Path) -> list[str]:
     table = comparison_table(mine, theirs, seeds, mode)
     table.to_csv(out_dir / COMPANION_TABLE, index=False)
     shared = [n for n in mine if n in theirs]
-    tau, low, high, count = anytime.kendall_tau(on_seeds({n: mine[n] for n in shared}, seeds),
+    tau, low, high, count = kendall_tau(on_seeds({n: mine[n] for n in shared}, seeds),
                                                 on_seeds({n: theirs[n] for n in shared}, seeds), mode)
     ranking = (f"Kendall's tau-b between the two rankings of these {count} optimizers (failure-aware median on "
                f"seeds {seeds}): {interval_text(tau, low, high)} (95% bootstrap over seeds; 1 = the same order)."

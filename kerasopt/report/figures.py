@@ -1,5 +1,6 @@
 """The report's figures: LR sensitivity, curves against every time axis, and the task's result panel
-(as the task declares it in study.json: result images side by side, or strips under a shared image)."""
+(as the task declares it in study.json: result images side by side, or strips under a shared image).
+Images are read from the records (`kerasopt.report.shown`); figures are written into the report's folder only."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from kerasopt import records
+from kerasopt import results
+from kerasopt.layout import ARTIFACTS
 from kerasopt.report import plots
-from kerasopt.report.load import result_image
-from kerasopt.report.stats import TIME_AXES
-from kerasopt.report.tables import ARMS
+from kerasopt.report.shown import ARMS, first_complete
+from kerasopt.stats.curves import TIME_AXES
 
 
 def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: dict[str, list[dict]], study: dict,
@@ -40,26 +41,21 @@ def write_figures(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, histories: 
 def image_grid(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict, order: list[str]) -> Path | None:
     """The result image of each optimizer's first complete run per arm (rows ranked), or None."""
     image_name = study["task"]["result_image"]
-    images = {}
-    for name in order:
-        images[name] = {}
-        for arm, phase in ARMS.items():
-            part = runs[(runs["optimizer"] == name) & (runs["phase"] == phase) & runs["complete"]]
-            if len(part):
-                images[name][arm] = result_image(runs_dir, part["run_id"].iloc[0], image_name)
+    images = {name: {arm: results.result_image(runs_dir, run_id, image_name) for arm, phase in ARMS.items()
+                     if (run_id := first_complete(runs, name, phase))} for name in order}
     return plots.image_grid(images, out_dir / "image_grid.png")
 
 
 def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list[str], task: dict) -> Path | None:
     """The task's ``shared_image`` above each optimizer's ``result_image`` strip (its tuned run with the
     lowest seed), ranked (``result_grid.png``); None when the runs saved none."""
-    inputs = shared_panel(runs_dir, tuned["run_id"], task["shared_image"])
+    inputs = results.shared_image(runs_dir, tuned["run_id"], task["shared_image"])
     result = task["result_image"]
     predictions = {}
     for name in order:
         part = tuned[tuned["optimizer"] == name].sort_values("seed")
         for run_id, seed in zip(part["run_id"], part["seed"]):
-            path = runs_dir / run_id / records.ARTIFACTS / result
+            path = runs_dir / run_id / ARTIFACTS / result
             if path.is_file():
                 predictions[f"{len(predictions) + 1}. {name} (seed {seed})"] = path
                 break
@@ -67,20 +63,3 @@ def stacked_grid(runs_dir: Path, out_dir: Path, tuned: pd.DataFrame, order: list
         return None
     return plots.stacked_grid(inputs, predictions, out_dir / "result_grid.png", task.get("shared_rows") or ("",),
                               task.get("panel_title", ""))
-
-
-def shared_panel(runs_dir: Path, run_ids, name: str) -> Path | None:
-    """The artifact ``name`` that every run of a study writes identically, at the root of ``runs_dir``;
-    copied there from the first run that has one, so a report can be regenerated from the committed
-    lightweight records alone."""
-    import shutil
-
-    root = runs_dir / name
-    if root.is_file():
-        return root
-    for run_id in run_ids:
-        path = runs_dir / run_id / records.ARTIFACTS / name
-        if path.is_file():
-            shutil.copyfile(path, root)
-            return root
-    return None

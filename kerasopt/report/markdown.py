@@ -8,11 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from kerasopt import records
+from kerasopt.layout import RANKING_CHANGES, main_table_at
 from kerasopt.report import budgets as anytime
-from kerasopt.report import verdicts
 from kerasopt.report.load import tuning_seeds
-from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, seed_outcomes, status_counts
+from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, status_counts
 from kerasopt.report.text import interval_text, markdown_table
+from kerasopt.results import seed_outcomes
+from kerasopt.stats import verdicts
+from kerasopt.stats.ranking import kendall_tau, on_seeds, rank_order
 
 
 COST_NOTE = ("Targets: those of the study file, and those derived from the study itself (the best optimizer's "
@@ -134,21 +137,21 @@ def budget_lines(runs_dir: Path, out_dir: Path, runs: pd.DataFrame, study: dict,
     for b in budgets:
         frame = per_budget[b]
         arms = arm_table(frame, optimizers, ["metric"])
-        outcomes[b] = verdicts.on_seeds(seed_outcomes(frame, optimizers, "metric"), spec["seeds"])
-        orders[b] = verdicts.rank_order(outcomes[b], mode)
+        outcomes[b] = on_seeds(seed_outcomes(frame, optimizers, "metric"), spec["seeds"])
+        orders[b] = rank_order(outcomes[b], mode)
         table = main_table(frame, arms, orders[b], "metric", mode, spec["seeds"], rule)
         table = table[[c for c in COMPACT if c in table.columns]].rename(
             columns=lambda c: c.replace(" metric ", f" {headline[0]} "))
-        table.to_csv(out_dir / f"main_table_at_{b}.csv", index=False)
+        table.to_csv(out_dir / main_table_at(b), index=False)
         lines += [f"### After {b} {column}", "", markdown_table(table), ""]
     rows = []
     pairs = list(zip(budgets, budgets[1:])) + ([(budgets[0], largest)] if len(budgets) > 2 else [])
     for a, b in pairs:
-        tau, low, high, n = anytime.kendall_tau(outcomes[a], outcomes[b], mode)
+        tau, low, high, n = kendall_tau(outcomes[a], outcomes[b], mode)
         rows.append({"budgets": f"{a} → {b}", "Kendall's tau [95% bootstrap]": interval_text(tau, low, high),
                      "optimizers": n})
     taus = pd.DataFrame(rows)
-    taus.to_csv(out_dir / "ranking_changes.csv", index=False)
+    taus.to_csv(out_dir / RANKING_CHANGES, index=False)
     lines += ["How the ranking changes between budgets (Kendall's tau-b of the rankings by the failure-aware "
               "median; 1 = the same order; interval: 2000 resamples of each optimizer's seeds):", "",
               markdown_table(taus), ""]

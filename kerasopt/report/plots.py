@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from kerasopt.report.stats import band
+from kerasopt.stats.curves import band
 
 AXIS_LABELS = {"step": "steps", "epoch": "epochs", "evaluations": "gradient evaluations",
                "seconds": "seconds (excl. tracing)"}

@@ -43,14 +43,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kerasopt import records
-from kerasopt.report import verdicts
-from kerasopt.report.load import arm_cost, load_costs, load_history, load_runs
-from kerasopt.report.stats import time_to_target
+from kerasopt import records, results
+from kerasopt.layout import STUDY, SUMMARY_REPORT
+from kerasopt.report.load import load_runs
+from kerasopt.results import arm_cost, read_costs, resolved_hparams, seed_outcomes
+from kerasopt.stats.curves import time_to_target
+from kerasopt.stats.profiles import RESAMPLES, TAU_MAX, best_of_k_interval, expected_best_of_k, median_time, \
+    profile, ratios, scores
+from kerasopt.stats.ranking import failure_aware_median, on_seeds
 
-TAU_MAX = 4.0
-RESAMPLES = 2000
-SUMMARY = "summary.md"
+SUMMARY = SUMMARY_REPORT
 CONSTANT = "constant learning rate (the 2021 paper's protocol)"
 MODERN = "warmup + decay (the 2026 protocol)"
 DEFAULTS_ARMS = ("task_defaults", "library_defaults")
@@ -117,12 +119,12 @@ def studies_in(paths: list[str | Path]) -> list[Path]:
     ``docs/results`` is every published study). Raises ValueError for a path that names none."""
     found = []
     for path in map(Path, paths):
-        if (path / records.STUDY).is_file():
+        if (path / STUDY).is_file():
             found.append(path)
             continue
-        below = sorted(p.parent for p in path.rglob(f"records/{records.STUDY}"))
+        below = sorted(p.parent for p in path.rglob(f"records/{STUDY}"))
         if not below:
-            raise ValueError(f"{path} holds no study: neither {records.STUDY} nor records/{records.STUDY} below it")
+            raise ValueError(f"{path} holds no study: neither {STUDY} nor records/{STUDY} below it")
         found.extend(below)
     return found
 
@@ -142,9 +144,7 @@ def load_workload(runs_dir: str | Path) -> Workload:
     column = "metric" if main == metric else main
     tuned = frame[(frame["phase"] == "final") & frame["complete"]]
     own = set(spec["seeds"])  # the study's own held-out seeds, which every optimizer shares
-    finals = {name: {int(s): (float(v) if st == "completed" and math.isfinite(v) else None)
-                     for s, v, st in zip(part["seed"], part[column], part["status"]) if int(s) in own}
-              for name, part in tuned.groupby("optimizer", sort=False)}
+    finals = on_seeds(seed_outcomes(frame, list(dict.fromkeys(tuned["optimizer"])), column), own)
     declared = sorted(float(t) for t in spec.get("targets") or [])
     target, second = ((declared[0], declared[-1]) if mode == "min" else (declared[-1], declared[0])) if declared \
         else (math.nan, math.nan)
@@ -154,13 +154,13 @@ def load_workload(runs_dir: str | Path) -> Workload:
         for run_id, seed, status in zip(part["run_id"], part["seed"], part["status"]):
             if not declared or int(seed) not in own:
                 continue
-            history = load_history(runs_dir, run_id) if status == "completed" else []
+            history = results.read_histories(runs_dir, [run_id], [])[run_id] if status == "completed" else []
             for goal, into in ((target, spent), (second, spent_second)):
                 into[name][int(seed)] = (time_to_target(history, metric, goal, mode, ("evaluations",))["evaluations"]
                                          if history else math.inf)
     if not declared:
         spent, spent_second = {}, {}
-    costs_file = load_costs(runs_dir)
+    costs_file = read_costs(runs_dir)
     costs = {name: arm_cost(costs_file, name, "tuned") for name in finals}
     tune = frame[(frame["phase"] == "tune") & frame["complete"]]
     tuning = {}
@@ -203,15 +203,11 @@ def defaults_evidence(runs_dir: Path, frame: pd.DataFrame, arm: str | None, colu
     tuning seeds (its defaults-arm runs there, else the tuning trial built with exactly the defaults' resolved
     hyperparameters; NaN: neither), its defaults arm's answer on the held-out seeds ({seed: value or None}), and
     the optimizers whose tuned arm is the defaults arm (the same resolved hyperparameters: the same runs)."""
-    from kerasopt.report.load import resolved_hparams
-
     if arm is None:
         return {}, {}, []
     scores, by_seed, same = {}, {}, []
     for name, part in frame[(frame["phase"] == arm) & frame["complete"]].groupby("optimizer", sort=False):
-        ok = part["status"] == "completed"
-        by_seed[name] = {int(seed): (float(v) if good and math.isfinite(v) else None)
-                         for seed, v, good in zip(part["seed"], part[column], ok) if int(seed) in held_out}
+        by_seed[name] = on_seeds(seed_outcomes(part, [name], column, phase=arm), held_out)[name]
         default = resolved_hparams(runs_dir, part["run_id"].iloc[0])
         on_tuning = part[part["seed"].astype(int).isin(tuning_seeds)]
         if on_tuning.empty and default:
@@ -258,47 +254,9 @@ def one_per_problem(workloads: list[Workload]) -> dict[str, str]:
     return found
 
 
-def median_time(spent_by_seed: dict) -> float:
-    """Median over seeds of the time to target (inf unless more than half reach it)."""
-    values = sorted(spent_by_seed.values())
-    return float(np.median(values)) if values else math.inf
-
-
-def ratios(times: dict[str, float]) -> dict[str, float]:
-    """``r = t / t_best`` per optimizer of one workload (inf where t is; all inf when nobody reached it)."""
-    finite = [t for t in times.values() if math.isfinite(t) and t > 0]
-    best = min(finite) if finite else math.inf
-    return {name: (t / best if math.isfinite(t) and math.isfinite(best) else math.inf) for name, t in times.items()}
-
-
-def profile(ratios_by_workload: dict[str, dict[str, float]], taus, names=None) -> dict[str, list[float]]:
-    """rho(tau) per optimizer: the fraction of the workloads with r <= tau, at each tau (a workload the
-    optimizer did not run is a miss)."""
-    names = names or sorted({n for per in ratios_by_workload.values() for n in per})
-    result = {}
-    for name in names:
-        rs = [per.get(name, math.inf) for per in ratios_by_workload.values()]
-        result[name] = [sum(r <= tau for r in rs) / len(rs) if rs else math.nan for tau in taus]
-    return result
-
-
-def score(rs: list[float], tau_max: float = TAU_MAX) -> float:
-    """Area under rho on [1, tau_max] divided by (tau_max - 1): the mean over workloads of
-    ``max(0, tau_max - r) / (tau_max - 1)`` (r >= 1; a miss, r infinite, scores 0)."""
-    if not rs:
-        return math.nan
-    return float(np.mean([max(0.0, tau_max - max(r, 1.0)) / (tau_max - 1.0) for r in rs]))
-
-
-def scores(ratios_by_workload: dict[str, dict[str, float]], names=None) -> dict[str, float]:
-    """The benchmark score of every optimizer over every workload in ``ratios_by_workload`` (not run: a miss)."""
-    names = names or sorted({n for per in ratios_by_workload.values() for n in per})
-    return {name: score([per.get(name, math.inf) for per in ratios_by_workload.values()]) for name in names}
-
-
 def quality_ratios(workload: Workload) -> dict[str, float]:
     """Final-quality ``r`` per optimizer: its failure-aware median relative to the best's (inf: mostly failed)."""
-    medians = {n: verdicts.failure_aware_median(list(v.values()), workload.mode) for n, v in workload.finals.items()}
+    medians = {n: failure_aware_median(list(v.values()), workload.mode) for n, v in workload.finals.items()}
     finite = [m for m in medians.values() if math.isfinite(m)]
     if not finite:
         return {n: math.inf for n in medians}
@@ -307,34 +265,6 @@ def quality_ratios(workload: Workload) -> dict[str, float]:
         return {n: (m / best if math.isfinite(m) and best > 0 else math.inf) for n, m in medians.items()}
     best = max(finite)
     return {n: (best / m if math.isfinite(m) and m > 0 else math.inf) for n, m in medians.items()}
-
-
-def expected_best_of_k(values: list, k: int, mode: str) -> float:
-    """The expected best of k settings drawn without replacement from ``values`` (None: a failed
-    setting, never the best unless all drawn failed, then NaN... counted as the worst)."""
-    worst = math.inf if mode == "min" else -math.inf
-    sign = 1.0 if mode == "min" else -1.0
-    ordered = sorted((v if v is not None and math.isfinite(v) else worst for v in values), key=lambda v: sign * v)
-    total = len(ordered)
-    if not 1 <= k <= total:
-        return math.nan
-    expected = 0.0
-    for i, value in enumerate(ordered, start=1):
-        weight = math.comb(total - i, k - 1) / math.comb(total, k)
-        if weight:
-            expected += weight * value
-    return expected
-
-
-def best_of_k_interval(values: list, k: int, mode: str, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the best of the first k settings over random orders of ``values``."""
-    worst = math.inf if mode == "min" else -math.inf
-    array = np.asarray([v if v is not None and math.isfinite(v) else worst for v in values], float)
-    rng = np.random.default_rng(seed)
-    pick = np.min if mode == "min" else np.max
-    draws = [pick(rng.permutation(array)[:k]) for _ in range(resamples)]
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def _resampled_times(workloads: list[Workload], rng, axis: str, level: str = "target") -> dict[str, dict[str, float]]:
@@ -462,8 +392,8 @@ def defaults_versus_tuned(workloads: list[Workload], reference: str = "adam") ->
             continue
         pick = sorted(scored, key=lambda n: ((scored[n] if w.mode == "min" else -scored[n]), n))[0]
         seeds = sorted(s for s, v in w.defaults_by_seed.get(pick, {}).items())
-        at_defaults = verdicts.failure_aware_median([w.defaults_by_seed[pick][s] for s in seeds], w.mode)
-        tuned = {n: verdicts.failure_aware_median([v.get(s) for s in seeds], w.mode)
+        at_defaults = failure_aware_median([w.defaults_by_seed[pick][s] for s in seeds], w.mode)
+        tuned = {n: failure_aware_median([v.get(s) for s in seeds], w.mode)
                  for n, v in w.finals.items() if all(s in v for s in seeds)}
         others = {n: m for n, m in tuned.items() if n not in w.same_run or n != pick}
         best_tuned = sorted(others, key=lambda n: ((others[n] if w.mode == "min" else -others[n]), n))[0] \

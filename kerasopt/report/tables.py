@@ -1,9 +1,9 @@
 """The report's tables: pure functions of a study's loaded records (`kerasopt.report.load`).
 
-Arms: ``tuned`` = the final reruns of each optimizer's best tuning setting with held-out seeds;
+Arms (`ARMS`): ``tuned`` = the final reruns of each optimizer's best tuning setting with held-out seeds;
 ``task_defaults`` = kerasopt's per-task defaults; ``library_defaults`` = the optimizer exactly as the
 library builds it. Optimizers are ranked by the median over every held-out seed, a diverged, collapsed
-or failed run counting as the worst value (`kerasopt.report.verdicts`); each arm's mean over its
+or failed run counting as the worst value (`kerasopt.stats.ranking`); each arm's mean over its
 COMPLETED runs has a 95% interval; failures are counted, never averaged.
 """
 
@@ -15,14 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from kerasopt import records
-from kerasopt.report import verdicts
-from kerasopt.report.load import arm_cost, format_setting, resolved_hparams
-from kerasopt.report.stats import TIME_AXES, mean_interval, median_cost, paired_difference, \
-    seeds_and_images_interval, time_to_target
+from kerasopt.report.shown import ARMS
 from kerasopt.report.text import interval_text
-
-
-ARMS = {"tuned": "final", "task_defaults": "task_defaults", "library_defaults": "library_defaults"}
+from kerasopt.results import arm_cost, format_setting, resolved_hparams, seed_outcomes
+from kerasopt.stats import verdicts
+from kerasopt.stats.curves import TIME_AXES, median_cost, time_to_target
+from kerasopt.stats.intervals import mean_interval, paired_difference, seeds_and_images_interval
+from kerasopt.stats.ranking import failure_aware_median, on_seeds, rank_intervals, rank_order
 
 
 DERIVED_FRACTIONS = (0.25, 0.5)
@@ -66,22 +65,10 @@ def arm_table(runs: pd.DataFrame, optimizers: list[str], metrics: list[str]) -> 
     return pd.DataFrame(rows, columns=columns)
 
 
-def seed_outcomes(runs: pd.DataFrame, optimizers: list[str], metric: str) -> dict[str, dict[int, float | None]]:
-    """Per optimizer, ``{seed: value}`` of its tuned runs (None for a diverged, collapsed or failed run;
-    incomplete runs left out)."""
-    tuned = runs[(runs["phase"] == "final") & runs["complete"]]
-    outcomes = {}
-    for name in optimizers:
-        part = tuned[tuned["optimizer"] == name]
-        outcomes[name] = {int(seed): (float(value) if status == "completed" and math.isfinite(value) else None)
-                          for seed, value, status in zip(part["seed"], part[metric], part["status"])}
-    return outcomes
-
-
 def rank_on_shared_seeds(runs: pd.DataFrame, optimizers: list[str], metric: str, seeds, mode: str) -> list[str]:
     """Optimizers best first by the failure-aware median over the study's own held-out seeds
-    (`verdicts.rank_order` of `verdicts.on_seeds`)."""
-    return verdicts.rank_order(verdicts.on_seeds(seed_outcomes(runs, optimizers, metric), seeds), mode)
+    (`kerasopt.stats.ranking.rank_order` of `kerasopt.stats.ranking.on_seeds`)."""
+    return rank_order(on_seeds(seed_outcomes(runs, optimizers, metric), seeds), mode)
 
 
 def per_seed(runs: pd.DataFrame, optimizer: str, metric: str) -> dict:
@@ -97,20 +84,16 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
     shares; with added seeds also the median over all of them beside it), the mean [95% CI] over completed
     runs and the outcomes,
     the failure rate, the paired difference to the rank-1 optimizer, the verdict "worse than the best?"
-    (`kerasopt.report.verdicts`: all pairs at the configured seeds, then the seeds added where it was
+    (`kerasopt.stats.verdicts.decide`: all pairs at the configured seeds, then the seeds added where it was
     undecided) and each defaults arm. With ``per_image`` (run id -> per-test-image ``(TP, FP, FN)``, from
     runs that record them), the pooled Dice's interval over seeds AND test images is added."""
     outcomes = seed_outcomes(runs, order, metric)
     best = order[0] if order else None
     best_values = per_seed(runs, best, metric) if best else {}
     present = [arm for arm in ARMS if (arms["arm"] == arm).any()]
-    values = {name: {s: v for s, v in by_seed.items() if v is not None} for name, by_seed in outcomes.items()}
-    shared = verdicts.on_seeds(outcomes, configured_seeds)
-    configured = {name: set(by_seed) for name, by_seed in shared.items()}
-    reference = verdicts.leader(shared, mode)
-    decided = verdicts.verdicts(values, configured, reference, mode, rule)
-    verdicts.next_round(values, configured, reference, mode, rule, decided)  # says why each undecided one stopped
-    intervals = verdicts.rank_intervals(shared, mode)
+    decision = verdicts.decide(outcomes, configured_seeds, mode, rule)  # the planner's decision, from the records
+    shared, reference = decision.shared, decision.reference
+    intervals = rank_intervals(shared, mode)
     added_any = any(set(by_seed) - set(configured_seeds) for by_seed in outcomes.values())
     rows = []
     for rank, name in enumerate(order, start=1):
@@ -126,10 +109,10 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
             r = match.iloc[0]
             if arm == "tuned":
                 row["tuned setting"] = r["setting"]
-                median = verdicts.failure_aware_median(list(shared[name].values()), mode)
+                median = failure_aware_median(list(shared[name].values()), mode)
                 row["tuned metric median, failures worst"] = "worst (most runs failed)" if math.isinf(median) else median
                 if added_any:
-                    every = verdicts.failure_aware_median(list(by_seed.values()), mode)
+                    every = failure_aware_median(list(by_seed.values()), mode)
                     row[EVERY_SEED_MEDIAN] = "worst (most runs failed)" if math.isinf(every) else every
             row[f"{arm} metric mean [95% CI]"] = interval_text(r[metric], r[f"{metric}_low"], r[f"{metric}_high"])
             row[f"{arm} {OUTCOMES}"] = outcome_text(r)
@@ -143,7 +126,7 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
                     mean, low_d, high_d, pairs = paired_difference(per_seed(runs, name, metric), best_values)
                     row["paired diff. to best [95% CI]"] = interval_text(mean, low_d, high_d) + (
                         f" (n={pairs})" if pairs else "")
-                verdict = decided.get(name, verdicts.Verdict())
+                verdict = decision.verdicts.get(name, verdicts.Verdict())
                 row[WORSE] = verdicts.verdict_text(verdict, name == reference) if by_seed else "—"
                 row["held-out seeds"] = held_out_seeds_text(by_seed, configured_seeds)
         rows.append(row)
@@ -293,14 +276,14 @@ def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizer
             axes = axes or [axis for axis in TIME_AXES if any(axis in h[0] for h in of_arm if h)]
             for target, source in targets:
                 costs_per_seed = [time_to_target(h, metric, target, mode, axes) for h in of_arm]
-                reached = sum(math.isfinite(c["evaluations"]) for c in costs_per_seed)
+                reached = sum(math.isfinite(c.get("evaluations", math.inf)) for c in costs_per_seed)
                 row = {"optimizer": name, "arm": arm, "target": target, "target from": source,
                        "reached": f"{reached}/{len(costs_per_seed)}"}
                 row |= {f"median {AXIS_NAMES.get(axis, axis)}": median_cost([c[axis] for c in costs_per_seed])
                         for axis in axes}
                 cost = arm_cost(costs, name, arm)
                 row["median modelled seconds"] = median_cost(
-                    [c["evaluations"] * cost for c in costs_per_seed]) if cost else math.nan
+                    [c.get("evaluations", math.inf) * cost for c in costs_per_seed]) if cost else math.nan
                 rows.append(row)
     columns = ["optimizer", "arm", "target", "target from", "reached",
                *(f"median {AXIS_NAMES.get(axis, axis)}" for axis in axes), "median modelled seconds"]
@@ -315,7 +298,7 @@ def finished_target(outcomes: dict, order: list[str], mode: str) -> list[tuple[f
     """The target of a finished result: the rank-1 optimizer's median final value, `FINISHED` worse."""
     if not order:
         return []
-    best = verdicts.failure_aware_median(list(outcomes.get(order[0], {}).values()), mode)
+    best = failure_aware_median(list(outcomes.get(order[0], {}).values()), mode)
     if not math.isfinite(best):
         return []
     target = best * (1 + FINISHED) if mode == "min" else best * (1 - FINISHED)

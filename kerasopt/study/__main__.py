@@ -1,5 +1,5 @@
-"""``python -m kerasopt.study run STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR | summary DIR... --out DIR |
-verify RUNS_DIR [--runs K]``."""
+"""``python -m kerasopt.study run STUDY.yaml | plan STUDY.yaml | merge DIR... --out DIR | report RUNS_DIR |
+summary DIR... --out DIR | verify RUNS_DIR [--runs K]``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local: one run after another in this process; ray: runs as Ray tasks")
     run.add_argument("--address", help="join this Ray cluster (ray backend); None: start a local Ray")
     run.add_argument("--workers", type=positive_int, default=1, help="concurrent runs (ray backend)")
+    plan = commands.add_parser("plan", help="print the runs that run would execute next, without running or "
+                                            "writing anything (0 for a complete study)", **defaults)
+    plan.add_argument("study", help="study file (YAML) or the name of a shipped study, e.g. style_smoke")
+    plan.add_argument("--out", help="results directory; None: runs/<study name>")
     merge = commands.add_parser("merge", help="combine partial results directories of one study "
                                               "(several machines) into one", **defaults)
     merge.add_argument("dirs", nargs="+", help="results directories of the same study")
@@ -79,6 +83,11 @@ def _main(argv: Sequence[str] | None) -> int:
     from kerasopt.study import load, run_study
 
     spec = load(args.study)
+    if args.command == "plan":
+        from kerasopt.study.runner import dry_run
+
+        dry_run(spec, out_dir=args.out, log=lambda line: print(line, flush=True))
+        return 0
     run_study(spec, out_dir=args.out, backend=args.backend, address=args.address, workers=args.workers,
               log=lambda line: print(line, flush=True))
     return 0

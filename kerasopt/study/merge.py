@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 from kerasopt import records
-from kerasopt.study.runner import PLAN_FILE, REPORT_ONLY_KEYS, STUDY_FILE
+from kerasopt.layout import PLAN, SHOWN, STUDY
+from kerasopt.study.runner import REPORT_ONLY_KEYS
 
 RANK = {"completed": 0, "diverged": 1, "failed": 2, None: 3}  # lower is better; None: unfinished
 
@@ -51,7 +52,7 @@ def plan_union(directories: list[Path]) -> dict | None:
     """The roles of every input's ``plan.json`` (first occurrence of each role kept), no selection."""
     roles, seen, name = [], set(), None
     for directory in directories:
-        path = directory / PLAN_FILE
+        path = directory / PLAN
         if not path.is_file():
             continue
         try:
@@ -84,14 +85,14 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
         if not directory.is_dir():
             raise ValueError(f"{directory}: no such results directory")
     studies = [(d, records.read_study(d)) for d in sources]
-    if (out / STUDY_FILE).is_file() and out.resolve() not in {d.resolve() for d in sources}:
+    if (out / STUDY).is_file() and out.resolve() not in {d.resolve() for d in sources}:
         studies.insert(0, (out, records.read_study(out)))
     first_dir, first = studies[0]
     for directory, study in studies[1:]:
         if _identity(study) != _identity(first):
             key = next(k for k in sorted(set(_identity(study)) | set(_identity(first)))
                        if _identity(study).get(k) != _identity(first).get(k))
-            raise ValueError(f"{directory / STUDY_FILE}: a different study than {first_dir / STUDY_FILE} "
+            raise ValueError(f"{directory / STUDY}: a different study than {first_dir / STUDY} "
                              f"(key {key!r} differs); refusing to merge")
     candidates: dict[str, list[Path]] = {}
     for directory, _ in studies:
@@ -121,10 +122,10 @@ def merge(inputs: list[str | Path], out: str | Path, log=print) -> dict:
         _copy_atomic(best, target)
         counts["replaced" if replaced else "copied"] += 1
     _copy_report_images([d for d, _ in studies], out)
-    records.write_json_atomic(out / STUDY_FILE, first)
+    records.write_json_atomic(out / STUDY, first)
     plan = plan_union([d for d, _ in studies])
     if plan is not None:
-        records.write_json_atomic(out / PLAN_FILE, plan)
+        records.write_json_atomic(out / PLAN, plan)
     log(f"merged {len(sources)} directories into {out}: {counts['runs']} runs "
         f"({counts['copied']} copied, {counts['replaced']} replaced by a better record, {counts['kept']} kept)")
     return counts
@@ -134,7 +135,7 @@ def _copy_report_images(directories: list[Path], out: Path) -> None:
     """Copy the images a report keeps in a runs directory (at its root: a task's shared panel; under
     ``shown/``: the result images it shows) that ``out`` lacks, so committed records merge without losing them."""
     for directory in directories:
-        for path in [*sorted(directory.glob("*.png")), *sorted((directory / records.SHOWN).glob("*"))]:
+        for path in [*sorted(directory.glob("*.png")), *sorted((directory / SHOWN).glob("*"))]:
             target = out / path.relative_to(directory)
             if path.is_file() and not target.exists():
                 target.parent.mkdir(exist_ok=True)

@@ -1,38 +1,40 @@
-"""Running a study: resume, progress, local and Ray backends.
+"""Running a study: the loop that executes what the planner plans, resume, progress, local and Ray backends.
 
-Layout of ``out_dir`` (default ``runs/<study name>/``):
+Layout of ``out_dir`` (default ``runs/<study name>/``; the names are `kerasopt.layout`'s):
 
 - ``study.json``: the resolved study (written when it starts; a different study
   is refused in the same directory);
 - ``plan.json``: every role of every run (phase, trial, seed, hparams, run id),
-  rewritten atomically after each phase;
-- ``<run_id>/``: one run record per run (`kerasopt.records`).
+  rewritten atomically each time the study is planned;
+- ``<run_id>/``: one run record per run (`kerasopt.records`);
+- ``shown/``: copies of the result images the study's report shows (`kerasopt.report.shown.keep_shown`).
 
-A run whose ``summary.json`` exists is never executed again, so a study killed
-at any moment (Ctrl-C, SIGKILL) finishes on the next start without repeating or
-losing a completed run. A failed or diverged run is recorded by the task and
-the study goes on; a task's bad-input error (ValueError/OSError before the run
-starts) stops the study with that one line.
+`run_study` plans (`kerasopt.study.plan.plan_study`: a pure function of the study and its records), executes the
+pending runs and plans again until nothing is pending. A run whose ``summary.json`` exists is never executed
+again, so a study killed at any moment (Ctrl-C, SIGKILL) finishes on the next start without repeating or
+losing a completed run: a resume is the same loop. A failed or diverged run is recorded by the task and
+the study goes on; a task's bad-input error (ValueError/OSError before the run starts) stops the study with
+that one line.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
-import json
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from kerasopt import records, tasks
 from kerasopt.cli import UsageError
+from kerasopt.layout import PLAN, STUDY
 from kerasopt.study import expand
 from kerasopt.study.expand import PlannedRun
+from kerasopt.study.plan import Plan, RecordsView, expected_total, plan_study
 from kerasopt.study.spec import BRACKET, StudySpec
 from kerasopt.tasks import Task
 
-STUDY_FILE, PLAN_FILE = "study.json", "plan.json"
 BACKENDS = ("local", "ray")
 BAD_INPUT = "bad_input"
 RAY_HINT = "--backend ray needs Ray: pip install 'kerasopt[ray]'"
@@ -73,41 +75,54 @@ def study_record(spec: StudySpec, task: Task) -> dict:
 
 
 def claim_out_dir(out_dir: Path, spec: StudySpec, task: Task) -> None:
-    """Write ``study.json``, or check that the one there is this study.
+    """Write ``study.json``, or check that the one there is this study (`check_out_dir`).
 
     The task's declaration (``task``: its collapse rule, budget, panels) is not part of the study's
-    identity: it is refreshed to the current one. Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only
-    they differ, ``study.json`` is updated and the results are kept. A study that
-    only ADDS optimizers (the existing ones keep their search spaces) extends
-    the results too: run ids hash the settings, so every completed run stays valid; so does a study that
-    adds ``more_seeds`` where it had none (it only adds runs; its rule is then fixed like any other key).
+    identity: it is refreshed to the current one.
 
     Raises:
         ValueError: ``out_dir`` holds a different study (names the first differing key).
     """
-    path = out_dir / STUDY_FILE
-    if path.is_file():
-        try:
-            existing = records.read_json_object(path, ("study",), "study record")["study"]
-        except ValueError as exc:
-            raise ValueError(f"{exc}; choose another --out") from None
-        if not isinstance(existing, dict):
-            raise ValueError(f"{path}: not a study record ('study' must be a mapping); choose another --out")
-        mine = spec.to_dict()
-        differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
-        allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ()),
-                   *(("more_seeds",) if "more_seeds" not in existing and "more_seeds" in mine else ())}
-        blocking = [key for key in differing if key not in allowed]
-        if blocking:
-            raise ValueError(f"{path}: results of a different study (key {blocking[0]!r} differs from "
-                             f"{spec.source}); choose another --out or another study name")
-        stored = records.read_json_object(path, ("study",), "study record")
-        if not differing:
-            if stored.get("task") != task.describe():  # the task's declaration (collapse rule, panels) moved on
-                records.write_json_atomic(path, {**stored, "task": task.describe()})
-            return
+    stored = check_out_dir(out_dir, spec)
+    if stored is not None and stored["study"] == spec.to_dict():
+        if stored.get("task") != task.describe():  # the task's declaration (collapse rule, panels) moved on
+            records.write_json_atomic(out_dir / STUDY, {**stored, "task": task.describe()})
+        return
     out_dir.mkdir(parents=True, exist_ok=True)
-    records.write_json_atomic(path, study_record(spec, task))
+    records.write_json_atomic(out_dir / STUDY, study_record(spec, task))
+
+
+def check_out_dir(out_dir: Path, spec: StudySpec) -> dict | None:
+    """The study record in ``out_dir`` (None without one) after checking that it is this study's; reads only.
+
+    Keys in `REPORT_ONLY_KEYS` (``targets``) do not change any run: when only they differ, the results are
+    kept (`claim_out_dir` updates ``study.json``). A study that only ADDS optimizers (the existing ones keep their
+    search spaces) extends the results too: run ids hash the settings, so every completed run stays valid; so
+    does a study that adds ``more_seeds`` where it had none (it only adds runs; its rule is then fixed like any
+    other key).
+
+    Raises:
+        ValueError: ``out_dir`` holds a different study (names the first differing key), or an unreadable one.
+    """
+    path = out_dir / STUDY
+    if not path.is_file():
+        return None
+    try:
+        stored = records.read_json_object(path, ("study",), "study record")
+    except ValueError as exc:
+        raise ValueError(f"{exc}; choose another --out") from None
+    existing = stored["study"]
+    if not isinstance(existing, dict):
+        raise ValueError(f"{path}: not a study record ('study' must be a mapping); choose another --out")
+    mine = spec.to_dict()
+    differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
+    allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ()),
+               *(("more_seeds",) if "more_seeds" not in existing and "more_seeds" in mine else ())}
+    blocking = [key for key in differing if key not in allowed]
+    if blocking:
+        raise ValueError(f"{path}: results of a different study (key {blocking[0]!r} differs from "
+                         f"{spec.source}); choose another --out or another study name")
+    return stored
 
 
 def changed_code_note(out_dir: Path, task: Task) -> str | None:
@@ -149,24 +164,9 @@ def _adds_optimizers(existing: dict, mine: dict) -> bool:
     return kept and len(new) > len(old)
 
 
-def write_plan(out_dir: Path, spec: StudySpec, runs: Iterable[PlannedRun], selection: dict | None = None,
-               selections: dict | None = None) -> None:
-    """``plan.json``: every role of every run and, once tuning is over, the selection (`selection_record`);
-    with several budgets ``selection`` is the largest budget's and ``selections`` maps each budget to its own."""
-    plan = {"study": spec.name, "runs": [r.to_dict() for r in runs]}
-    if selection is not None:
-        plan["selection"] = selection
-    if selections is not None:
-        plan["selections"] = selections
-    records.write_json_atomic(out_dir / PLAN_FILE, plan)
-
-
-def _unique(runs: Iterable[PlannedRun]) -> list[PlannedRun]:
-    """The first role of each run id, in order."""
-    first: dict[str, PlannedRun] = {}
-    for run in runs:
-        first.setdefault(run.run_id, run)
-    return list(first.values())
+def write_plan(out_dir: Path, spec: StudySpec, plan: Plan) -> None:
+    """``plan.json``: every role of every run and, once tuning is over, the selection (`Plan.to_dict`)."""
+    records.write_json_atomic(out_dir / PLAN, plan.to_dict(spec.name))
 
 
 class Progress:
@@ -195,7 +195,7 @@ def _clock(seconds: float) -> str:
 
 def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str = "local",
               address: str | None = None, workers: int = 1, log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) a study.
+    """Run (or resume) a study: plan, execute the pending runs, plan again, until nothing is pending.
 
     Args:
         spec: the validated study.
@@ -215,23 +215,9 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
             task's bad-input error; completed runs are left untouched.
         UsageError: ``--backend ray`` without Ray installed, or bad backend options.
     """
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}. Valid: {', '.join(BACKENDS)}")
-    if backend == "local" and (workers != 1 or address):
-        raise UsageError("--workers and --address need --backend ray (the local backend runs one run at a time)")
-    if backend == "ray" and importlib.util.find_spec("ray") is None:
-        raise UsageError(RAY_HINT)
-    task = tasks.get(spec.task, base_dir=Path(spec.source).parent)
-    task_ref = getattr(task, "locator", None) or task.name  # user task files by absolute path (Ray workers' cwd may differ)
-    unsupported = [name for name in spec.optimizers if name not in (*task.supported, *task.excluded)]
-    if unsupported:
-        raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
-                         f"Valid: {', '.join(task.supported)}")
+    check_backend(backend, address, workers)
+    task = study_task(spec)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(spec)
-    try:
-        first = expand.first_phase(spec, task.resolve)
-    except ValueError as exc:
-        raise ValueError(f"{spec.source}: {exc}") from None
     if backend == "local" and spec.base.get("threads") is not None:  # before preflight runs TensorFlow here
         from kerasopt.seeding import fix_threads
 
@@ -241,65 +227,133 @@ def run_study(spec: StudySpec, out_dir: str | Path | None = None, backend: str =
     except ValueError as exc:
         raise ValueError(f"{spec.source}: task: {records.one_line_error(exc).removeprefix('ValueError: ')}") from None
     claim_out_dir(out_dir, spec, task)
-    changed = changed_code_note(out_dir, task)
-    write_plan(out_dir, spec, first)
-
-    metric, mode = task.target["metric"], task.target["mode"]
-    expected_final = expand.final_phase(spec, task.resolve, _any_setting(spec, first))
-    total = len(_unique(first + expected_final))
-    counts = {"total": total, "executed": 0, "skipped": 0}
-    progress = Progress(total, 0, log)
-    log(f"study {spec.name}: {total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, {_tuning_words(spec)}, "
-        f"final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
-    for warning in [*spec.warnings, *([changed] if changed else []), *other_hosts_note(out_dir)]:
-        log(f"warning: {warning}")
+    notes = [*spec.warnings, *filter(None, [changed_code_note(out_dir, task)]), *other_hosts_note(out_dir)]
+    view = RecordsView(out_dir, task)
+    plan = plan_study(spec, task, view)
+    write_plan(out_dir, spec, plan)
+    progress = Progress(expected_total(spec, task, plan), 0, log)
+    log(f"study {spec.name}: {progress.total}+ runs ({spec.task}, {len(spec.optimizers)} optimizers, "
+        f"{_tuning_words(spec)}, final seeds {list(spec.seeds)}) → {out_dir} [{backend}]")
+    for note in notes:
+        log(f"warning: {note}")
     executor = _executor(backend, address, workers)  # after validation: a bad study starts no Ray
+    executed: set[str] = set()
     try:
-        _run_phase(first, out_dir, task_ref, executor, progress, counts, metric)
-        planned = list(first)
-        budgets = spec.selection_budgets()
-        column = task.budget[1] if spec.budgets else None
-
-        def outcomes_at(runs, budget):
-            return _outcomes(out_dir, runs, metric, column, None if budget == budgets[-1] else budget, task.collapse)
-
-        while True:  # bracket extensions, round by round, until every selection (every budget's) is bracketed
-            tune = [r for r in planned if r.phase == "tune"]
-            more = expand.extensions(spec, task.resolve, tune, [outcomes_at(tune, b) for b in budgets], mode)
-            if not more:
-                break
-            planned += more
-            write_plan(out_dir, spec, planned)
-            progress.total = counts["total"] = counts["total"] + len(_unique(more))
-            _run_phase(more, out_dir, task_ref, executor, progress, counts, metric)
-        tune = [r for r in planned if r.phase == "tune"]
-        selections = {b: selection_record(spec, tune, outcomes_at(tune, b), mode) for b in budgets}
-        final = [run for b in budgets for run in expand.final_phase(spec, task.resolve, _best(selections[b]), b)]
-        write_plan(out_dir, spec, planned + final, selections[budgets[-1]],
-                   {str(b): s for b, s in selections.items()} if spec.budgets else None)
-        progress.total = counts["total"] = len(_unique(planned + final))
-        planned_ids = {r.run_id for r in planned}
-        final_only = [r for r in final if r.run_id not in planned_ids]
-        _run_phase(final_only, out_dir, task_ref, executor, progress, counts, metric)
-        best = _best(selections[budgets[-1]])
-        while spec.more_seeds:  # rounds of seeds where "worse than the best?" is undecided
-            more = _next_seeds(spec, task, out_dir, best, [r for r in final if r.budget == budgets[-1]])
-            if not more:
-                break
-            final += more
-            write_plan(out_dir, spec, planned + final, selections[budgets[-1]],
-                       {str(b): s for b, s in selections.items()} if spec.budgets else None)
-            progress.total = counts["total"] = len(_unique(planned + final))
-            log(f"more seeds (round {more[0].added_round}): {', '.join(dict.fromkeys(r.optimizer for r in more))} "
-                f"on seeds {sorted({r.seed for r in more})}")
-            _run_phase(more, out_dir, task_ref, executor, progress, counts, metric)
+        plan = execute_until_planned(spec, task, view, plan, executor, progress, executed, log)
     finally:
         executor.close()
-    statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in _unique(planned + final)
-                if records.is_complete(out_dir / r.run_id)]
-    counts.update({status: statuses.count(status) for status in records.STATUSES})
+    keep_report_images(out_dir)
+    counts = final_counts(out_dir, plan, executed)
     log(f"study {spec.name}: {counts['executed']} runs executed, {counts['skipped']} already complete; "
         + ", ".join(f"{counts[s]} {s}" for s in records.STATUSES))
+    return counts
+
+
+def dry_run(spec: StudySpec, out_dir: str | Path | None = None, log: Callable[[str], None] = print) -> Plan:
+    """What `run_study` would execute next in ``out_dir``, without running, starting or writing anything
+    (``python -m kerasopt.study plan``): one line per pending run, then their number. A complete study plans 0 runs.
+    Later phases (bracket extensions, final runs, added seeds) are planned once the pending runs have records.
+
+    Raises:
+        ValueError: as `run_study` before it runs anything (a bad setting, a different study in ``out_dir``, a
+            record of other settings).
+    """
+    from kerasopt.results import format_setting
+
+    task = study_task(spec)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(spec)
+    check_out_dir(out_dir, spec)
+    view = RecordsView(out_dir, task)
+    plan = plan_study(spec, task, view)
+    complete = [run for run in plan.unique if view.complete(run.run_id)]
+    for run in complete:
+        check_record(out_dir / run.run_id, run)
+    log(f"study {spec.name}: {len(plan.unique)} runs planned so far in {out_dir}, {len(complete)} with a record")
+    for run in plan.pending:
+        log(f"would run {run.run_id} {run.optimizer:<10} {run.phase:<16} seed={run.seed} {format_setting(run.hparams)}")
+    log(f"{len(plan.pending)} runs to execute" + ("" if plan.stage == "done" else
+                                                   f" ({plan.stage}; later phases are planned once they have records)"))
+    return plan
+
+
+def check_backend(backend: str, address: str | None, workers: int) -> None:
+    """Refuse backend options that cannot work, before anything is written or started (UsageError)."""
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}. Valid: {', '.join(BACKENDS)}")
+    if backend == "local" and (workers != 1 or address):
+        raise UsageError("--workers and --address need --backend ray (the local backend runs one run at a time)")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise UsageError(RAY_HINT)
+
+
+def study_task(spec: StudySpec) -> Task:
+    """The study's task, after checking that it supports every optimizer and accepts the base settings.
+
+    Raises:
+        ValueError: one line naming the study file.
+    """
+    task = tasks.get(spec.task, base_dir=Path(spec.source).parent)
+    unsupported = [name for name in spec.optimizers if name not in (*task.supported, *task.excluded)]
+    if unsupported:
+        raise ValueError(f"{spec.source}: optimizers: task {spec.task!r} does not support {unsupported[0]!r}. "
+                         f"Valid: {', '.join(task.supported)}")
+    try:
+        expand.first_phase(spec, task.resolve)
+    except ValueError as exc:
+        raise ValueError(f"{spec.source}: {exc}") from None
+    return task
+
+
+def execute_until_planned(spec: StudySpec, task: Task, view: RecordsView, plan: Plan, executor, progress: Progress,
+                          executed: set[str], log: Callable[[str], None]) -> Plan:
+    """Execute the plan's pending runs and plan again until nothing is pending (each run at most once here);
+    every completed record of the plan is checked to be this study's first. Returns the last plan."""
+    task_ref = getattr(task, "locator", None) or task.name  # user task files by absolute path (Ray workers' cwd may differ)
+    checked: set[str] = set()
+    while True:
+        for run in plan.unique:
+            if run.run_id not in checked and run.run_id not in executed and view.complete(run.run_id):
+                check_record(view.out_dir / run.run_id, run)
+                checked.add(run.run_id)
+        progress.total = max(expected_total(spec, task, plan), len(plan.unique))
+        progress.done = sum(view.complete(run.run_id) or run.run_id in executed for run in plan.unique)
+        if not plan.pending:
+            return plan
+        if plan.stage.startswith("more seeds"):
+            log(f"more seeds (round {plan.pending[0].added_round}): "
+                f"{', '.join(dict.fromkeys(r.optimizer for r in plan.pending))} on seeds "
+                f"{sorted({r.seed for r in plan.pending})}")
+        execute(plan.pending, view.out_dir, task_ref, executor, progress, task.target["metric"], executed)
+        plan = plan_study(spec, task, view, executed)
+        write_plan(view.out_dir, spec, plan)
+
+
+def execute(runs: list[PlannedRun], out_dir: Path, task_ref: str, executor, progress: Progress, metric: str,
+            executed: set[str]) -> None:
+    """Execute ``runs`` (one per run id) with the executor; a task's bad-input error stops the study (ValueError)."""
+    for run, summary in executor.map(task_ref, [(run, str(out_dir / run.run_id)) for run in runs]):
+        executed.add(run.run_id)
+        if summary.get("status") == BAD_INPUT:
+            raise ValueError(f"run {run.run_id} ({run.optimizer}, {run.phase}): {summary['error']}")
+        progress.finished(run, summary, metric)
+
+
+def keep_report_images(out_dir: Path) -> None:
+    """Keep copies of the result images the study's report shows beside the records (the report reads them when
+    the run artifacts are not committed; it never writes into the records itself)."""
+    from kerasopt.report.shown import keep_shown
+
+    keep_shown(out_dir)
+
+
+def final_counts(out_dir: Path, plan: Plan, executed: set[str]) -> dict:
+    """``{"total", "executed", "skipped", <status>: n}`` of the study's runs at the end of `run_study`."""
+    runs = plan.unique
+    statuses = [records.read_summary(out_dir / r.run_id).get("status") for r in runs
+                if records.is_complete(out_dir / r.run_id)]
+    skipped = sum(records.is_complete(out_dir / r.run_id) and r.run_id not in executed for r in runs)
+    counts = {"total": len(runs), "executed": len(executed), "skipped": skipped}
+    counts.update({status: statuses.count(status) for status in records.STATUSES})
     return counts
 
 
@@ -323,97 +377,6 @@ def run(study: dict | str | Path, task: Task | None = None, out_dir: str | Path 
     else:
         raise ValueError("a study file names its own task; pass the study as a dict to give a task object")
     return run_study(spec, out_dir=out_dir, log=log, **backend)
-
-
-def _any_setting(spec: StudySpec, first: list[PlannedRun]) -> dict:
-    """A stand-in selection (first trial) to count the final runs before tuning ends."""
-    best = {}
-    for optimizer in spec.optimizers:
-        trial = next((r for r in first if r.optimizer == optimizer and r.phase == "tune"), None)
-        best[optimizer] = (0, trial.hparams) if trial else (None, expand.untuned_setting(spec, optimizer))
-    return best
-
-
-def _outcomes(out_dir: Path, runs: list[PlannedRun], metric: str, column: str | None = None,
-              budget: int | None = None, collapse: dict | None = None) -> dict[str, tuple]:
-    """run id -> ``(status, metric)`` of the completed runs among ``runs``, at ``budget`` of history
-    ``column`` when given, collapsed runs by the task's rule (`kerasopt.records.outcome`)."""
-    return {run.run_id: records.outcome(out_dir / run.run_id, metric, column, budget, collapse)
-            for run in runs if records.is_complete(out_dir / run.run_id)}
-
-
-def _next_seeds(spec: StudySpec, task: Task, out_dir: Path, best: dict, main_final: list[PlannedRun]) -> list[PlannedRun]:
-    """The next round of ``more_seeds``: fresh seeds for the optimizers whose verdict against the look-0
-    leader is undecided with a gap that matters, and for the leader (`kerasopt.report.verdicts`); []
-    when no round is needed. A pure function of the records, so a resumed study plans the same rounds."""
-    from kerasopt.report import verdicts
-
-    rule = verdicts.MoreSeeds(**spec.more_seeds)
-    headline, mode = task.headline[0], task.target["mode"]
-    outcomes: dict[str, dict[int, float | None]] = {}
-    for run in main_final:
-        status, value = (records.outcome(out_dir / run.run_id, headline, collapse=task.collapse)
-                         if records.is_complete(out_dir / run.run_id) else (None, None))
-        outcomes.setdefault(run.optimizer, {})[run.seed] = value if status == "completed" else None
-    shared = verdicts.on_seeds(outcomes, spec.seeds)
-    configured = {name: set(by_seed) for name, by_seed in shared.items()}
-    reference = verdicts.leader(shared, mode)
-    values = {name: {s: v for s, v in by_seed.items() if v is not None} for name, by_seed in outcomes.items()}
-    result = verdicts.verdicts(values, configured, reference, mode, rule)
-    chosen = verdicts.next_round(values, configured, reference, mode, rule, result)
-    if not chosen:
-        return []
-    done = max((run.added_round for run in main_final), default=0)
-    first = max((*spec.seeds, *spec.tuning_seeds, *spec.defaults_seeds)) + 1 + done * rule.per_round
-    return expand.added_seeds(spec, task.resolve, best, chosen, list(range(first, first + rule.per_round)),
-                              main_final[0].budget if main_final else None, done + 1)
-
-
-def _best(selection: dict) -> dict:
-    """optimizer -> ``(trial, hparams)`` to rerun: the selected trial, or the fixed setting of an untuned one."""
-    return {name: (chosen["trial"], chosen["hparams"]) for name, chosen in selection.items()
-            if chosen["trial"] is not None or not chosen["tuned"]}
-
-
-def selection_record(spec: StudySpec, tune: list[PlannedRun], outcomes: dict, mode: str) -> dict:
-    """Per optimizer, what tuning chose and why (``plan.json``'s ``selection``; the report shows it).
-
-    ``{"tuned", "trial", "hparams", "score" (mean over tuning seeds), "trials" (settings tried),
-    "extensions" (settings added past an edge), "bracket" ({hyperparameter: status},
-    `kerasopt.study.expand.bracket`)}``; ``trial`` is None when nothing was tuned or no trial completed.
-    """
-    selection = {}
-    for optimizer in spec.optimizers:
-        mine = [r for r in tune if r.optimizer == optimizer]
-        if not mine:
-            selection[optimizer] = {"tuned": False, "trial": None, "hparams": expand.untuned_setting(spec, optimizer),
-                                    "score": None, "trials": 0, "extensions": 0, "bracket": {}}
-            continue
-        results = expand.tuning_outcomes(mine, outcomes)
-        chosen = expand.select_best(results, mode)
-        status, _ = expand.bracket(spec, optimizer, results, mode)
-        scores = expand.setting_scores(results)
-        selection[optimizer] = {
-            "tuned": True, "trial": chosen[0] if chosen else None, "hparams": chosen[1] if chosen else None,
-            "score": scores[chosen[0]][1] if chosen else None, "trials": len(scores),
-            "extensions": len({r.trial for r in mine if r.extension}), "bracket": status}
-    return selection
-
-
-def _run_phase(runs, out_dir, task_name, executor, progress, counts, metric) -> None:
-    pending = []
-    for run in _unique(runs):
-        if records.is_complete(out_dir / run.run_id):
-            check_record(out_dir / run.run_id, run)
-            counts["skipped"] += 1
-            progress.done += 1
-        else:
-            pending.append(run)
-    for run, summary in executor.map(task_name, [(run, str(out_dir / run.run_id)) for run in pending]):
-        if summary.get("status") == BAD_INPUT:
-            raise ValueError(f"run {run.run_id} ({run.optimizer}, {run.phase}): {summary['error']}")
-        counts["executed"] += 1
-        progress.finished(run, summary, metric)
 
 
 def check_record(run_dir: Path, run: PlannedRun) -> None:

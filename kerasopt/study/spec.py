@@ -30,7 +30,7 @@ arms show what an untuned user gets. Schema (every key except ``name``,
     more_seeds: {rounds: 2, per_round: 5, max_seeds: 15, min_difference: 0.02, close_by: bound,
                  test: sign_flip}
                                        # optional: seeds added where "worse than the best?" is undecided
-                                       # and the gap may matter (kerasopt.report.verdicts; close_by:
+                                       # and the gap may matter (kerasopt.stats.verdicts; close_by:
                                        # bound = its 95% upper bound, estimate = its mean, the default;
                                        # test: sign_flip (exact) or t, the default; the largest
                                        # budget's answer). Part of the study's identity: a resumed
@@ -450,7 +450,7 @@ class _Parser:
         return base
 
     def more_seeds(self, value: Any, seeds: tuple) -> dict:
-        """The validated ``more_seeds`` mapping (`kerasopt.report.verdicts.MoreSeeds`), {} when absent."""
+        """The validated ``more_seeds`` mapping (`kerasopt.stats.verdicts.MoreSeeds`), {} when absent."""
         if value is None:
             return {}
         value = _coerce(self.mapping(value, "more_seeds", _MORE_SEEDS_KEYS))
@@ -548,6 +548,7 @@ class _Parser:
         directory, or ``{study: DIR, budget: N}`` for its selection at budget N (a study with ``budgets``);
         DIR is relative to this file, then the working directory."""
         from kerasopt import records
+        from kerasopt.layout import PLAN
 
         mapping = isinstance(value, dict)
         if mapping:
@@ -556,7 +557,7 @@ class _Parser:
         if not isinstance(folder, str) or not folder.strip():
             raise self.error("settings_from", f"expected a study's results directory. Received: {value!r}")
         candidates = [Path(self.source).parent / folder, Path(folder)]
-        plan = next((path / "plan.json" for path in candidates if (path / "plan.json").is_file()), None)
+        plan = next((path / PLAN for path in candidates if (path / PLAN).is_file()), None)
         if plan is None:
             raise self.error("settings_from", f"no plan.json in {folder!r} (relative to {Path(self.source).parent} "
                                               "or the working directory): give a study's results directory")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kerasopt import records, tasks
+from kerasopt.layout import PLAN
 from kerasopt.study.runner import execute_run
 
 TIMING = ("seconds",)
@@ -78,7 +79,7 @@ def compare(committed: Path, rerun: Path) -> list[str]:
 
 def chosen_runs(runs_dir: Path, count: int) -> list[dict]:
     """``count`` completed, planned runs spread over the plan (every k-th of them, in plan order)."""
-    plan = records.read_json_object(runs_dir / "plan.json", ("runs",), "study plan")["runs"]
+    plan = records.read_json_object(runs_dir / PLAN, ("runs",), "study plan")["runs"]
     unique = list({role["run_id"]: role for role in plan if records.is_complete(runs_dir / role["run_id"])}.values())
     if not unique:
         raise ValueError(f"{runs_dir}: no completed run to verify")

@@ -3,7 +3,7 @@
 Why not the paired test against the best with Holm: the best is picked from the same seeds, so every
 other optimizer's difference to it is biased towards "worse". Simulated under the null (10 equal
 optimizers, 5 seeds): 10% of studies declare at least one optimizer worse at a nominal 5%
-(`tests/test_verdicts.py`, benchmarks/verdicts_simulation.py).
+(`kerasopt.stats.simulation`, benchmarks/verdicts_simulation.py).
 
 The procedure (family-wise rate of false "worse" verdicts at most ``alpha``, by the union bound):
 
@@ -34,20 +34,22 @@ likely positive as negative, so its p-value is exact at any sample size and what
 (skewed, occasional bad runs), where the t test's small tails rest on normality. Its smallest p-value
 is ``2**-n`` one-sided for n pairs, so a level of 0.001 needs at least 10 pairs.
 
-Everything here is a pure function of per-seed values (no TensorFlow, no files): the study runner
-plans the added seeds with it, and the report recomputes the same verdicts from the records.
+Everything here is a pure function of per-seed values (no TensorFlow, no files). `decide` is the one
+decision: the study's planner asks it which optimizers get more seeds, and the report recomputes the same
+verdicts from the records with it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
 from scipy import stats as _scipy_stats
 
-from kerasopt.report.stats import holm
+from kerasopt.stats.paired import holm, paired, sign_flip_p_value, t_p_value, worse_side
+from kerasopt.stats.ranking import leader, on_seeds
 
 TESTS = ("t", "sign_flip")
 SPENT = 0.8
@@ -132,65 +134,6 @@ def test_words(test: str) -> str:
     return {"t": "paired t test", "sign_flip": "exact paired sign-flip test"}[test]
 
 
-def on_seeds(outcomes: dict[str, dict[int, float | None]], seeds) -> dict[str, dict[int, float | None]]:
-    """``outcomes`` restricted to ``seeds`` (a study's own held-out seeds, which every optimizer shares): what
-    the ranking uses, so seeds added to some optimizers only (``more_seeds``) cannot move the ranks."""
-    chosen = set(seeds)
-    return {name: {s: v for s, v in by_seed.items() if s in chosen} for name, by_seed in outcomes.items()}
-
-
-def failure_aware_median(values: list, mode: str) -> float:
-    """The median over every seed, a failed run (None or NaN: diverged, collapsed, failed) counting as the
-    worst possible value (+inf for ``min``, -inf for ``max``); NaN without any run."""
-    if not values:
-        return math.nan
-    worst = math.inf if mode == "min" else -math.inf
-    return float(np.median([v if v is not None and math.isfinite(v) else worst for v in values]))
-
-
-def leader(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> str | None:
-    """The optimizer with the best `failure_aware_median` (ties: the better mean over completed runs,
-    then the first listed): the first of `rank_order`; None when no optimizer has a finite statistic."""
-    order = rank_order(outcomes, mode)
-    if not order or not math.isfinite(failure_aware_median(list(outcomes[order[0]].values()), mode)):
-        return None
-    return order[0]
-
-
-def rank_order(outcomes: Mapping[str, Mapping[int, float | None]], mode: str) -> list[str]:
-    """Optimizers best first by `failure_aware_median` (ties: mean over completed, then listed order);
-    those without a finite statistic (most runs failed, or none) last, in listed order."""
-    sign = 1.0 if mode == "min" else -1.0
-    keyed = []
-    for index, (name, by_seed) in enumerate(outcomes.items()):
-        median = failure_aware_median(list(by_seed.values()), mode)
-        completed = [v for v in by_seed.values() if v is not None and math.isfinite(v)]
-        keyed.append((not math.isfinite(median), sign * median if math.isfinite(median) else 0.0,
-                      sign * float(np.mean(completed)) if completed else 0.0, index, name))
-    return [item[-1] for item in sorted(keyed)]
-
-
-def rank_intervals(outcomes: Mapping[str, Mapping[int, float | None]], mode: str, resamples: int = 2000,
-                   confidence: float = 0.95, seed: int = 0) -> dict[str, tuple[int, int]]:
-    """Percentile bootstrap interval of each optimizer's rank: its seeds resampled with replacement
-    (each optimizer on its own: per-seed results are nearly uncorrelated across optimizers), the
-    `failure_aware_median` recomputed, rank = 1 + the number of optimizers with a better statistic.
-    Seeded, so a report regenerates identically."""
-    rng = np.random.default_rng(seed)
-    names = list(outcomes)
-    worst = math.inf if mode == "min" else -math.inf
-    sign = 1.0 if mode == "min" else -1.0
-    samples = [np.asarray([v if v is not None and math.isfinite(v) else worst for v in outcomes[n].values()], float)
-               for n in names]
-    ranks = np.zeros((resamples, len(names)), int)
-    for b in range(resamples):
-        stats = np.asarray([sign * np.median(rng.choice(s, size=s.size)) if s.size else math.inf for s in samples])
-        ranks[b] = [1 + int(np.sum(stats < stat)) for stat in stats]
-    tail = (1 - confidence) / 2 * 100
-    return {name: (int(np.percentile(ranks[:, i], tail, method="lower")),
-                   int(np.percentile(ranks[:, i], 100 - tail, method="higher"))) for i, name in enumerate(names)}
-
-
 def verdict_text(verdict: Verdict, is_reference: bool) -> str:
     """The report's words for a verdict: ``yes (worse than X)`` or ``not established at n seeds`` and why."""
     if is_reference:
@@ -205,57 +148,6 @@ def verdict_text(verdict: Verdict, is_reference: bool) -> str:
     if verdict.added and verdict.p is not None:
         return f"undecided on {verdict.added} fresh seeds (p = {verdict.p:.2g}){reason}"
     return f"not established at {verdict.seeds} seed{'s' if verdict.seeds != 1 else ''}{reason}"
-
-
-def paired(values_i: Mapping[int, float], values_j: Mapping[int, float], seeds=None) -> np.ndarray:
-    """Per-seed differences ``values_i - values_j`` over their shared seeds (restricted to ``seeds``)."""
-    shared = sorted(set(values_i) & set(values_j) & (set(seeds) if seeds is not None else set(values_i)))
-    return np.asarray([values_i[s] - values_j[s] for s in shared], dtype=float)
-
-
-def t_p_value(differences: np.ndarray, side: int = 0) -> float:
-    """p-value of the paired t test of mean(differences) = 0: two-sided (``side=0``), or one-sided
-    for mean > 0 (``side=1``) / mean < 0 (``side=-1``); NaN below two pairs. Zero spread: the
-    sign is certain (p 0 on the tested side, 1 otherwise)."""
-    if differences.size < 2:
-        return math.nan
-    spread = differences.std(ddof=1)
-    mean = differences.mean()
-    if spread == 0:
-        hit = mean != 0 if side == 0 else side * mean > 0
-        return 0.0 if hit else 1.0
-    statistic = mean / (spread / math.sqrt(differences.size))
-    if side == 0:
-        return float(2 * _scipy_stats.t.sf(abs(statistic), differences.size - 1))
-    return float(_scipy_stats.t.sf(side * statistic, differences.size - 1))
-
-
-def sign_flip_p_value(differences: np.ndarray, side: int = 0) -> float:
-    """Exact p-value of the paired sign-flip test of mean(differences) = 0: the share of the ``2**n``
-    sign patterns whose mean is at least as extreme as the observed one (two-sided: in absolute value;
-    ``side=1``: as large; ``side=-1``: as small); NaN below two pairs. Exact up to 22 pairs.
-
-    Hand example: differences (1, 2, 3), side 1: only the all-positive pattern reaches the mean 2, so
-    p = 1/8; two-sided, the all-negative one too: 2/8."""
-    n = differences.size
-    if n < 2:
-        return math.nan
-    if n > 22:
-        raise ValueError(f"sign_flip_p_value enumerates 2**n patterns; at most 22 pairs. Received: n={n}")
-    signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)  # (2**n, n) of +-1
-    means = signs @ np.abs(differences) / n
-    observed = differences.mean()
-    tolerance = 1e-12 * max(1.0, float(np.abs(differences).max()))
-    if side == 0:
-        hits = np.abs(means) >= abs(observed) - tolerance
-    else:
-        hits = side * means >= side * observed - tolerance
-    return float(hits.mean())
-
-
-def worse_side(mode: str) -> int:
-    """The sign of ``value_i - value_j`` when i is worse: +1 for ``min`` (higher is worse), -1 for ``max``."""
-    return 1 if mode == "min" else -1
 
 
 def all_pairs_worse(values: Values, mode: str, alpha: float, p_value=t_p_value) -> dict[str, str]:
@@ -358,98 +250,38 @@ def next_round(values: Values, configured: Mapping[str, set], reference: str | N
     return [reference, *chosen] if chosen else []
 
 
-def run_procedure(draw, names: list[str], configured_seeds: list[int], mode: str, rule: MoreSeeds,
-                  rank) -> tuple[dict[str, Verdict], dict]:
-    """The whole procedure on a value source: look 0, then rounds of added seeds until none is needed.
+@dataclass
+class Decision:
+    """What the verdict procedure concludes from a study's per-seed outcomes (`decide`).
+
+    Attributes:
+        shared: the outcomes on the study's own held-out seeds (every optimizer shares them): the ranking's.
+        reference: the look-0 leader (`kerasopt.stats.ranking.leader` of ``shared``), None without one.
+        verdicts: optimizer -> its `Verdict` (every undecided one says ``why`` it stopped).
+        more: the optimizers to give ``rule.per_round`` more seeds now (the reference first); [] when none.
+    """
+
+    shared: dict
+    reference: str | None
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    more: list[str] = field(default_factory=list)
+
+
+def decide(outcomes: Mapping[str, Mapping[int, float | None]], seeds, mode: str, rule: MoreSeeds) -> Decision:
+    """The one decision of a study, from its tuned arm's per-seed outcomes: the verdicts "worse than the best?"
+    and which optimizers get more seeds. The study's planner and the report both call it.
 
     Args:
-        draw: ``draw(name, seed) -> value`` (a study's run, or a simulated one).
-        names: the optimizers.
-        configured_seeds: the held-out seeds of look 0 (every optimizer).
-        rank: ``rank(values) -> reference`` (the leader at look 0).
-
-    Returns:
-        ``(verdicts, values)``.
+        outcomes: optimizer -> {seed: value, None for a diverged, collapsed or failed run}, the seeds added by
+            ``more_seeds`` included (`kerasopt.results.seed_outcomes`).
+        seeds: the study's own held-out seeds (look 0).
+        mode: ``"min"`` or ``"max"``.
+        rule: the study's `MoreSeeds` (`report_rule` for a report).
     """
-    values = {name: {seed: draw(name, seed) for seed in configured_seeds} for name in names}
-    configured = {name: set(configured_seeds) for name in names}
-    reference = rank(values)
-    next_seed = max(configured_seeds) + 1
-    while True:
-        result = verdicts(values, configured, reference, mode, rule)
-        more = next_round(values, configured, reference, mode, rule, result)
-        if not more:
-            return result, values
-        fresh = list(range(next_seed, next_seed + rule.per_round))
-        next_seed += rule.per_round
-        for name in more:
-            values[name].update({seed: draw(name, seed) for seed in fresh})
-
-
-NOISES = {
-    "gaussian": lambda rng: rng.normal(),
-    "skewed": lambda rng: 1.0 - rng.exponential(),
-    "bad_runs": lambda rng: rng.normal() - (4.0 if rng.random() < 0.1 else 0.0),
-    "heavy_tails": lambda rng: rng.standard_t(3) / math.sqrt(3.0),
-}
-"""Per-run noise of the simulations, SD 1 (bad_runs: 1.0 before its drops), the bad side low (a
-``max`` metric; mirrored for ``min``): ``gaussian``; ``skewed`` (1 - Exp(1): a long tail of bad runs);
-``bad_runs`` (Gaussian, and one run in ten 4 SD worse: a run that went wrong); ``heavy_tails`` (t with
-3 degrees of freedom)."""
-
-
-def simulate(k: int = 10, seeds: int = 5, rule: MoreSeeds = MoreSeeds(), studies: int = 1000,
-             gaps: tuple = (), mode: str = "max", seed: int = 0, noise: str = "gaussian",
-             seed_sd: float = 0.0) -> dict:
-    """Simulated studies: per-seed values ``mean_i + seed effect + noise``, ``mean_i = -gaps[i]`` (0 beyond
-    ``gaps``: under the global null every optimizer is equal), the seed effect ``N(0, seed_sd)`` shared by
-    every optimizer on that seed, the noise one of `NOISES` (the same distribution for every optimizer).
-    Returns the rate of studies with a false "worse" verdict (an optimizer declared worse than one it is
-    not truly worse than) with its binomial standard error, the mean seeds per optimizer and the rate of
-    true verdicts per optimizer."""
-    rng = np.random.default_rng(seed)
-    residual = NOISES[noise]
-    bad_side = 1.0 if mode == "max" else -1.0
-    means = [-(gaps[i] if i < len(gaps) else 0.0) * (1 if mode == "max" else -1) for i in range(k)]
-    names = [f"o{i}" for i in range(k)]
-    best_mean = max(means) if mode == "max" else min(means)
-    false_studies, seeds_used, true_worse = 0, np.zeros(k), np.zeros(k)
-
-    for _ in range(studies):
-        noise, seed_effects = {}, {}
-
-        def draw(name, seed_):
-            key = (name, seed_)
-            if key not in noise:
-                if seed_ not in seed_effects:
-                    seed_effects[seed_] = seed_sd * rng.normal()
-                noise[key] = means[names.index(name)] + seed_effects[seed_] + bad_side * residual(rng)
-            return noise[key]
-
-        result, values = run_procedure(draw, names, list(range(1, seeds + 1)), mode, MoreSeeds(**vars(rule)),
-                                       lambda values: leader(values, mode))
-        false = any(v.worse and means[names.index(name)] == best_mean and
-                    means[names.index(v.by)] == best_mean for name, v in result.items())
-        false |= any(v.worse and not (means[names.index(name)] < means[names.index(v.by)] if mode == "max"
-                                      else means[names.index(name)] > means[names.index(v.by)])
-                     for name, v in result.items())
-        false_studies += false
-        seeds_used += [len(values[name]) for name in names]
-        true_worse += [result[name].worse and means[i] != best_mean for i, name in enumerate(names)]
-    rate = false_studies / studies
-    return {"false_verdict_rate": rate, "standard_error": math.sqrt(rate * (1 - rate) / studies),
-            "mean_seeds": (seeds_used / studies).tolist(), "power": (true_worse / studies).tolist(),
-            "studies": studies}
-
-
-def naive_holm_rate(k: int = 10, seeds: int = 5, studies: int = 1000, alpha: float = 0.05, seed: int = 0) -> float:
-    """The false-verdict rate under the global null of what the reports did before: each optimizer's
-    paired t test against the best-ranked one (picked from the same seeds), Holm over the k - 1 tests."""
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for _ in range(studies):
-        x = rng.normal(size=(k, seeds))
-        best = int(np.argmax(x.mean(axis=1)))
-        p = [t_p_value(x[i] - x[best]) for i in range(k) if i != best]
-        hits += any(q < alpha for q in holm(p))
-    return hits / studies
+    shared = on_seeds(outcomes, seeds)
+    configured = {name: set(by_seed) for name, by_seed in shared.items()}
+    reference = leader(shared, mode)
+    values = {name: {s: v for s, v in by_seed.items() if v is not None} for name, by_seed in outcomes.items()}
+    result = verdicts(values, configured, reference, mode, rule)
+    more = next_round(values, configured, reference, mode, rule, result)
+    return Decision(shared, reference, result, more)

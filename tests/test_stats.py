@@ -1,12 +1,12 @@
-"""Report math against hand-computed cases: bootstrap CI, time-to-target, curve bands."""
+"""Statistics (`kerasopt.stats`) against hand-computed cases: bootstrap CI, time-to-target, curve bands, tests."""
 
 import math
 
 import numpy as np
 import pytest
 
-from kerasopt.report.stats import band, bootstrap_ci, mean_interval, median_cost, paired_difference, reaches, \
-    t_interval, time_to_target, holm, paired_p_value, worse_by_test
+from kerasopt.stats import band, bootstrap_ci, holm, mean_interval, median_cost, paired, paired_difference, reaches, \
+    t_interval, t_p_value, time_to_target
 
 
 def test_bootstrap_ci_of_two_values_spans_both():
@@ -97,10 +97,9 @@ def test_paired_difference_uses_shared_seeds_only():
     assert pairs == 3 and mean == pytest.approx(2.5)
     half = 4.302653 * 0.5 / math.sqrt(3)
     assert (low, high) == pytest.approx((2.5 - half, 2.5 + half), abs=1e-5)
-    p = paired_p_value({1: 4.0, 2: 4.5, 3: 5.0}, {1: 1.0, 2: 2.0, 3: 3.0})
+    p = t_p_value(paired({1: 4.0, 2: 4.5, 3: 5.0, 9: 100.0}, {1: 1.0, 2: 2.0, 3: 3.0}))  # the one paired t p-value
     assert p == pytest.approx(0.0130725, abs=1e-6)  # t = 2.5 / (0.5 / sqrt(3)) = 8.660, 2 df
-    assert worse_by_test(2.5, p, "min") == "yes" and worse_by_test(2.5, p, "max") == "better"
-    assert worse_by_test(2.5, 0.2, "min") == "no" and worse_by_test(2.5, math.nan, "min") == "?"
+    assert t_p_value(paired({1: 4.0, 2: 4.5, 3: 5.0}, {1: 1.0, 2: 2.0, 3: 3.0}), side=1) == pytest.approx(p / 2)
 
 
 def test_holm_adjustment_matches_a_hand_computed_example():
