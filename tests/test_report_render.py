@@ -471,3 +471,24 @@ def test_a_companion_without_records_yet_is_said(tmp_path):
     lines = companion_lines(study, tmp_path, tmp_path)
     assert lines[0] == "## Against the constant rate" and "has no records yet" in lines[2]
     assert companion_lines({"study": {}}, tmp_path, tmp_path) == []
+
+
+@pytest.mark.parametrize("name, what", [("summary.json", "unreadable run summary"),
+                                        ("config.json", "unreadable run record"),
+                                        ("history.csv", "unreadable run history"),
+                                        ("test_images.csv", "unreadable per-image counts file")])
+def test_a_non_utf8_file_in_one_run_record_is_named_and_the_rest_of_the_report_written(study_dir, tmp_path, name,
+                                                                                      what):
+    """Each file of a run record a report reads, not valid UTF-8 in one tuned run (no collapse rule, so a history
+    is read for the curves only): the report names the file in one line and reports everything else."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(study_dir, copy)
+    (copy / "f2" / name).write_bytes(b"\xff\xfe{not text\n")
+    text = write_report(copy, tmp_path / "report").read_text()
+    assert f"f2/{name}: {what} (UnicodeDecodeError" in text
+    assert "## Final loss per optimizer (ranked)" in text and "## Time to target" in text
+    adam = pd.read_csv(tmp_path / "report" / "summary.csv").query("optimizer == 'adam' and arm == 'tuned'").iloc[0]
+    left_out = name in ("summary.json", "config.json")  # the run's result cannot be trusted: left out
+    assert adam["completed"] == (2 if left_out else 3) and adam["incomplete"] == (1 if left_out else 0)
