@@ -27,8 +27,6 @@ SUMMARY = "summary.json"
 ERROR_LOG = "error.log"
 ARTIFACTS = "artifacts"
 PER_IMAGE = "test_images.csv"
-RUN_FILES = (CONFIG, HISTORY, SUMMARY, PER_IMAGE)
-"""The files of a run record that a report reads."""
 
 STUDY = "study.json"
 PLAN = "plan.json"

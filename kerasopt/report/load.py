@@ -32,6 +32,11 @@ def tuning_seeds(tuning: dict) -> list:
     return list(tuning.get("seeds") or [tuning.get("seed", 0)])
 
 
+def searched(spec: dict) -> bool:
+    """Whether the study searched any hyperparameter (a dimension, not a fixed number)."""
+    return any(isinstance(value, dict) for space in (spec.get("search") or {}).values() for value in space.values())
+
+
 def headline_metrics(study: dict) -> list[str]:
     """The metrics the report answers with (the task's headline; older studies: the target metric)."""
     task = study.get("task") if isinstance(study.get("task"), dict) else {}

@@ -10,7 +10,7 @@ import pandas as pd
 from kerasopt import records
 from kerasopt.layout import RANKING_CHANGES, main_table_at
 from kerasopt.report import budgets as anytime
-from kerasopt.report.load import tuning_seeds
+from kerasopt.report.load import searched, tuning_seeds
 from kerasopt.report.tables import OUTCOMES, WORSE, arm_table, main_table, status_counts
 from kerasopt.report.text import interval_text, markdown_table
 from kerasopt.results import seed_outcomes
@@ -33,11 +33,6 @@ NO_COST_NOTE = ("Targets: those of the study file, and those derived from the st
 
 NOT_TUNED = ("settings fixed by the study file, not tuned here; a companion study's `settings_from` fixes "
              "the settings another study's tuning selected")
-
-
-def searched(spec: dict) -> bool:
-    """Whether the study searched any hyperparameter (a dimension, not a fixed number)."""
-    return any(isinstance(value, dict) for space in spec.get("search", {}).values() for value in space.values())
 
 
 def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str], runs_dir: Path | None = None) -> list[str]:

@@ -18,8 +18,8 @@ from kerasopt.layout import ARM_TABLE, HEADLINE_TABLE, MAIN_TABLE, REPORT, REPOR
     TARGET_TABLE, TUNING_TABLE
 from kerasopt.report.companion import companion_lines
 from kerasopt.report.figures import write_figures
-from kerasopt.report.load import headline_metrics, load_runs, load_study, tuning_seeds
-from kerasopt.report.markdown import COST_NOTE, NO_COST_NOTE, NOT_TUNED, budget_lines, protocol_lines, searched
+from kerasopt.report.load import headline_metrics, load_runs, load_study, searched, tuning_seeds
+from kerasopt.report.markdown import COST_NOTE, NO_COST_NOTE, NOT_TUNED, budget_lines, protocol_lines
 from kerasopt.report.tables import ARMS, arm_table, defaults_check, derived_targets, finished_target, headline_table, \
     main_table, rank_on_shared_seeds, target_table, tuning_table
 from kerasopt.report.text import fmt, interval_text, markdown_table  # noqa: F401  (re-exported)

@@ -45,7 +45,7 @@ import pandas as pd
 
 from kerasopt import records, results
 from kerasopt.layout import STUDY, SUMMARY_REPORT
-from kerasopt.report.load import load_runs
+from kerasopt.report.load import load_runs, searched, tuning_seeds
 from kerasopt.results import arm_cost, read_costs, resolved_hparams, seed_outcomes
 from kerasopt.stats.curves import time_to_target
 from kerasopt.stats.profiles import RESAMPLES, TAU_MAX, best_of_k_interval, expected_best_of_k, median_time, \
@@ -175,7 +175,7 @@ def load_workload(runs_dir: str | Path) -> Workload:
         values = part.loc[ok, "metric"].dropna()
         defaults[name] = float(values.mean()) if len(values) else math.nan
     pick_scores, defaults_by_seed, same_run = defaults_evidence(runs_dir, frame, arm_name, column,
-                                                                set(int(t) for t in spec_tuning_seeds(spec)), own)
+                                                                set(int(t) for t in tuning_seeds(spec.get("tuning") or {})), own)
     unique = frame.drop_duplicates("run_id")
     runs = (int(unique["complete"].sum()), len(unique))
     finished = runs[0] == runs[1] and bool((frame["phase"] == "final").any())
@@ -184,17 +184,10 @@ def load_workload(runs_dir: str | Path) -> Workload:
     problem = json.dumps({"task": spec.get("task"), "base": {k: v for k, v in base.items()
                                                              if k not in (key, "snapshot_evaluations")}}, sort_keys=True)
     largest = max(spec.get("budgets") or [base.get(key) or 0])
-    searched = any(isinstance(dim, dict) for space in (spec.get("search") or {}).values() for dim in space.values())
     return Workload(spec["name"], mode, finals, spent, costs, tuning, defaults, target, arm_name, runs,
                     finished, problem, float(largest), tuple(spec.get("optimizers") or ()), spent_second, second,
-                    searched, spec.get("task") == "style", MODERN if base.get("schedule", "constant") != "constant" else CONSTANT,
+                    searched(spec), spec.get("task") == "style", MODERN if base.get("schedule", "constant") != "constant" else CONSTANT,
                     pick_scores, defaults_by_seed, same_run)
-
-
-def spec_tuning_seeds(spec: dict) -> list:
-    """The tuning seeds a study file's ``tuning`` names (``seeds`` or the single ``seed``)."""
-    tuning = spec.get("tuning") or {}
-    return list(tuning.get("seeds", [tuning.get("seed", 0)]))
 
 
 def defaults_evidence(runs_dir: Path, frame: pd.DataFrame, arm: str | None, column: str, tuning_seeds: set,
