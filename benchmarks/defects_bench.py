@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     from kerasopt.defects.config import DefectsConfig
     from kerasopt.defects.data import load_arrays, load_splits, make_dataset
     from kerasopt.defects.synth import generate
-    from kerasopt.defects.train import EpochRecorder, build_model
+    from kerasopt.defects.train import HISTORY_COLUMNS, build_model
+    from kerasopt.harness import EpochRecorder
     from kerasopt.records import RunRecord
     from kerasopt.seeding import set_seed
 
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
     images, masks = keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(masks)
 
     with RunRecord(work / "run", config.to_dict()) as record:
-        callbacks = [EpochRecorder(record), keras.callbacks.TerminateOnNaN()]
+        callbacks = [EpochRecorder(record, "val_dice", HISTORY_COLUMNS), keras.callbacks.TerminateOnNaN()]
 
         def pipeline_epoch():
             pipeline_model.fit(dataset, epochs=1, callbacks=callbacks, shuffle=False, verbose=0)

@@ -160,6 +160,14 @@ def quiet_tensorflow() -> None:
         sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
+def quiet_if_entry_point() -> None:
+    """`quiet_tensorflow` when this import is part of ``python -m kerasopt.<task>`` (Python sets
+    ``sys.argv[0]`` to ``"-m"`` while it locates the module, before the package's ``__main__`` runs);
+    a library import (``import kerasopt.style``) changes no global state."""
+    if sys.argv[:1] == ["-m"]:
+        quiet_tensorflow()
+
+
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)``; turn user errors into ``error: ...`` on stderr and exit code 2."""
     try:
@@ -193,7 +201,7 @@ def add_loss_weight_arguments(parser: argparse.ArgumentParser, defaults) -> None
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """The protocol settings every mini-batch task shares (`kerasopt.config.TaskConfig`): ``--schedule``,
-    ``--warmup``, ``--weight-decay``, ``--decay-norm-and-bias`` and ``--threads``."""
+    ``--warmup``, ``--weight-decay``, ``--decay-norm-and-bias``, ``--threads`` and ``--deterministic``."""
     from kerasopt.schedules import SCHEDULES
 
     parser.add_argument("--schedule", choices=SCHEDULES, default="constant",
@@ -208,12 +216,20 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also decay biases and normalization variables (Keras' behaviour)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice)")
+    add_determinism_argument(parser)
+
+
+def add_determinism_argument(parser: argparse.ArgumentParser) -> None:
+    """``--deterministic``: TensorFlow op determinism (every task; `kerasopt.config.TaskConfig`)."""
+    parser.add_argument("--deterministic", action="store_true",
+                        help="TensorFlow op determinism: bit-identical reruns on one host (slower)")
 
 
 def training_settings(args: argparse.Namespace) -> dict:
     """The `add_training_arguments` values that are `TaskConfig` settings (``--weight-decay``: `training_hparams`)."""
     return {"schedule": args.schedule, "warmup_fraction": args.warmup,
-            "decay_norm_and_bias": args.decay_norm_and_bias, "threads": args.threads}
+            "decay_norm_and_bias": args.decay_norm_and_bias, "threads": args.threads,
+            "deterministic": args.deterministic}
 
 
 def training_hparams(args: argparse.Namespace) -> dict:

@@ -116,11 +116,13 @@ class TaskConfig:
             BatchNorm scales and offsets); Keras decays every variable unless told otherwise (True).
         threads: TensorFlow's intra- and inter-op threads for the run (None: TensorFlow's choice, the
             cores of the process); fixed by a study so a run does not depend on where it ran.
+        deterministic: TensorFlow op determinism (`kerasopt.seeding.set_seed`); it cannot be switched
+            off again in a process, so a study worker holds one setting.
     """
 
     KIND: ClassVar[str] = "task"  # used in error messages ("unknown style setting")
     LATER_SETTINGS: ClassVar[dict] = {"schedule": "constant", "warmup_fraction": 0.0, "decay_norm_and_bias": True,
-                                      "threads": None}
+                                      "threads": None, "deterministic": False}
     """Settings added after studies were published, with their old behaviour: left out of `to_dict` (and so of
     run ids) at that value, so published runs keep their identity."""
 
@@ -132,6 +134,7 @@ class TaskConfig:
     warmup_fraction: float = 0.0
     decay_norm_and_bias: bool = True
     threads: int | None = None
+    deterministic: bool = False
 
     @classmethod
     def from_dict(cls, values: dict) -> "TaskConfig":

@@ -40,21 +40,23 @@ import hashlib
 import inspect
 import math
 import re
-import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import keras
 
-from kerasopt import timing
 from kerasopt.config import TaskConfig
-from kerasopt.optimizers.evaluation import EvaluationPoint, evaluation_point
+from kerasopt.harness import EpochRecorder, Workload, backup_callback, best_weights_callback, execute, kept_on_error
+from kerasopt.optimizers.evaluation import EvaluationPoint
 from kerasopt.task_source import code_digest
 from kerasopt.task import Task
 
 MODES = ("min", "max")
 SPLITS = ("train", "validation", "test")
 BEST_MODEL = "best.keras"
+FIT_ITERATORS_PER_EPOCH = 2
+"""Iterators Keras 3's ``fit`` makes of a finite dataset per epoch (each draws the next shuffle order): a
+resumed run makes that many per completed epoch first (tests/test_harness.py fails if this changes)."""
 
 
 def source_identity(import_path: str, source: str | Path | None, fallback: Callable | None = None) -> str:
@@ -270,11 +272,7 @@ class KerasTask(Task):
             ValueError: not an uncompiled ``keras.Model``, data that do not fit it, or a target it
                 does not compute (one line each).
         """
-        from kerasopt.seeding import set_seed
-
-        keras.backend.clear_session()
-        set_seed(config.seed)
-        model = self.arguments["build_model"](config.seed)
+        model = self.arguments["build_model"](config.seed)  # seeded by the harness (or unseeded in preflight)
         if not isinstance(model, keras.Model):
             raise ValueError(f"build_model of task {self.name!r} returned {type(model).__name__}, not a keras.Model")
         if getattr(model, "compiled", False) or getattr(model, "optimizer", None) is not None:
@@ -310,51 +308,50 @@ class KerasTask(Task):
 
     def preflight(self, settings: dict) -> None:
         """Build and check the model and data once, before a study writes anything (ValueError)."""
+        keras.backend.clear_session()
         self.compiled_model(self.config_cls.from_dict({"optimizer": self.supported[0], **settings}))
 
     def _run(self, config: KerasConfig | dict, run_dir: str | Path, progress: bool = False) -> dict:
         """Train one optimizer run and write its run record into ``run_dir``; returns the summary.
 
-        Whatever the user's code raises (building, training, evaluating, saving) ends the run as
-        ``failed`` with its one-line reason; a study checks every split once before it starts
-        (`preflight`), so a failure here is one run's, and the study goes on.
+        Through the training harness (`kerasopt.harness.execute`): a run killed mid-training continues
+        from its last completed epoch when started again with the same settings. Whatever the user's code
+        raises (building, training, evaluating, saving) ends the run as ``failed`` with its one-line
+        reason; a study checks every split once before it starts (`preflight`), so a failure here is one
+        run's, and the study goes on.
         """
-        from kerasopt.records import RunRecord
-        from kerasopt.seeding import fix_threads
+        workload = Workload(self.name, self.config_cls, prepare=lambda config: None,
+                            describe=lambda config, _: config.schedule_record(self.total_steps(config)),
+                            train=self._train, resumable=True, fresh_session=True)
+        return execute(workload, config, run_dir, progress)
 
-        started = time.perf_counter()
-        config = self.config_cls.from_dict(config) if isinstance(config, dict) else config
-        config.validate()
-        fix_threads(config.threads)
-        settings = {**config.to_dict(), "task": self.name, "resolved_hparams": config.resolved_hparams(),
-                    **config.schedule_record(self.total_steps(config))}
-        with RunRecord(run_dir, settings, seed=config.seed, started=started) as record:  # user code failing: a failed run
-            return self._train(self.compiled_model(config), config, record, progress)
-        return record.summary  # reached only when the record swallowed an exception (status failed)
-
-    def _train(self, model: keras.Model, config: KerasConfig, record, progress: bool) -> dict:
+    def _train(self, config: KerasConfig, _problem, record, progress: bool) -> dict:
+        model = self.compiled_model(config)
         metric, mode = self.target["metric"], self.target["mode"]
-        recorder = EpochRecorder(record, metric, mode, progress)
+        resumed = record.resume.rows if record.resume else ()
+        recorder = EpochRecorder(record, metric, None, progress, resumed)
+        best = best_weights_callback(record.run_dir, metric, mode, recorder.values)
         train = self.dataset("train", config.batch_size, seed=config.seed)
+        for _ in range(FIT_ITERATORS_PER_EPOCH * len(resumed)):  # each iterator draws the next shuffle order
+            iter(train)
         validation = self.dataset("validation", config.batch_size)
         model.fit(train, validation_data=validation, epochs=config.epochs, verbose=0, shuffle=False,
-                  callbacks=[EvaluationPoint(), recorder, keras.callbacks.TerminateOnNaN()])
+                  callbacks=[EvaluationPoint(), recorder, best, keras.callbacks.TerminateOnNaN(),
+                             backup_callback(record.run_dir)])
         steps = int(model.optimizer.iterations)
         metrics = {"epochs": len(recorder.values), "steps": steps, "evaluations": steps,
                    "train_seconds": recorder.train_seconds}
         if recorder.diverged:
             return record.finish("diverged", metrics, error=recorder.diverged, trace_seconds=recorder.trace_seconds)
-        if recorder.best_weights is not None:
-            model.set_weights(recorder.best_weights)
-        metrics["best_epoch"] = recorder.best_epoch
+        if best.weights is not None:
+            model.set_weights(best.weights)
+        metrics["best_epoch"] = recorder.best_epoch(mode)
         metrics.update(_prefixed("val", model.evaluate(validation, verbose=0, return_dict=True)))
         if self.split("test") is not None:
             metrics.update(_prefixed("test", model.evaluate(self.dataset("test", config.batch_size), verbose=0,
                                                              return_dict=True)))
-        try:
+        with kept_on_error(metrics, "save_error", errors=(Exception,)):  # a model Keras cannot save must not lose the run
             model.save(record.artifacts / BEST_MODEL)
-        except Exception as exc:  # a model Keras cannot serialise must not lose the run
-            metrics["save_error"] = _first_line(exc)
         return record.finish("completed", metrics, trace_seconds=recorder.trace_seconds)
 
 
@@ -399,40 +396,6 @@ def _batched_hint(data: Any) -> str:
     return ""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
 def _prefixed(prefix: str, logs: dict) -> dict:
     """``{"loss": 0.3, "accuracy": 0.9}`` -> ``{"<prefix>_loss": 0.3, "<prefix>_accuracy": 0.9}`` (floats)."""
     return {f"{prefix}_{key}": float(value) for key, value in logs.items()}
-
-
-class EpochRecorder(timing.EpochTimer):
-    """One history row per epoch (``step, evaluations, seconds, loss, <every logged metric>, epoch``), timed
-    by `kerasopt.timing.EpochTimer`; keeps the weights of the best epoch of ``metric`` (``mode``)."""
-
-    def __init__(self, record, metric: str, mode: str, progress: bool = False):
-        super().__init__()
-        self.record, self.metric, self.mode, self.progress = record, metric, mode, progress
-        self.values: list[float] = []
-        self.best_weights, self.best_epoch = None, None
-        self.train_seconds = 0.0
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = {key: float(value) for key, value in (logs or {}).items()}
-        self.train_seconds += self.epoch_seconds(epoch)
-        step = int(self.model.optimizer.iterations)
-        self.record.log({"step": step, "evaluations": step, "seconds": self.train_seconds, **logs,
-                         "epoch": epoch + 1})
-        value = logs.get(self.metric, math.nan)
-        finite = [v for v in self.values if math.isfinite(v)]
-        better = math.isfinite(value) and (not finite or (value > max(finite) if self.mode == "max"
-                                                          else value < min(finite)))
-        self.values.append(value)
-        if better:  # the weights that were validated: the optimizer's evaluation point
-            with evaluation_point(self.model.optimizer):
-                self.best_weights, self.best_epoch = self.model.get_weights(), epoch + 1
-        if self.progress:
-            print(f"  epoch {epoch + 1}: " + " ".join(f"{k} {v:.4g}" for k, v in logs.items()), flush=True)

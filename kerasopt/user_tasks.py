@@ -10,6 +10,7 @@ Every problem is one ValueError line naming the reference.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -47,20 +48,31 @@ def _import_file(reference: str, path: Path) -> ModuleType:
     name = f"kerasopt_user_task_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
     if name in sys.modules:
         return sys.modules[name]
-    folder = str(path.parent)
-    if folder not in sys.path:  # like `python file.py`: modules beside the task file import
-        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look the module up while it executes
     try:
-        spec.loader.exec_module(module)
+        with _beside(path.parent):
+            spec.loader.exec_module(module)
     except BaseException as exc:
         del sys.modules[name]
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         raise ValueError(f"task {reference!r}: {path} does not import: {_one_line(exc)}") from None
     return module
+
+
+@contextlib.contextmanager
+def _beside(folder: Path):
+    """``folder`` first on ``sys.path`` while the task file executes (like ``python file.py``: the modules
+    beside it import), and ``sys.path`` as it was afterwards. A task file imports its local modules at
+    its top."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 def _import_module(reference: str, where: str) -> ModuleType:

@@ -14,16 +14,42 @@ from kerasopt.records import read_history, read_summary
 pytestmark = pytest.mark.slow  # trains models or runs subprocesses: `make test` only, not `make test-fast`
 
 
+KILLED_AFTER_BACKUP = """
+import os, runpy, signal, sys
+import keras
+kill_after = int(sys.argv.pop(1))
+backup = keras.callbacks.BackupAndRestore.on_epoch_end
+def on_epoch_end(self, epoch, logs=None):  # SIGKILL once epoch `kill_after` is backed up
+    backup(self, epoch, logs)
+    if epoch + 1 == kill_after:
+        os.kill(os.getpid(), signal.SIGKILL)
+keras.callbacks.BackupAndRestore.on_epoch_end = on_epoch_end
+target = sys.argv.pop(1)
+sys.argv[0] = target
+if target.endswith(".py"):
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+"""Runs a module (as ``python -m`` would) or a script, killed (SIGKILL) right after epoch k's backup:
+``python -c KILLED_AFTER_BACKUP k module-or-script.py args...`` (a test wrapper; the package has no kill hook)."""
+
+
+def command(module: str, arguments: list[str], kill_after: int | None = None) -> list[str]:
+    """``python -m module arguments`` (``python script.py arguments``), or the same run killed after epoch
+    ``kill_after``'s backup."""
+    if kill_after is None:
+        return [sys.executable, *([] if module.endswith(".py") else ["-m"]), module, *arguments]
+    return [sys.executable, "-c", KILLED_AFTER_BACKUP, str(kill_after), module, *arguments]
+
+
 def _start(data, out, kill_after=None):
     """The training command as a started process (stdout and stderr as text)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("KERASOPT_DEFECTS_KILL_AFTER_EPOCH", None)
-    if kill_after:
-        env["KERASOPT_DEFECTS_KILL_AFTER_EPOCH"] = str(kill_after)
-    command = [sys.executable, "-m", "kerasopt.defects", "--optimizer", "adam", "--data", str(data), "--out",
-               str(out), "--backbone", "vgg16", "--size", "32", "--epochs", "3", "--batch-size", "4",
-               "--bn-batches", "2", "--deterministic"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    arguments = ["--optimizer", "adam", "--data", str(data), "--out", str(out), "--backbone", "vgg16", "--size",
+                 "32", "--epochs", "3", "--batch-size", "4", "--bn-batches", "2", "--deterministic"]
+    return subprocess.Popen(command("kerasopt.defects", arguments, kill_after), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _finish(process):

@@ -10,15 +10,16 @@ Public API (the same names in every task package):
   optimises (``val_dice``, maximised); `SUPPORTED_OPTIMIZERS`: every mini-batch optimizer.
 - `kerasopt.defects.synth.generate(out_dir, n, size, seed, ...)`: synthetic data.
 
-Importing this package quiets TensorFlow's start-up log (`kerasopt.cli.quiet_tensorflow`), imports
-it and registers every Keras object a saved defect model uses (its loss, metric and kerasopt's
+Importing this package changes no global state (only ``python -m kerasopt.defects`` quiets TensorFlow's
+start-up log: `kerasopt.cli.quiet_if_entry_point`);
+it imports TensorFlow and registers every Keras object a saved defect model uses (its loss, metric and kerasopt's
 optimizers), so ``keras.models.load_model("RUN/artifacts/best.keras")`` works after ``import
 kerasopt.defects``.
 """
 
-from kerasopt.cli import quiet_tensorflow
+from kerasopt.cli import quiet_if_entry_point
 
-quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.defects`` imports this package first)
+quiet_if_entry_point()  # ``python -m kerasopt.defects`` imports this package before its __main__: quiet TensorFlow first
 
 from kerasopt import comparison  # noqa: E402
 from kerasopt.defects import saving  # noqa: E402, F401  (registers the loss, metric and optimizers)

@@ -30,8 +30,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     defaults = DefectsConfig()
     parser = ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0],
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--optimizer", required=True,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                            epilog="python -m kerasopt.defects predict --model RUN/artifacts/best.keras IMAGES... "
+                                   "--out DIR: apply a saved model to images (predict --help)")
+    parser.add_argument("--optimizer", default="adam",
                         help="registry name(s), comma-separated, or 'all' (every mini-batch optimizer; "
                              "no full-batch driver)")
     parser.add_argument("--lr", type=positive_float,
@@ -55,7 +57,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--jit", action="store_true", help="XLA compilation (slower on CPU)")
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="mirrored: one run over all visible GPUs")
-    parser.add_argument("--deterministic", action="store_true", help="TF op determinism (slower)")
     add_training_arguments(parser)
     return parser.parse_args(argv)
 
@@ -85,7 +86,7 @@ def _main(argv=None) -> int:
         data=data, synthetic=synthetic, backbone=args.backbone, encoder_weights=args.encoder_weights,
         size=args.size, epochs=args.epochs, batch_size=args.batch_size,
         precision=args.precision, jit=args.jit,
-        strategy=args.strategy, deterministic=args.deterministic, bn_recalibration=args.bn_recalibration,
+        strategy=args.strategy, bn_recalibration=args.bn_recalibration,
         bn_batches=args.bn_batches).validate()
         for name in parse_optimizer_list(args.optimizer, TASK.supported)]
     check_memory(args.size, args.batch_size)

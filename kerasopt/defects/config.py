@@ -54,7 +54,9 @@ class DefectsConfig(TaskConfig):
     """
 
     KIND: ClassVar[str] = "defects"
-    LATER_SETTINGS: ClassVar[dict] = {**TaskConfig.LATER_SETTINGS, "save_model": True}
+    LATER_SETTINGS: ClassVar[dict] = {**{name: old for name, old in TaskConfig.LATER_SETTINGS.items()
+                                         if name != "deterministic"},  # a defect setting from the start
+                                      "save_model": True}
 
     data: str = "data/synthetic"
     synthetic: bool = False
@@ -75,7 +77,6 @@ class DefectsConfig(TaskConfig):
     precision: str = "float32"
     jit: bool = False
     strategy: str = "default"
-    deterministic: bool = False
     overlays: int = 4
     bn_recalibration: bool = True
     bn_batches: int = 16

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import keras
 
-import kerasopt.defects.model  # noqa: F401  (sets SM_FRAMEWORK before segmentation_models loads)
+from kerasopt.defects.model import segmentation_models
 
 
 @keras.saving.register_keras_serializable(package="kerasopt")
@@ -39,8 +39,7 @@ class DiceFocalLoss(keras.losses.Loss):
             raise ValueError("loss weights must be non-negative and not both zero. "
                              f"Received: dice_weight={dice_weight}, focal_weight={focal_weight}")
         self.dice_weight, self.focal_weight = float(dice_weight), float(focal_weight)
-        import segmentation_models as sm
-
+        sm = segmentation_models()
         self._terms = [(weight, loss) for weight, loss in ((self.dice_weight, sm.losses.DiceLoss()),
                                                            (self.focal_weight, sm.losses.BinaryFocalLoss()))
                        if weight > 0]

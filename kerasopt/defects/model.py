@@ -1,7 +1,8 @@
 """The U-Net of `segmentation_models` (qubvel), built for Keras 3.
 
-``SM_FRAMEWORK=tf.keras`` is set here, before `segmentation_models` is
-imported (without it the import fails on Keras 3), so users never have to.
+`segmentation_models` is imported here (`segmentation_models`) with ``SM_FRAMEWORK=tf.keras`` set
+for the import only (without it the import fails on Keras 3; the variable is restored afterwards), so
+users never have to set it.
 
 Backbone choice: the default ``resnet18`` trains at 128 px, batch 8 in about
 0.9 s per step on 2 CPU cores (mobilenetv2 1.7 s, efficientnetb0 ~2 s: their
@@ -15,23 +16,30 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
-
-import keras  # noqa: E402
+import keras
 
 UNSUPPORTED_BACKBONES = ("densenet121", "densenet169", "densenet201")
 DEFAULT_BACKBONE = "resnet18"
 
 
-def _sm():
-    import segmentation_models as sm  # prints a banner once; imported lazily
-
+def segmentation_models():
+    """The `segmentation_models` module, imported on first use for Keras 3 (``SM_FRAMEWORK=tf.keras``
+    during the import only; it prints a banner once)."""
+    previous = os.environ.get("SM_FRAMEWORK")
+    os.environ["SM_FRAMEWORK"] = "tf.keras"
+    try:
+        import segmentation_models as sm
+    finally:
+        if previous is None:
+            del os.environ["SM_FRAMEWORK"]
+        else:
+            os.environ["SM_FRAMEWORK"] = previous
     return sm
 
 
 def supported_backbones() -> list[str]:
     """The segmentation_models backbones that build on Keras 3."""
-    return [name for name in _sm().Backbones.models_names() if name not in UNSUPPORTED_BACKBONES]
+    return [name for name in segmentation_models().Backbones.models_names() if name not in UNSUPPORTED_BACKBONES]
 
 
 def check_backbone(backbone: str) -> str:
@@ -121,5 +129,5 @@ def build_unet(backbone: str = DEFAULT_BACKBONE, size: int | None = None,
     check_backbone(backbone)
     if size is not None and size % 32:
         raise ValueError(f"size must be a multiple of 32 for a U-Net with 5 poolings. Received: size={size}")
-    return _sm().Unet(backbone, input_shape=(size, size, 3), encoder_weights=check_encoder_weights(encoder_weights),
+    return segmentation_models().Unet(backbone, input_shape=(size, size, 3), encoder_weights=check_encoder_weights(encoder_weights),
                       classes=1, activation="sigmoid")

@@ -34,13 +34,15 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m kerasopt.defects predict", description=__doc__.split("\n")[0])
+    from kerasopt.cli import ArgumentParser, positive_int
+
+    parser = ArgumentParser(prog="python -m kerasopt.defects predict", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="a saved model, e.g. RUN/artifacts/best.keras")
     parser.add_argument("images", nargs="+", help="image files and/or folders of images")
     parser.add_argument("--threshold", type=_probability, default=None,
                         help="defect probability threshold (default: the run's validation-best threshold, else 0.5)")
     parser.add_argument("--out", required=True, help="output folder (masks, overlays, predictions.csv)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
     return parser.parse_args(argv)
 
 

@@ -30,7 +30,6 @@ CLI: ``python -m kerasopt.defects.synth --out DIR --n N --size S --seed K [--gri
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -335,17 +334,15 @@ _DRAW = {"hole": _draw_hole, "spot": _draw_spot, "stain": _draw_stain, "tear": _
 
 def save_sample_grid(data_dir: str | os.PathLike, path: str | os.PathLike, count: int = 8, columns: int = 4) -> Path:
     """Save a PNG grid of the first ``count`` defective images with red mask outlines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global state
 
     data_dir = Path(data_dir)
     stems = sorted(p.stem for p in (data_dir / "masks").glob("*.png"))
     defective = [s for s in stems if cv2.imread(str(data_dir / "masks" / f"{s}.png"), cv2.IMREAD_GRAYSCALE).any()]
     chosen = defective[:count]
     rows = max(1, -(-len(chosen) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), squeeze=False)
+    figure = Figure(figsize=(3 * columns, 3 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, stem in zip(axes.ravel(), chosen):
@@ -358,20 +355,21 @@ def save_sample_grid(data_dir: str | os.PathLike, path: str | os.PathLike, count
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kerasopt.defects.synth", description=__doc__.split("\n")[0])
+    from kerasopt.cli import ArgumentParser, non_negative_float, positive_float, positive_int, seed_type
+
+    parser = ArgumentParser(prog="python -m kerasopt.defects.synth", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="output folder (gets images/, masks/, manifest.json)")
-    parser.add_argument("--n", type=int, default=400, help="number of images (default 400)")
-    parser.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--clean-fraction", type=float, default=0.25, help="share of defect-free images")
-    parser.add_argument("--fibre-density", type=float, default=1.0)
-    parser.add_argument("--fibre-thickness", type=float, default=1.0)
-    parser.add_argument("--anisotropy", type=float, default=1.0, help="0 isotropic .. 4 strongly aligned")
+    parser.add_argument("--n", type=positive_int, default=400, help="number of images (default 400)")
+    parser.add_argument("--size", type=positive_int, default=128, help="image size in pixels (default 128)")
+    parser.add_argument("--seed", type=seed_type, default=0)
+    parser.add_argument("--clean-fraction", type=non_negative_float, default=0.25, help="share of defect-free images")
+    parser.add_argument("--fibre-density", type=positive_float, default=1.0)
+    parser.add_argument("--fibre-thickness", type=positive_float, default=1.0)
+    parser.add_argument("--anisotropy", type=non_negative_float, default=1.0, help="0 isotropic .. 4 strongly aligned")
     parser.add_argument("--grid", help="also save a sample grid PNG here")
     args = parser.parse_args(argv)
     manifest = generate(args.out, args.n, args.size, args.seed, args.clean_fraction, args.fibre_density,

@@ -22,7 +22,7 @@ the test evaluation uses that checkpoint (or is recalibrated itself).
 
 Resuming: ``RUN/backup/`` (Keras ``BackupAndRestore``) holds the state after
 the last completed epoch; the same call on the same run directory after a
-kill continues from there (see `kerasopt.defects.resume`), with the history
+kill continues from there (see `kerasopt.harness.resume`), with the history
 of completed epochs kept and, with ``deterministic``, the same final metrics.
 
 Artifacts: ``best.keras`` (the model of the best ``val_dice`` epoch, kept in memory by
@@ -37,31 +37,26 @@ side (`save_prediction_panel`).
 from __future__ import annotations
 
 import importlib.util
-import math
-import os
-import signal
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import records, timing
+from kerasopt import records
 from kerasopt.defects import synth
 from kerasopt.defects.config import DefectsConfig
-from kerasopt.optimizers.evaluation import BestWeights, EvaluationPoint, finalize
+from kerasopt.optimizers.evaluation import EvaluationPoint, finalize
 from kerasopt.defects.bn import BatchNormRecalibration, recalibrate
 from kerasopt.defects.data import Splits, make_dataset, steps_per_epoch
 from kerasopt.defects.losses import dice_focal_loss
 from kerasopt.defects.metrics import PooledDice, evaluate_predictions, per_image_counts, pixel_metrics
 from kerasopt.defects.model import build_unet, check_encoder_weights_fit
-from kerasopt.defects.resume import BACKUP, ResumableRecord
-from kerasopt.records import RunRecord, one_line_error
-from kerasopt.seeding import set_seed
+from kerasopt.harness import EpochRecorder, backup_callback, best_weights_callback, kept_on_error
+from kerasopt.harness.resume import ResumableRecord
 
 CHECKPOINT = "best.keras"
-BEST_WEIGHTS = "best_weights.npz"  # in the backup: the best epoch's weights, for a resumed run
-KILL_AFTER_EPOCH = "KERASOPT_DEFECTS_KILL_AFTER_EPOCH"  # test hook: SIGKILL this process after that epoch
+HISTORY_COLUMNS = ("loss", "dice", "val_loss", "val_dice")
 
 
 def prepare_data(config: DefectsConfig) -> None:
@@ -91,31 +86,6 @@ def build_model(config: DefectsConfig, total_steps: int | None = None) -> keras.
     return model
 
 
-class EpochRecorder(timing.EpochTimer):
-    """Writes one history row per epoch, timed by `kerasopt.timing.EpochTimer` (training without
-    validation and the first step's tracing, ``trace_seconds``; a non-finite batch loss sets ``diverged``).
-    """
-
-    def __init__(self, record: RunRecord, progress: bool = False, previous_rows: list[dict] = ()):
-        super().__init__()
-        self.record, self.progress = record, progress
-        self.train_seconds = float(previous_rows[-1]["seconds"]) if previous_rows else 0.0
-        self.val_dices: list[float | None] = [_float(row.get("val_dice")) for row in previous_rows]
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.train_seconds += self.epoch_seconds(epoch)
-        step = int(self.model.optimizer.iterations)
-        row = {"step": step, "evaluations": step, "seconds": self.train_seconds, "loss": logs.get("loss"),
-               "dice": logs.get("dice"), "val_loss": logs.get("val_loss"), "val_dice": logs.get("val_dice"),
-               "epoch": epoch + 1}
-        self.record.log(row)
-        self.val_dices.append(_float(row["val_dice"]))
-        if self.progress:
-            print(f"  epoch {epoch + 1}: loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
-                  f"val_dice {row['val_dice']:.4f} ({self.train_seconds:.0f} s)", flush=True)
-
-
 def recalibration_dataset(config: DefectsConfig, splits: Splits) -> tf.data.Dataset:
     """``bn_batches`` fixed batches of training images, without augmentation.
 
@@ -127,30 +97,10 @@ def recalibration_dataset(config: DefectsConfig, splits: Splits) -> tf.data.Data
     return make_dataset(chosen, config.size, config.batch_size)
 
 
-def _float(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-class _KillAfterEpoch(keras.callbacks.Callback):
-    """Test hook (env ``KERASOPT_DEFECTS_KILL_AFTER_EPOCH=k``): SIGKILL after epoch k is backed up."""
-
-    def __init__(self, epoch: int):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epoch:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableRecord, progress: bool,
-                        extra_callbacks: list = ()) -> dict:
-    keras.backend.clear_session()
-    set_seed(config.seed, config.deterministic)
+                        callbacks: list = ()) -> dict:
+    """Train (resuming ``record.resume`` when set), select the best epoch, evaluate on the test split and
+    finish the record (the `kerasopt.harness.Workload` ``train`` of defects; seeded by the harness)."""
     done = record.resume.epoch if record.resume else 0
     steps = steps_per_epoch(len(splits.train), config.batch_size)
     train_data = make_dataset(splits.train, config.size, config.batch_size, training=True, seed=config.seed,
@@ -161,26 +111,22 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     strategy = tf.distribute.MirroredStrategy() if config.strategy == "mirrored" else tf.distribute.get_strategy()
     with strategy.scope():
         model = build_model(config, config.epochs * steps)
-    recorder = EpochRecorder(record, progress, record.resume.rows if record.resume else ())
-    best_so_far = max((d for d in recorder.val_dices if d is not None), default=None)
-    callbacks = [recorder, EvaluationPoint()]  # validate at the optimizer's evaluation point (before the recalibration)
+    recorder = EpochRecorder(record, "val_dice", HISTORY_COLUMNS, progress, record.resume.rows if record.resume else ())
+    fit_callbacks = [recorder, EvaluationPoint()]  # validate at the optimizer's evaluation point (before the recalibration)
     bn_data = recalibration_dataset(config, splits) if config.bn_recalibration else None
     if bn_data is not None:  # after the recorder: recalibration counts as evaluation time
-        callbacks.append(BatchNormRecalibration(bn_data, config.bn_batches))
-    best = BestWeights("val_dice", "max", record.run_dir / BACKUP / BEST_WEIGHTS, initial=best_so_far)
-    callbacks += [keras.callbacks.TerminateOnNaN(), best]
+        fit_callbacks.append(BatchNormRecalibration(bn_data, config.bn_batches))
+    best = best_weights_callback(record.run_dir, "val_dice", "max", recorder.values)
+    fit_callbacks += [keras.callbacks.TerminateOnNaN(), best]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the tensorboard package
-        callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
-                                                     profile_batch=0))
-    callbacks += extra_callbacks
-    callbacks.append(keras.callbacks.BackupAndRestore(str(record.run_dir / BACKUP)))  # last: after the row
-    if os.environ.get(KILL_AFTER_EPOCH):
-        callbacks.append(_KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH])))
+        fit_callbacks.append(keras.callbacks.TensorBoard(str(record.artifacts / "tensorboard"), write_graph=False,
+                                                         profile_batch=0))
+    fit_callbacks += [*callbacks, backup_callback(record.run_dir)]  # the backup last: after the row
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps,
-              callbacks=callbacks, shuffle=False, verbose=0)  # the training data shuffles itself (seeded)
-    val_dices = [d for d in recorder.val_dices if d is not None]
+              callbacks=fit_callbacks, shuffle=False, verbose=0)  # the training data shuffles itself (seeded)
+    val_dices = [d for d in recorder.values if d is not None]
     steps_done = int(model.optimizer.iterations)
-    progress_metrics = {"epochs": len(recorder.val_dices), "steps": steps_done, "evaluations": steps_done,
+    progress_metrics = {"epochs": len(recorder.values), "steps": steps_done, "evaluations": steps_done,
                         "train_seconds": recorder.train_seconds}
     if recorder.diverged:
         return record.finish("diverged", {**progress_metrics, "val_dice": max(val_dices, default=None)},
@@ -196,14 +142,12 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
     val_probabilities, val_masks = predict(model, val_data)
     test_probabilities, test_masks = predict(model, test_data)
     metrics = {**progress_metrics, "val_dice": pixel_metrics(val_probabilities, val_masks)["dice"],
-               "best_epoch": int(np.argmax([-1.0 if d is None else d for d in recorder.val_dices])) + 1,
+               "best_epoch": recorder.best_epoch("max"),
                **evaluate_predictions(test_probabilities, test_masks, val_probabilities, val_masks)}
     write_per_image(record.run_dir / records.PER_IMAGE, per_image_counts(test_probabilities, test_masks))
-    try:
+    with kept_on_error(metrics, "overlays_error"):
         save_overlays(test_data, test_probabilities, record.artifacts / "overlays.png", config.overlays)
         save_prediction_panel(test_data, test_probabilities, record.artifacts)
-    except (OSError, ValueError) as exc:  # a picture must not lose the run
-        metrics["overlays_error"] = one_line_error(exc)
     return record.finish("completed", metrics, trace_seconds=recorder.trace_seconds)
 
 
@@ -270,16 +214,14 @@ def save_prediction_panel(dataset: tf.data.Dataset, probabilities: np.ndarray, d
 def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Path, count: int = 4,
                   threshold: float = 0.5) -> None:
     """Rows of (image, true mask, predicted mask) for up to ``count`` test images, defective first."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global state
 
     if count == 0:
         return
     images, masks = (np.concatenate(parts) for parts in zip(*[(x.numpy(), y.numpy()) for x, y in dataset]))
     order = panel_order(masks, count)
-    figure, axes = plt.subplots(len(order), 3, figsize=(7.5, 2.5 * len(order)), squeeze=False)
+    figure = Figure(figsize=(7.5, 2.5 * len(order)))
+    axes = figure.subplots(len(order), 3, squeeze=False)
     for row, index in zip(axes, order):
         predicted = probabilities[index, ..., 0] >= threshold
         for ax, picture, title in zip(row, (images[index], masks[index, ..., 0], predicted),
@@ -289,4 +231,3 @@ def save_overlays(dataset: tf.data.Dataset, probabilities: np.ndarray, path: Pat
             ax.axis("off")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)

@@ -11,15 +11,16 @@ Public API (the same names in every task package):
 - `TASK` (`kerasopt.tasks.Task`); `TARGET`: the study metric, ``{"metric": "val_loss", "mode": "min"}``;
   `SUPPORTED_OPTIMIZERS` / `supported_optimizers()`: every mini-batch optimizer (no full-batch driver).
 
-Importing this package quiets TensorFlow's start-up log (`kerasopt.cli.quiet_tensorflow`), imports
-it and registers the network's custom layers, so
+Importing this package changes no global state (only ``python -m kerasopt.faststyle`` quiets TensorFlow's
+start-up log: `kerasopt.cli.quiet_if_entry_point`);
+it imports TensorFlow and registers the network's custom layers, so
 ``keras.models.load_model("RUN/artifacts/model.keras")`` works after ``import kerasopt.faststyle``.
 CLI: ``python -m kerasopt.faststyle train|stylize`` (see ``--help`` and docs/faststyle.md).
 """
 
-from kerasopt.cli import quiet_tensorflow
+from kerasopt.cli import quiet_if_entry_point
 
-quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.faststyle`` imports this package first)
+quiet_if_entry_point()  # ``python -m kerasopt.faststyle`` imports this package before its __main__: quiet TensorFlow first
 
 from kerasopt import comparison  # noqa: E402
 from kerasopt.faststyle import model  # noqa: E402, F401  (registers the custom layers of saved networks)

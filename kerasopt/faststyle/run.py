@@ -1,13 +1,18 @@
-"""``run``: one fast-style training run, from settings to a run record (training: `kerasopt.faststyle.train`)."""
+"""``run``: one fast-style training run, from settings to a run record, through the training harness
+(`kerasopt.harness`; training: `kerasopt.faststyle.train`)."""
 
 from __future__ import annotations
 
-import time
-
 from kerasopt.faststyle.config import NAME, FastStyleConfig
-from kerasopt.faststyle.train import prepare, train
-from kerasopt.records import RunRecord
-from kerasopt.seeding import fix_threads
+from kerasopt.faststyle.train import Problem, prepare, train
+from kerasopt.harness import Workload, execute
+
+
+def _describe(config: FastStyleConfig, problem: Problem) -> dict:
+    return {**problem.describe(), **config.schedule_record(config.steps)}
+
+
+WORKLOAD = Workload(NAME, FastStyleConfig, prepare, _describe, train)
 
 
 def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict:
@@ -30,13 +35,4 @@ def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict
     Raises:
         ValueError / FileNotFoundError: bad settings or inputs, before anything is written.
     """
-    started = time.perf_counter()
-    config = FastStyleConfig.from_dict(config) if isinstance(config, dict) else config
-    config.validate()
-    fix_threads(config.threads)
-    problem = prepare(config)
-    settings = {**config.to_dict(), "task": NAME, "resolved_hparams": config.resolved_hparams(),
-                **problem.describe(), **config.schedule_record(config.steps)}
-    with RunRecord(run_dir, settings, seed=config.seed, started=started) as record:
-        return train(config, problem, record, progress)
-    return record.summary  # reached only when the record swallowed an exception (status failed)
+    return execute(WORKLOAD, config, run_dir, progress)

@@ -26,21 +26,19 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from kerasopt import timing
 from kerasopt.faststyle import data
 from kerasopt.faststyle.config import FastStyleConfig
 from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
 from kerasopt.faststyle.model import build_transformer
+from kerasopt.harness import TrainingClock, kept_on_error, non_finite
 from kerasopt.optimizers.evaluation import evaluation_point, finalize
-from kerasopt.records import RunRecord, one_line_error
-from kerasopt.seeding import set_seed
+from kerasopt.records import RunRecord
 from kerasopt.style import features, images
 
 MODEL_FILE, GRID_FILE = "model.keras", "grid.png"
@@ -97,24 +95,6 @@ def prepare(config: FastStyleConfig) -> Problem:
                            config.style_size or config.size, config.network, config.weights, stamp)
 
 
-class _Timer:
-    """Training seconds without validation; the first step's excess over later steps is tracing."""
-
-    def __init__(self):
-        self.step_seconds: list[float] = []
-
-    def add(self, seconds: float) -> None:
-        self.step_seconds.append(seconds)
-
-    @property
-    def trace_seconds(self) -> float:
-        return timing.trace_seconds(self.step_seconds[:11])
-
-    @property
-    def train_seconds(self) -> float:
-        return sum(self.step_seconds) - self.trace_seconds
-
-
 def _compiled_functions(model, loss: PerceptualLoss, optimizer):
     """``train_step(photos) -> (total, parts)`` (one update) and ``evaluate(photos) -> (total, parts, style_each)``."""
     optimizer.build(model.trainable_variables)
@@ -144,7 +124,8 @@ def _val_row(evaluate, val_photos, optimizer) -> dict:
 
 
 def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress: bool) -> dict:
-    set_seed(config.seed)
+    """Train the network ``steps`` steps, validating every ``eval_every``, and finish the record (the
+    `kerasopt.harness.Workload` ``train`` of fast style; seeded by the harness)."""
     model = build_transformer(config.width)
     loss = PerceptualLoss(problem.extractor, problem.grams, config.content_weight, config.style_weight,
                           config.tv_weight)
@@ -152,7 +133,7 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
     train_step, evaluate = _compiled_functions(model, loss, optimizer)
     batches = iter(data.training_dataset(problem.split.train, config.size, config.batch_size, config.seed))
     val_photos = tf.constant(problem.val_photos)
-    timer, window, diverged = _Timer(), [], None
+    clock, window, diverged = TrainingClock(trace_window=10), [], None
     first = next(batches)
     total, parts, _ = evaluate(first)
     initial = _val_row(evaluate, val_photos, optimizer)
@@ -161,50 +142,47 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
                 **dict(zip(COMPONENTS, map(float, parts.numpy()))), **initial})
     for step in range(1, config.steps + 1):
         photos = first if step == 1 else next(batches)
-        start = time.perf_counter()
-        total, parts = train_step(photos)
-        total = float(total)  # waits for the step to finish
-        timer.add(time.perf_counter() - start)
-        if not math.isfinite(total):
-            diverged = f"non-finite training loss {total} at step {step}"
+        with clock.step():
+            total, parts = train_step(photos)
+            total = float(total)  # waits for the step to finish
+        diverged = non_finite(total, f"step {step}")
+        if diverged:
             break
         window.append(parts.numpy())
-        out_of_time = config.max_seconds is not None and timer.train_seconds >= config.max_seconds
+        out_of_time = config.max_seconds is not None and clock.seconds >= config.max_seconds
         last = step == config.steps or out_of_time
         if step % config.log_every == 0 or step % config.eval_every == 0 or last:
-            row = _window_row(step, timer, window, loss)
+            row = _window_row(step, clock, window, loss)
             if step % config.eval_every == 0 or last:
                 row.update(_val_row(evaluate, val_photos, optimizer))
                 val_history.append(row["val_loss"])
                 if progress:
                     print(f"  [{config.optimizer}] step {step}: loss {row['loss']:.4g} val_loss "
-                          f"{row['val_loss']:.4g} ({timer.train_seconds:.0f} s)", flush=True)
+                          f"{row['val_loss']:.4g} ({clock.seconds:.0f} s)", flush=True)
             record.log(row)
             window = []
         if out_of_time:
             break
     steps_done = int(optimizer.iterations.numpy())
-    progress_metrics = {"steps": steps_done, "evaluations": steps_done, "train_seconds": timer.train_seconds,
+    progress_metrics = {"steps": steps_done, "evaluations": steps_done, "train_seconds": clock.seconds,
                         "initial_val_loss": initial["val_loss"],
                         "best_val_loss": min((v for v in val_history if math.isfinite(v)), default=None)}
     if diverged:
         return record.finish("diverged", {**progress_metrics, "val_loss": None}, error=diverged,
-                             trace_seconds=timer.trace_seconds)
+                             trace_seconds=clock.trace_seconds)
     finalize(optimizer, model.trainable_variables)  # from here on the model is at its evaluation point
     metrics = {**progress_metrics, **_final_metrics(evaluate, val_photos, loss), "loss": row["loss"]}
     model.save(record.artifacts / MODEL_FILE)
-    try:
+    with kept_on_error(metrics, "grid_error"):
         save_grid(problem.style_image, problem.val_photos, model, record.artifacts / GRID_FILE)
-    except (OSError, ValueError) as exc:  # a picture must not lose the run
-        metrics["grid_error"] = one_line_error(exc)
     status = "completed" if math.isfinite(metrics["val_loss"]) else "diverged"
     return record.finish(status, metrics, error=None if status == "completed" else "non-finite validation loss",
-                         trace_seconds=timer.trace_seconds)
+                         trace_seconds=clock.trace_seconds)
 
 
-def _window_row(step: int, timer: _Timer, window: list, loss: PerceptualLoss) -> dict:
+def _window_row(step: int, clock: TrainingClock, window: list, loss: PerceptualLoss) -> dict:
     parts = np.mean(window, axis=0)
-    return {"step": step, "evaluations": step, "seconds": timer.train_seconds,
+    return {"step": step, "evaluations": step, "seconds": clock.seconds,
             "loss": float(np.dot(loss.weights().numpy(), parts)), **dict(zip(COMPONENTS, map(float, parts)))}
 
 

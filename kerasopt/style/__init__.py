@@ -12,14 +12,15 @@ Public API (the same names in every task package):
 - `prepare(config)`: load and check the images and weights of ``config`` (cached).
 - `PIXEL_LEARNING_RATES`: per-optimizer default learning rates for pixels in [0, 255].
 
-Importing this package quiets TensorFlow's start-up log (`kerasopt.cli.quiet_tensorflow`), imports
-it (the style task saves no Keras models). CLI: ``python -m kerasopt.style --optimizer lbfgs`` (see
+Importing this package changes no global state (only ``python -m kerasopt.style`` quiets TensorFlow's
+start-up log: `kerasopt.cli.quiet_if_entry_point`);
+it imports TensorFlow (the style task saves no Keras models). CLI: ``python -m kerasopt.style --optimizer lbfgs`` (see
 ``--help`` and docs/style.md).
 """
 
-from kerasopt.cli import quiet_tensorflow
+from kerasopt.cli import quiet_if_entry_point
 
-quiet_tensorflow()  # before TensorFlow loads (``python -m kerasopt.style`` imports this package first)
+quiet_if_entry_point()  # ``python -m kerasopt.style`` imports this package before its __main__: quiet TensorFlow first
 
 from kerasopt import comparison  # noqa: E402
 from kerasopt.style.config import PIXEL_LEARNING_RATES, TARGET, StyleConfig  # noqa: E402

@@ -16,7 +16,8 @@ would report; other optimizers' rows report the loss where the gradient is taken
 History rows (one per iteration, plus row 0 for the start image) report the
 loss AT the iterate reached after ``step`` iterations, with the evaluations
 (loss-and-gradient computations) and seconds spent to reach it. Seconds exclude
-tracing of the compiled step (reported as ``trace_seconds``). First-order: the
+tracing of the compiled step (reported as ``trace_seconds``) and are the training seconds of
+`kerasopt.harness.TrainingClock` (each compiled step; rows, snapshots and evaluation points left out). First-order: the
 loss of iterate k is the one computed by step k+1 (it needs it anyway); the last
 iterate costs one extra forward pass, not counted as an evaluation. Drivers:
 every evaluation counts (line searches; Hessian-vector products are reported apart).
@@ -31,6 +32,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from kerasopt.harness import TrainingClock
 from kerasopt.optimizers import evaluation
 from kerasopt.optimizers.full_batch import DriverResult as LoopResult
 from kerasopt.style.losses import Objective
@@ -82,26 +84,28 @@ def run_first_order(objective: Objective, image: tf.Variable, optimizer, steps: 
     compiled = step.get_concrete_function()
     at_point = (tf.function(lambda: objective(image)).get_concrete_function()
                 if evaluation.has_evaluation_point(optimizer) else None)  # the loss where the optimizer is evaluated
-    trace_seconds = time.perf_counter() - trace_start
-    reached_seconds, start, uncounted = 0.0, time.perf_counter(), 0.0  # seconds at which the iterate was reached
+    clock = TrainingClock()
+    clock.traced(time.perf_counter() - trace_start)
+    reached_seconds = 0.0  # training seconds at which the iterate was reached
     for k in range(1, steps + 1):
-        total, parts = compiled()  # loss of iterate k-1 where the gradient is taken, then the step to iterate k
-        if not math.isfinite(float(total)):
+        with clock.step():  # loss of iterate k-1 where the gradient is taken, then the step to iterate k
+            total, parts = compiled()
+            finite = math.isfinite(float(total))
+        if not finite:
             image.assign(last_finite)
-            return LoopResult(math.nan, k - 1, k, time.perf_counter() - start - uncounted, trace_seconds,
+            return LoopResult(math.nan, k - 1, k, clock.seconds, clock.trace_seconds,
                               "diverged", f"non-finite loss at iteration {k - 1}")
         if at_point is None or k == 1:  # (iterate 0 is its own evaluation point)
             on_row(history_row(k - 1, k - 1, reached_seconds, total, parts))
-        reached_seconds = time.perf_counter() - start - uncounted
-        paused = time.perf_counter()
-        with evaluation.evaluation_point(optimizer, [image]):
+        reached_seconds = clock.seconds
+        with evaluation.evaluation_point(optimizer, [image]):  # not training: outside the clock
             if at_point is not None and k < steps:  # (the last row follows `finalize` below)
                 total, parts = at_point()
                 if math.isfinite(float(total)):  # (a non-finite point shows in the next step's loss too)
                     on_row(history_row(k, k, reached_seconds, total, parts))
             if on_iterate is not None:
                 on_iterate(k)
-        uncounted += time.perf_counter() - paused
+    trace_seconds = clock.trace_seconds
     evaluation.finalize(optimizer, [image], pixel_box)  # the optimizer's evaluation point, in the box
     total, parts = objective(image)  # the last iterate: one forward pass, not an evaluation
     if not math.isfinite(float(total)):

@@ -1,4 +1,4 @@
-"""Resuming an interrupted defects run from its last completed epoch.
+"""Resuming an interrupted ``model.fit`` run (defects, your own Keras model) from its last completed epoch.
 
 Keras' `BackupAndRestore` keeps ``RUN/backup/`` (weights + optimizer state after
 the last completed epoch, and ``training_metadata.json`` with that epoch
@@ -8,13 +8,15 @@ whose training was killed (SIGKILL, power loss) therefore has ``backup/``, no
 
 `resume_point` decides whether a new run in that directory continues: only when
 the settings are identical to the interrupted run's ``config.json`` and its
-history has a row for every backed-up epoch. `ResumableRecord` is a
+history has a row for every backed-up epoch; it only reads. `discard_backup` removes a stale
+backup (a run that starts fresh). `ResumableRecord` is a
 `kerasopt.records.RunRecord` that, on resume, writes the kept history rows
 (epochs 1..k, verbatim, rows of epochs after the backup dropped so nothing is
 duplicated) back before training continues, keeps the original ``created``
 time in ``config.json`` and appends the resume time to its ``resumed`` list.
 `kerasopt.records` itself is unchanged: its constructor starts a fresh
-history, and this subclass re-logs the kept rows right after it.
+history, and this subclass re-logs the kept rows right after it. The best epoch's weights live in
+the backup too (`BEST_WEIGHTS`, written by `kerasopt.optimizers.evaluation.BestWeights`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from kerasopt.records import CONFIG, HISTORY, SUMMARY, RunRecord, _jsonable, _no
 
 BACKUP = "backup"
 METADATA = "training_metadata.json"
+BEST_WEIGHTS = "best_weights.npz"  # in the backup: the best epoch's weights, for a resumed run
 
 
 @dataclass
@@ -46,7 +49,7 @@ def backup_dir(run_dir: str | Path) -> Path:
 
 
 def resume_point(run_dir: str | Path, settings: dict) -> ResumePoint | None:
-    """The state to resume from, or None (then any stale backup is deleted: the run starts fresh).
+    """The state to resume from, or None (the run starts fresh: `discard_backup`). Reads only.
 
     Args:
         run_dir: the run directory.
@@ -66,9 +69,12 @@ def resume_point(run_dir: str | Path, settings: dict) -> ResumePoint | None:
                 point = ResumePoint(epoch, rows, config)
     except (OSError, ValueError, KeyError, TypeError):
         point = None
-    if point is None and backup.exists():
-        shutil.rmtree(backup, ignore_errors=True)
     return point
+
+
+def discard_backup(run_dir: str | Path) -> None:
+    """Delete the backup of an interrupted run that will not be resumed."""
+    shutil.rmtree(backup_dir(run_dir), ignore_errors=True)
 
 
 class ResumableRecord(RunRecord):
@@ -91,3 +97,20 @@ class ResumableRecord(RunRecord):
         write_json_atomic(self.run_dir / CONFIG, config)
         for row in resume.rows:
             self.log(row)
+
+
+def best_weights_callback(run_dir: str | Path, monitor: str, mode: str, previous: list):
+    """`kerasopt.optimizers.evaluation.BestWeights` keeping the best epoch's weights in the backup, so a
+    resumed run still knows them; ``previous``: a resumed run's per-epoch ``monitor`` values (None: none)."""
+    from kerasopt.optimizers.evaluation import BestWeights
+
+    finite = [value for value in previous if value is not None]
+    best = (max(finite) if mode == "max" else min(finite)) if finite else None
+    return BestWeights(monitor, mode, backup_dir(run_dir) / BEST_WEIGHTS, initial=best)
+
+
+def backup_callback(run_dir: str | Path):
+    """Keras' ``BackupAndRestore`` into ``RUN/backup``: put it last, after the callback that logs the epoch."""
+    import keras
+
+    return keras.callbacks.BackupAndRestore(str(backup_dir(run_dir)))
