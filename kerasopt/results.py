@@ -292,7 +292,7 @@ def arm_cost(costs: dict, optimizer: str, arm: str) -> float | None:
     return value.get(arm) if isinstance(value, dict) else value
 
 
-def result_image(records_dir: str | Path, run_id: str, name: str = "result.png") -> Path | None:
+def result_image(records_dir: str | Path, run_id: str, name: str) -> Path | None:
     """A run's result image ``name``: ``artifacts/<name>`` of the run, else its copy under ``shown/`` (committed
     records keep only the copies, `kerasopt.report.shown.keep_shown`), else None. Reads only."""
     artifact = Path(records_dir) / run_id / ARTIFACTS / name
