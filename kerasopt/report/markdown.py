@@ -89,6 +89,8 @@ def protocol_lines(study: dict, runs: pd.DataFrame, headline: list[str], runs_di
         "shared seeds, Holm-adjusted over all pairs; `yes (worse than X)` when it is significantly worse than X "
         "(so worse than the best). Testing only against the best-ranked optimizer, picked from the same seeds, "
         "would declare equal optimizers worse in about 10% of studies at a nominal 5% (simulated: "
+        # the published reports cite the simulation's old home; it is kerasopt/stats/simulation.py now (changing
+        # the words changes every published report.md: do it with the next republication)
         "kerasopt/report/verdicts.py). `not established at n seeds` means the test could not decide with the "
         "seeds it had, not that the optimizers are equal." + (
             f" Undecided optimizers with a gap to the leader of the configured seeds of at least "
