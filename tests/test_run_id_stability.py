@@ -10,10 +10,11 @@ from kerasopt.study.expand import run_id
 
 DEFECTS = {"optimizer": "adam", "hparams": {"learning_rate": 0.001}, "seed": 1, "size": 128, "epochs": 6,
            "batch_size": 8, "data": "data/defects_synth", "synthetic": True}
-DEFECTS_KEYS = ["optimizer", "hparams", "seed", "hparam_defaults", "data", "synthetic", "synthetic_n",
+# (the id hashes the settings with sorted keys; ``deterministic`` moved up when every task got it)
+DEFECTS_KEYS = ["optimizer", "hparams", "seed", "hparam_defaults", "deterministic", "data", "synthetic", "synthetic_n",
                 "synthetic_size", "synthetic_seed", "backbone", "encoder_weights", "size", "epochs", "batch_size",
                 "dice_weight", "focal_weight", "augment", "split_seed", "val_fraction", "test_fraction", "precision",
-                "jit", "strategy", "deterministic", "overlays", "bn_recalibration", "bn_batches"]
+                "jit", "strategy", "overlays", "bn_recalibration", "bn_batches"]
 STYLE = {"optimizer": "lbfgs", "seed": 0, "size": 64, "evaluations": 50, "iterations": None}
 STYLE_KEYS = ["optimizer", "hparams", "seed", "hparam_defaults", "content", "style", "size", "iterations",
               "evaluations", "init", "network", "weights", "content_weight", "style_weight", "tv_weight",
