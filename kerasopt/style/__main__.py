@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--content", default=d.content, help="content image path, or the bundled 'tubingen' (default: %(default)s)")
     parser.add_argument("--style", default=d.style, help="style image path, 'starry-night' (bundled) or 'pattern' (generated) (default: %(default)s)")
     parser.add_argument("--size", type=positive_int, default=d.size, help="long side of the images in px (default: %(default)s)")
+    parser.add_argument("--scales", type=scale_list, default=[], metavar="PX,PX,...",
+                        help="coarse to fine: long sides in px of the successive optimizations, increasing, the "
+                             "last equal to --size (e.g. 256,512); each scale starts from the previous result "
+                             "upsampled; the budget is the total, split equally over the coarser scales with "
+                             "the rest at the last (default: one scale at --size)")
     parser.add_argument("--iterations", type=positive_int, default=None,
                         help=f"iteration budget (default: {d.iterations}, or none when only --evaluations is given)")
     parser.add_argument("--evaluations", type=positive_int, default=None,
@@ -43,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature network; vgg16-hed works offline, vgg19/vgg16 download ImageNet weights (default: %(default)s)")
     parser.add_argument("--weights", default=None, help="local weights file for the network (default: the network's own)")
     add_loss_weight_arguments(parser, d)
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice)")
     parser.add_argument("--seed", type=seed_type, default=d.seed,
                         help="random seed, 0 to 2**32-1 (default: %(default)s)")
     parser.add_argument("--out", default=None,
@@ -52,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--snapshot-every", type=non_negative_int, default=0, metavar="K",
                         help="save a snapshot every K iterations (default: 0 = none)")
     return parser
+
+
+def scale_list(text: str) -> list[int]:
+    """argparse type of ``--scales``: comma-separated positive integers (``"256,512"`` -> [256, 512])."""
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated sizes in px such as 256,512, got {text}") from None
+    if any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"must be positive sizes in px, got {text}")
+    return values
 
 
 def configs_from_args(args) -> list:
@@ -68,7 +86,7 @@ def configs_from_args(args) -> list:
         optimizer=name, seed=args.seed, content=args.content, style=args.style, size=args.size,
         iterations=iterations, evaluations=args.evaluations, init=args.init, network=args.network,
         weights=args.weights, content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, snapshot_every=args.snapshot_every,
+        tv_weight=args.tv_weight, snapshot_every=args.snapshot_every, scales=args.scales, threads=args.threads,
         hparams={} if args.lr is None or optimizers.is_full_batch_driver(name) else {"learning_rate": args.lr},
     ) for name in names]
 
@@ -78,8 +96,10 @@ def stylize(argv=None) -> int:
     args = build_parser().parse_args(argv)
     configs = configs_from_args(args)
     from kerasopt.style import TASK
+    from kerasopt.seeding import fix_threads
     from kerasopt.style.images import check_memory
 
+    fix_threads(configs[0].threads)  # before TensorFlow runs anything (every config has the same threads)
     check_memory(configs[0].content, configs[0].style, configs[0].size, configs[0].network)
     TASK.prepare(configs[0])  # bad images or weights fail here, before any output
     out = prepare_output_dir(args.out or default_output_dir(TASK.name), overwrite=args.overwrite)

@@ -15,7 +15,7 @@ from typing import ClassVar
 from kerasopt import optimizers
 from kerasopt.config import TaskConfig
 from kerasopt.style.features import DEFAULT_NETWORK, NETWORKS
-from kerasopt.style.images import BUNDLED, PATTERN
+from kerasopt.style.images import BUNDLED, MIN_SIDE_PX, PATTERN
 
 NAME = "style"
 TARGET = {"metric": "loss", "mode": "min"}
@@ -40,6 +40,10 @@ default rate is multiplied by ``(size / REFERENCE_SIZE) ** 2``. The other optimi
 normalise the gradient and keep the table's rate at every size."""
 
 _LBFGS_BUDGET_KEYS = ("max_iterations", "max_evaluations", "bounds")
+
+MIN_SCALE_PX = MIN_SIDE_PX
+"""Smallest long side of a scale of ``scales`` (the images must also keep `MIN_SIDE_PX` on their short side,
+checked when the scale's images are loaded)."""
 
 
 @dataclass
@@ -70,9 +74,16 @@ class StyleConfig(TaskConfig):
             iterate within e evaluations, as ``artifacts/at_<e>_evaluations.png`` (a study with
             several ``budgets`` sets them, so its report shows the images at every budget).
             Left out of the resolved settings when empty, so older run ids stay valid.
+        scales: coarse to fine: the long sides in px of the successive optimizations, strictly increasing,
+            the last equal to ``size`` (e.g. ``[256, 512]``); ``[]`` (or ``[size]``): one scale. Each scale
+            starts from the previous scale's result upsampled (`kerasopt.style.workload.upsample`), the first
+            from the content photo or noise at its own size. The run's budget is the total over the scales
+            (`scale_budget`); a gradient-scaled optimizer's rate is carried by `scale_learning_rate`. Left out
+            of the resolved settings at ``[]``, so older run ids stay valid.
     """
 
     KIND: ClassVar[str] = "style"
+    LATER_SETTINGS: ClassVar[dict] = {**TaskConfig.LATER_SETTINGS, "scales": []}
 
     optimizer: str = "lbfgs"
     content: str = "tubingen"
@@ -88,6 +99,7 @@ class StyleConfig(TaskConfig):
     tv_weight: float = 0.001
     snapshot_every: int = 0
     snapshot_evaluations: list = field(default_factory=list)
+    scales: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Every setting; ``snapshot_evaluations`` only when set (it came after published run ids)."""
@@ -110,6 +122,7 @@ class StyleConfig(TaskConfig):
                 isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in self.snapshot_evaluations):
             raise ValueError(f"snapshot_evaluations must be a list of positive integers. "
                              f"Received: snapshot_evaluations={self.snapshot_evaluations!r}")
+        self._check_scales()
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0. Received: snapshot_every={self.snapshot_every}")
         if self.iterations is None and self.evaluations is None:
@@ -129,6 +142,42 @@ class StyleConfig(TaskConfig):
             if not getattr(self, name):
                 raise ValueError(f"{name} must be an image path or one of {', '.join([*BUNDLED, PATTERN])}. "
                                  f"Received: {name}={getattr(self, name)!r}")
+
+    def _check_scales(self) -> None:
+        """Normalise ``scales`` (a ``"256,512"`` string -> [256, 512]; ``[size]`` -> ``[]``) and check it."""
+        scales = self.scales
+        if isinstance(scales, str):
+            try:
+                scales = [int(part) for part in scales.replace(" ", "").split(",") if part]
+            except ValueError:
+                raise ValueError(f"scales must be long sides in px, e.g. 256,512. Received: scales={self.scales!r}") \
+                    from None
+        if not isinstance(scales, (list, tuple)) or any(
+                isinstance(s, bool) or not isinstance(s, int) for s in scales):
+            raise ValueError(f"scales must be a list of long sides in px, e.g. [256, 512]. "
+                             f"Received: scales={self.scales!r}")
+        scales = [int(s) for s in scales]
+        if scales == [self.size]:
+            scales = []
+        self.scales = scales
+        if not scales:
+            return
+        if any(s < MIN_SCALE_PX for s in scales):
+            raise ValueError(f"every scale must be at least {MIN_SCALE_PX} px. Received: scales={scales}")
+        if any(b <= a for a, b in zip(scales, scales[1:])):
+            raise ValueError(f"scales must be strictly increasing. Received: scales={scales}")
+        if scales[-1] != self.size:
+            raise ValueError(f"the last scale must equal size ({self.size}). Received: scales={scales}")
+        for name in ("iterations", "evaluations"):
+            value = getattr(self, name)
+            if value is not None and value < len(scales):
+                raise ValueError(f"{name} must be at least the number of scales ({len(scales)}): the budget is "
+                                 f"split over them. Received: {name}={value}")
+
+    @property
+    def scale_sizes(self) -> list[int]:
+        """The long sides of the successive optimizations: ``scales``, or ``[size]`` for one scale."""
+        return list(self.scales) or [self.size]
 
     def task_hparams(self) -> dict:
         """The pixel-scale defaults: `PIXEL_LEARNING_RATES` scaled to ``size`` (registry defaults otherwise)."""
@@ -153,3 +202,24 @@ def default_learning_rate(optimizer: str, size: int) -> float:
     if optimizer in GRADIENT_SCALED:
         rate *= (size / REFERENCE_SIZE) ** 2
     return float(f"{rate:.4g}")
+
+
+def scale_budget(total: int | None, spent: int, index: int, count: int) -> int | None:
+    """Budget of scale ``index`` (0-based) of ``count`` when the run's budget is ``total`` and ``spent`` of it
+    was used by the earlier scales: each coarser scale gets an equal share ``total // count``, the final
+    scale what is left (at least 1). None (no limit) stays None.
+    """
+    if total is None:
+        return None
+    if index < count - 1:
+        return max(1, total // count)
+    return max(1, total - spent)
+
+
+def scale_learning_rate(optimizer: str, rate: float, scale: int, size: int) -> float:
+    """The learning rate at a scale of long side ``scale`` px of a run whose rate at its final ``size`` is
+    ``rate``: the rule of the default table (`GRADIENT_SCALED` optimizers' steps are proportional to the
+    gradient, which scales as 1/pixels: ``rate * (scale / size) ** 2``; the others keep ``rate``)."""
+    if optimizer in GRADIENT_SCALED:
+        return float(rate) * (scale / size) ** 2
+    return float(rate)

@@ -4,21 +4,32 @@ The expensive parts that do not depend on the optimizer (VGG with its weights,
 the loaded images, the target features) are cached per process and keyed by
 (network, weights, content, style, size), so a study of many short runs builds
 them once.
+
+Coarse to fine (``scales``, e.g. [256, 512]): `optimize` runs the optimizer at each scale in turn, a fresh
+optimizer per scale, each scale starting from the previous scale's result upsampled to its size
+(`upsample`), the first from the content photo or seeded noise at its own size. The budget is the run's
+total (`kerasopt.style.config.scale_budget`: equal shares at the coarser scales, the rest at the final one);
+history rows carry a ``scale`` column (the long side in px of the image whose loss the row reports: losses at
+different scales are not comparable) with steps, evaluations and seconds cumulative over the scales. The
+final metrics, the result image and ``initial_loss`` are at the final size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from kerasopt import optimizers
 from kerasopt.style import features, images, loop
-from kerasopt.style.config import StyleConfig
-from kerasopt.style.losses import Targets, compute_targets
+from kerasopt.style.config import StyleConfig, scale_budget, scale_learning_rate
+from kerasopt.style.losses import Objective, Targets, compute_targets
 
 RESULT_FILE = "result.png"
 
@@ -33,6 +44,8 @@ class Problem:
         style_image: float32 (H', W', 3), RGB in [0, 255].
         targets: `Targets` (content features, style Grams).
         sources: ``{"content": path or name, "style": path or name}``.
+        scale_plan: coarse to fine only: what the record says of the scales (the image size at each, the
+            budget rule, the learning rate at each where there is one); empty for one scale.
     """
 
     extractor: features.FeatureExtractor
@@ -40,15 +53,18 @@ class Problem:
     style_image: np.ndarray
     targets: Targets
     sources: dict
+    scale_plan: dict = dataclasses.field(default_factory=dict)
 
     def describe(self) -> dict:
-        """Record entries: network, weights file and hash, input files, image size."""
+        """Record entries: network, weights file and hash, input files, image size (and, coarse to fine,
+        the image size at each scale)."""
         height, width = self.content_image.shape[:2]
-        return {**self.extractor.describe(), "content_file": self.sources["content"],
-                "style_file": self.sources["style"], "image_px": [height, width]}
+        described = {**self.extractor.describe(), "content_file": self.sources["content"],
+                     "style_file": self.sources["style"], "image_px": [height, width]}
+        return {**described, **self.scale_plan}
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _cached_problem(network: str, weights: str | None, content: str, style: str, size: int, stamps: tuple) -> Problem:
     content_image = images.load_image(content, size, "content image")
     style_image = images.load_image(style, size, "style image")
@@ -71,7 +87,48 @@ def prepare(config: StyleConfig) -> Problem:
             images; unusable weights (one line each).
     """
     stamps = (_modification_stamp(config.content), _modification_stamp(config.style))
-    return _cached_problem(config.network, config.weights, config.content, config.style, config.size, stamps)
+    if not config.scales:
+        return _cached_problem(config.network, config.weights, config.content, config.style, config.size, stamps)
+    for scale in config.scales[:-1]:  # the images' short sides at the coarse scales, before anything is built
+        for source, role in ((config.content, "content image"), (config.style, "style image")):
+            height, width = images.image_shape(source, scale, role)
+            if min(height, width) < images.MIN_SIDE_PX:
+                raise ValueError(f"{role} {source} becomes {width}x{height} px at scale {scale} of --scales "
+                                 f"{','.join(map(str, config.scales))}: the network needs at least "
+                                 f"{images.MIN_SIDE_PX} px per side")
+    problems = [_cached_problem(config.network, config.weights, config.content, config.style, scale, stamps)
+                for scale in config.scales]
+    plan = {"scale_image_px": [list(problem.content_image.shape[:2]) for problem in problems],
+            "scale_budget": f"each coarser scale gets budget // {len(config.scales)} of the iterations and of the "
+                            f"evaluations, the last scale what is left; a fresh optimizer at each scale"}
+    rate = config.resolved_hparams().get("learning_rate")
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        plan["scale_learning_rates"] = [scale_learning_rate(config.optimizer, rate, scale, config.size)
+                                        for scale in config.scales]
+    return dataclasses.replace(problems[-1], scale_plan=plan)
+
+
+def scale_problem(config: StyleConfig, scale: int) -> tuple[StyleConfig, Problem]:
+    """The settings and the cached `Problem` of ``config`` at the scale of long side ``scale`` px."""
+    scaled = dataclasses.replace(config, size=scale, scales=[])
+    return scaled, prepare(scaled)
+
+
+def upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The start image of the next scale: ``image`` resized bilinearly to ``height`` x ``width``.
+
+    ``tf.image.resize`` (bilinear, half-pixel centres, no antialiasing), values clipped to [0, 255].
+
+    Args:
+        image: float32 (1, h, w, 3) or (h, w, 3), RGB in [0, 255].
+        height, width: the size of the next scale's image in px.
+
+    Returns:
+        float32 of the same rank, (…, height, width, 3), values in [0, 255].
+    """
+    resized = tf.image.resize(tf.convert_to_tensor(image, tf.float32), (int(height), int(width)),
+                              method="bilinear", antialias=False)
+    return np.clip(resized.numpy(), 0.0, 255.0).astype(np.float32)
 
 
 def initial_image(config: StyleConfig, problem: Problem) -> np.ndarray:
@@ -83,41 +140,59 @@ def initial_image(config: StyleConfig, problem: Problem) -> np.ndarray:
 
 
 def optimize(config, hparams, objective, image, record, progress) -> tuple[loop.LoopResult, float | None]:
-    """Run the loop of ``config.optimizer``, logging rows; returns the result and the start loss."""
+    """Run the loop of ``config.optimizer``, logging rows; returns the result and the start loss.
+
+    Coarse to fine (``config.scales``): one loop per scale (`_coarse_to_fine`, module docstring), the
+    result's iterations, evaluations, seconds and trace seconds summed over the scales, ``image`` (the final
+    size's variable) holding the last scale's result; the start loss is that of ``image`` as given (the start
+    image at the final size, one uncounted forward pass), so it compares with the final loss.
+    """
     budget = config.iterations if config.iterations is not None else config.evaluations
     bar = tqdm(total=budget, desc=config.optimizer, unit="it", disable=not progress, leave=False,
                dynamic_ncols=True)
+    sizes = config.scale_sizes
+    several = len(sizes) > 1
     start = {}
+    offset = {"step": 0, "evaluations": 0, "seconds": 0.0}  # spent by the earlier scales
+    current = {"image": image, "scale": config.size}
 
     def on_row(row):
+        if several:
+            row = {**row, "step": row["step"] + offset["step"],
+                   "evaluations": row["evaluations"] + offset["evaluations"],
+                   "seconds": row["seconds"] + offset["seconds"], "scale": current["scale"]}
         record.log(row)
-        if row["step"] == 0:
+        if row["step"] == 0 and not several:
             start["loss"] = row["loss"]
         bar.set_postfix(loss=f"{row['loss']:.4g}", evals=row["evaluations"], refresh=False)
         bar.update(row["step"] - bar.n)
+        return row
 
     spent = {}  # iteration -> evaluations to reach it (first-order loops log row k after stepping to k + 1)
     within = {}  # budget -> the last iterate within it
 
     def on_iterate(iteration):
+        iteration += offset["step"]
+        picture = current["image"]
         if config.snapshot_every and iteration % config.snapshot_every == 0:
-            images.save_image(image.numpy()[0], record.artifacts / f"snapshot_{iteration:05d}.png")
-        evaluations = spent.get(iteration, iteration)
+            images.save_image(picture.numpy()[0], record.artifacts / f"snapshot_{iteration:05d}.png")
+        evaluations = spent.get(iteration, iteration - offset["step"] + offset["evaluations"])
         for budget in config.snapshot_evaluations:
             if evaluations <= budget:
-                within[budget] = image.numpy()[0].copy()
+                within[budget] = picture.numpy()[0].copy()
 
     def on_row_and_spent(row):
+        row = on_row(row)
         spent[row["step"]] = row["evaluations"]
-        on_row(row)
 
-    optimizer = optimizers.build(config.optimizer, hparams)
     try:
-        if optimizers.is_full_batch_driver(config.optimizer):
-            result = loop.run_driver(objective, image, optimizer, on_row_and_spent, on_iterate)
+        if several:
+            start["loss"] = float(objective(image)[0])  # the start image at the final size (not an evaluation)
+            result = _coarse_to_fine(config, hparams, objective, image, record, offset, current,
+                                     on_row_and_spent, on_iterate)
         else:
-            steps = loop.step_budget(config.iterations, config.evaluations)
-            result = loop.run_first_order(objective, image, optimizer, steps, on_row_and_spent, on_iterate)
+            result = _run_loop(config.optimizer, hparams, objective, image, config.iterations, config.evaluations,
+                               on_row_and_spent, on_iterate)
         for budget in config.snapshot_evaluations:
             picture = within.get(budget, image.numpy()[0] if budget >= result.evaluations else None)
             if picture is not None:
@@ -125,6 +200,89 @@ def optimize(config, hparams, objective, image, record, progress) -> tuple[loop.
         return result, start.get("loss")
     finally:
         bar.close()
+
+
+def _run_loop(optimizer_name, hparams, objective, image, iterations, evaluations, on_row, on_iterate):
+    """One optimization of ``image`` by a fresh optimizer within the given budgets (a driver or first-order)."""
+    if optimizers.is_full_batch_driver(optimizer_name):
+        optimizer = optimizers.build(optimizer_name, hparams | {"max_iterations": iterations,
+                                                                "max_evaluations": evaluations})
+        return loop.run_driver(objective, image, optimizer, on_row, on_iterate)
+    optimizer = optimizers.build(optimizer_name, hparams)
+    return loop.run_first_order(objective, image, optimizer, loop.step_budget(iterations, evaluations), on_row,
+                                on_iterate)
+
+
+def scale_hparams(config: StyleConfig, hparams: dict, scale: int) -> dict:
+    """The optimizer hyperparameters at the scale of long side ``scale`` px: ``hparams`` (those of the final
+    size) with the learning rate carried by `kerasopt.style.config.scale_learning_rate`."""
+    rate = hparams.get("learning_rate")
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        return {**hparams, "learning_rate": scale_learning_rate(config.optimizer, rate, scale, config.size)}
+    return dict(hparams)
+
+
+def _coarse_to_fine(config, hparams, objective, image, record, offset, current, on_row, on_iterate):
+    """The scales of ``config.scales`` in turn (see `optimize`); ``offset`` (what the earlier scales spent)
+    and ``current`` (the variable and scale being optimized) are updated for the row and iterate callbacks.
+    A scale that does not complete (diverged) ends the run: ``image`` then holds its last finite iterate
+    upsampled to the final size."""
+    sizes = config.scale_sizes
+    results = []
+    variable = None
+    for index, scale in enumerate(sizes):
+        final = index == len(sizes) - 1
+        began = time.perf_counter()
+        if final:
+            scale_objective, problem = objective, None
+        else:
+            scaled, problem = scale_problem(config, scale)
+            scale_objective = Objective(problem.extractor, problem.targets, config.content_weight,
+                                        config.style_weight, config.tv_weight)
+        if index == 0:
+            start_image = initial_image(scaled, problem)
+        else:
+            height, width = image.shape[1:3] if final else problem.content_image.shape[:2]
+            start_image = upsample(variable.numpy(), int(height), int(width))
+            offset["seconds"] += time.perf_counter() - began  # the upsampling counts as optimization time
+        if final:
+            image.assign(start_image)
+            variable = image
+        else:
+            variable = tf.Variable(start_image, trainable=True, name=f"image_{scale}px")
+        current["image"], current["scale"] = variable, scale
+        iterations = scale_budget(config.iterations, offset["step"], index, len(sizes))
+        evaluations = scale_budget(config.evaluations, offset["evaluations"], index, len(sizes))
+        result = _run_loop(config.optimizer, scale_hparams(config, hparams, scale), scale_objective, variable,
+                           iterations, evaluations, on_row, on_iterate)
+        results.append(result)
+        if final:
+            return _combined(results, sizes, offset["seconds"] + result.seconds)
+        images.save_image(variable.numpy()[0], record.artifacts / scale_image(scale))
+        offset["step"] += result.iterations
+        offset["evaluations"] += result.evaluations
+        offset["seconds"] += result.seconds
+        if result.status != "completed":
+            image.assign(upsample(variable.numpy(), *image.shape[1:3]))
+            return _combined(results, sizes, offset["seconds"])
+    raise AssertionError("unreachable: the last scale returns")
+
+
+def scale_image(scale: int) -> str:
+    """The artifact holding the result of a coarser scale (coarse to fine), at its own size."""
+    return f"scale_{scale}px.png"
+
+
+def _combined(results: list, sizes: list, seconds: float) -> loop.LoopResult:
+    """One result for the scales' ``results``: counts summed, ``seconds`` (all scales', upsampling included),
+    the last scale's loss, status and message (naming the scale)."""
+    last = results[-1]
+    summed = {name: sum(getattr(r, name) for r in results)
+              for name in ("iterations", "evaluations", "trace_seconds", "gradient_evaluations",
+                           "hessian_vector_products") if hasattr(last, name)}
+    scale = sizes[len(results) - 1]
+    return dataclasses.replace(last, **summed, seconds=seconds,
+                               message=f"{last.message} (at scale {scale} px, {len(results)} of {len(sizes)})")
 
 
 def budget_image(budget: int) -> str:
