@@ -219,10 +219,11 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     add_determinism_argument(parser)
 
 
-def add_determinism_argument(parser: argparse.ArgumentParser) -> None:
-    """``--deterministic``: TensorFlow op determinism (every task; `kerasopt.config.TaskConfig`)."""
+def add_determinism_argument(parser: argparse.ArgumentParser, help_suffix: str = "") -> None:
+    """``--deterministic``: TensorFlow op determinism (every task; `kerasopt.config.TaskConfig`);
+    ``help_suffix`` for a parser that spells out its defaults itself."""
     parser.add_argument("--deterministic", action="store_true",
-                        help="TensorFlow op determinism: bit-identical reruns on one host (slower)")
+                        help="TensorFlow op determinism: bit-identical reruns on one host" + help_suffix)
 
 
 def training_settings(args: argparse.Namespace) -> dict:

@@ -9,6 +9,7 @@ import pytest
 from kerasopt import schedules
 from kerasopt.config import TaskConfig
 from kerasopt.defects.config import DefectsConfig
+from kerasopt.faststyle.config import FastStyleConfig
 from kerasopt.study.expand import run_id
 
 
@@ -55,7 +56,9 @@ def test_bad_schedule_settings_are_one_line_errors(settings, message):
 
 def test_new_settings_stay_out_of_the_run_id_at_their_old_behaviour():
     old = DefectsConfig(optimizer="adam", size=32).to_dict()
-    assert not set(TaskConfig.LATER_SETTINGS) & set(old)
+    assert not set(DefectsConfig.LATER_SETTINGS) & set(old)
+    assert set(TaskConfig.LATER_SETTINGS) - set(DefectsConfig.LATER_SETTINGS) == {"deterministic"}  # a defect setting
+    assert "deterministic" not in FastStyleConfig(optimizer="adam").to_dict()  # from the start; new for the others
     same = DefectsConfig(optimizer="adam", size=32, schedule="constant", warmup_fraction=0.0,
                          decay_norm_and_bias=True, threads=None).to_dict()
     assert run_id("defects", same) == run_id("defects", old)

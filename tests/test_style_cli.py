@@ -55,9 +55,9 @@ def bad_image(tmp_path):
     (lambda tmp: ["--style-weight", "inf"], "argument --style-weight: must be a finite number, got inf"),
     (lambda tmp: ["--seed", str(2**32)], "argument --seed: must be between 0 and 2**32-1 = 4294967295"),
     (lambda tmp: ["--seed", "-1"], "argument --seed: must be between 0 and 2**32-1"),
-    (lambda tmp: ["--size", "100000"], "--size 100000 needs about 18,161.3 GiB of memory (100000x75000 px"),
+    (lambda tmp: ["--size", "100000"], "--size 100000 needs about 34,227.2 GiB of memory (100000x75000 px"),
     (lambda tmp: ["--size", "100000", "--style", "pattern", "--content", "pattern"],
-     "--size 100000 needs about 24,214.9 GiB of memory (100000x100000 px"),
+     "--size 100000 needs about 45,635.9 GiB of memory (100000x100000 px"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, arguments, message):
     (tmp_path / "file.txt").write_text("a file, not a directory")
@@ -83,7 +83,7 @@ def test_a_size_that_does_not_fit_is_refused_before_anything_is_allocated(tmp_pa
 
     monkeypatch.setattr(images, "available_memory_bytes", lambda: 2**30)  # a 1 GiB machine
     assert main(["--size", "1024", "--out", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err == ("error: --size 1024 needs about 2.4 GiB of memory (1024x768 px: image, "
+    assert capsys.readouterr().err == ("error: --size 1024 needs about 4.7 GiB of memory (1024x768 px: image, "
                                        "vgg16-hed activations and gradients) but only 1.0 GiB is available; "
                                        "use a smaller --size\n")
     assert not (tmp_path / "out").exists()

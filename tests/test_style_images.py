@@ -136,7 +136,7 @@ def test_memory_estimate_grows_with_the_pixels_and_refuses_what_cannot_fit():
     assert small < large and large - small == 990_000 * images.BYTES_PER_PIXEL
     needed = images.check_memory("tubingen", "starry-night", 512, available=2**40)
     assert needed == images.estimate_run_bytes(384, 512)  # the larger image (Tübingen is 4:3, the painting 8:5)
-    with pytest.raises(ValueError, match=r"^--size 2000 needs about 10.2 GiB of memory \(2000x2000 px: image, "
+    with pytest.raises(ValueError, match=r"^--size 2000 needs about 19.3 GiB of memory \(2000x2000 px: image, "
                                          r"vgg19 activations and gradients\) but only 1.0 GiB is available"):
         images.check_memory("pattern", "pattern", 2000, "vgg19", available=2**30)
 

@@ -74,29 +74,23 @@ TRAIN_BYTES_PER_PIXEL = 2048
 CACHE_BYTES_PER_PIXEL = 16  # cached float32 image (3 channels) + mask (1 channel)
 
 
-def memory_bytes() -> int | None:
-    """Physical memory of this machine in bytes (None when unknown)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_memory(size: int, batch_size: int, images: int = 0, available: int | None = None) -> None:
     """ValueError (one line) when a training batch of ``size`` px or the cached data set cannot fit in RAM.
 
     Estimate: ``batch_size * size**2 * TRAIN_BYTES_PER_PIXEL`` bytes of activations plus
     ``images * size**2 * CACHE_BYTES_PER_PIXEL`` bytes of decoded data, against ``available``
-    bytes (default: physical memory).
+    bytes (default: what this process can still use, cgroup limits included: `kerasopt.memory`).
     """
-    available = memory_bytes() if available is None else available
+    from kerasopt.memory import available_memory_bytes
+
+    available = available_memory_bytes() if available is None else available
     if not available:
         return
     needed = int(batch_size) * int(size) ** 2 * TRAIN_BYTES_PER_PIXEL + int(images) * int(size) ** 2 * CACHE_BYTES_PER_PIXEL
     if needed > available:
         raise ValueError(f"size {size} px with batch size {batch_size}{f' and {images} images' if images else ''} "
-                         f"needs about {needed / 2**30:.3g} GiB, more than this machine's "
-                         f"{available / 2**30:.3g} GiB of memory: use a smaller --size or --batch-size")
+                         f"needs about {needed / 2**30:.3g} GiB, more than the "
+                         f"{available / 2**30:.3g} GiB of memory available: use a smaller --size or --batch-size")
 
 
 def check_encoder_weights_fit(backbone: str, encoder_weights: str | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kerasopt.cli import (ArgumentParser, UsageError, add_loss_weight_arguments, default_output_dir,
+from kerasopt.cli import (ArgumentParser, UsageError, add_determinism_argument, add_loss_weight_arguments, default_output_dir,
                           non_negative_int, parse_optimizer_list, positive_float, positive_int, prepare_output_dir,
                           quiet_tensorflow, run_cli, run_comparison, seed_type)
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_loss_weight_arguments(parser, d)
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice)")
+    add_determinism_argument(parser, " (default: off)")
     parser.add_argument("--seed", type=seed_type, default=d.seed,
                         help="random seed, 0 to 2**32-1 (default: %(default)s)")
     parser.add_argument("--out", default=None,
@@ -87,6 +88,7 @@ def configs_from_args(args) -> list:
         iterations=iterations, evaluations=args.evaluations, init=args.init, network=args.network,
         weights=args.weights, content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, snapshot_every=args.snapshot_every, scales=args.scales, threads=args.threads,
+        deterministic=args.deterministic,
         hparams={} if args.lr is None or optimizers.is_full_batch_driver(name) else {"learning_rate": args.lr},
     ) for name in names]
 

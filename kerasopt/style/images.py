@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kerasopt.memory import available_memory_bytes
 from kerasopt.image_header import check_decoded_size
 
 MIN_SIDE_PX = 16
@@ -25,13 +26,14 @@ before block5_conv1, so a side below 16 px leaves no block5 feature."""
 BUNDLED = {"tubingen": "tubingen.jpg", "starry-night": "starry_night.jpg", "rocket": "rocket.jpg"}
 PATTERN = "pattern"
 
-BYTES_PER_PIXEL = 2600
+BYTES_PER_PIXEL = 4900
 """Memory a style run needs per pixel of the optimized image: the image, the VGG activations of
-the forward pass (about 300 float32 values per pixel up to block5_conv1) and their gradients.
-Measured: peak RSS grew by ~2300 bytes per pixel from 256 to 512 px (VGG16-HED, CPU, sgd);
-VGG19's extra conv layers add ~10%."""
+the forward pass (about 300 float32 values per pixel up to block5_conv1), their gradients and
+TensorFlow's workspace. Measured (benchmarks/style_sizes.py, docs/performance.md "Style at 512 px"):
+peak RSS is about 1100 MiB + 4.9 kB per pixel for lbfgs and adam at 256, 512 and 768 px (two
+threads); the earlier 2600 bytes + 512 MiB estimated half of every measured peak."""
 
-FIXED_BYTES = 512 * 2**20
+FIXED_BYTES = 1100 * 2**20
 """Size-independent part of a style run: network weights, TensorFlow workspaces."""
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -210,38 +212,6 @@ def estimate_run_bytes(height: int, width: int) -> int:
     `BYTES_PER_PIXEL` per pixel (image, VGG activations and their gradients) plus `FIXED_BYTES`.
     """
     return int(height) * int(width) * BYTES_PER_PIXEL + FIXED_BYTES
-
-
-def available_memory_bytes() -> int | None:
-    """Memory this process can still use: the smaller of the system's available RAM
-    (/proc/meminfo MemAvailable, else ``os.sysconf``) and the room left under a cgroup limit
-    (containers, Colab). None when neither can be read."""
-    candidates = []
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    candidates.append(int(line.split()[1]) * 1024)
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    if not candidates:
-        try:
-            candidates.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            pass
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            limit_text = Path(limit_file).read_text().strip()
-            if limit_text == "max" or int(limit_text) >= 2**60:
-                continue
-            candidates.append(max(0, int(limit_text) - int(Path(usage_file).read_text().strip())))
-            break
-        except (OSError, ValueError):
-            continue
-    return min(candidates) if candidates else None
 
 
 def image_shape(source: str, size: int, role: str) -> tuple[int, int]:
