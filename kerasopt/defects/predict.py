@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasopt.cli import quiet_tensorflow, run_cli
+from kerasopt.layout import SUMMARY
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -60,7 +61,7 @@ def run_threshold(model_path: str | os.PathLike) -> float | None:
     """``best_threshold`` (or ``val_threshold``) from ``summary.json`` of the run holding the model, if any."""
     model_path = Path(model_path).resolve()
     for folder in (model_path.parent.parent, model_path.parent):
-        summary = folder / "summary.json"
+        summary = folder / SUMMARY
         if summary.is_file():
             try:
                 metrics = json.loads(summary.read_text()).get("metrics", {})

@@ -7,7 +7,9 @@ import math
 import sys
 from pathlib import Path
 
-HPARAMS_DIR = Path("artifacts") / "tensorboard" / "hparams"  # inside the run directory
+from kerasopt.layout import ARTIFACTS
+
+HPARAMS_DIR = Path(ARTIFACTS) / "tensorboard" / "hparams"  # inside the run directory
 
 
 def flat_hparams(settings: dict, prefix: str = "") -> dict:
