@@ -385,10 +385,10 @@ def run_comparison(task, configs: list, out: Path) -> dict[str, Path]:
     run_dirs = compare(task, configs, out, log=lambda line: print(line, flush=True))
     print(markdown_table(summary_rows(task, run_dirs)), end="")
     if len(run_dirs) > 1:
-        shown = ["comparison.md", "curves.png"] + ["comparison.png"] * bool(task.result_image)
+        shown = ["comparison.md", "curves.png"] + ["comparison.png"] * bool(task.presentation.result_image)
         print("comparison: " + ", ".join(str(out / name) for name in shown))
-    elif task.result_image:
-        print(f"result: {next(iter(run_dirs.values())) / ARTIFACTS / task.result_image}")
+    elif task.presentation.result_image:
+        print(f"result: {next(iter(run_dirs.values())) / ARTIFACTS / task.presentation.result_image}")
     return run_dirs
 
 

@@ -34,7 +34,7 @@ def summary_rows(task, run_dirs: dict[str, Path]) -> list[dict]:
         summary = read_summary(run_dir) if is_complete(run_dir) else {"status": "incomplete", "metrics": {}}
         metrics = summary.get("metrics") or {}
         rows.append({"optimizer": name, "status": summary.get("status"),
-                     **{key: metrics.get(key) for key in task.comparison_metrics},
+                     **{key: metrics.get(key) for key in task.presentation.comparison_metrics},
                      **{key: summary.get(key) for key in COST_COLUMNS}, "error": summary.get("error")})
     return rows
 
@@ -52,19 +52,19 @@ def markdown_table(rows: list[dict]) -> str:
 def plot_curves(task, run_dirs: dict[str, Path], path: Path) -> Path | None:
     """The task's curve metrics against steps, evaluations and seconds (the report's `plots.curve_grid`)."""
     histories = {name: [read_history(run_dir)] for name, run_dir in run_dirs.items()}
-    return plots.curve_grid(histories, task.curve_metrics, ("step", "evaluations", "seconds"), task.log_metrics, path)
+    return plots.curve_grid(histories, task.presentation.curve_metrics, ("step", "evaluations", "seconds"), task.presentation.log_metrics, path)
 
 
 def plot_results(task, rows: list[dict], run_dirs: dict[str, Path], path: Path) -> Path | None:
-    """The runs' ``artifacts/<task.result_image>`` side by side (the report's `plots.image_grid`), each
+    """The runs' ``artifacts/<task.presentation.result_image>`` side by side (the report's `plots.image_grid`), each
     titled with its headline value and status."""
-    if not task.result_image:
+    if not task.presentation.result_image:
         return None
     metric = task.headline[0]
     images = {}
     for row in rows:
         status = "" if row["status"] == "completed" else f" ({row['status']})"
-        image = Path(run_dirs[row["optimizer"]]) / ARTIFACTS / task.result_image
+        image = Path(run_dirs[row["optimizer"]]) / ARTIFACTS / task.presentation.result_image
         images[row["optimizer"]] = {f"{metric} {_cell(row.get(metric))}{status}": image if image.is_file() else None}
     return plots.image_grid(images, path, per_row=4)
 
@@ -74,7 +74,7 @@ def write_comparison(task, run_dirs: dict[str, str | Path], out_dir: str | Path)
     out_dir, run_dirs = Path(out_dir), {name: Path(d) for name, d in run_dirs.items()}
     rows = summary_rows(task, run_dirs)
     errors = [f"- {row['optimizer']}: {row['error']}" for row in rows if row.get("error")]
-    lines = [f"# {task.title}: optimizer comparison", "", markdown_table(rows), task.comparison_note]
+    lines = [f"# {task.presentation.title}: optimizer comparison", "", markdown_table(rows), task.presentation.comparison_note]
     if errors:
         lines += ["", "Errors:", *errors]
     (out_dir / "comparison.md").write_text("\n".join(lines) + "\n")

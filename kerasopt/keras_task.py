@@ -49,7 +49,7 @@ from kerasopt.config import TaskConfig
 from kerasopt.harness import EpochRecorder, Workload, backup_callback, best_weights_callback, execute, kept_on_error
 from kerasopt.optimizers.evaluation import EvaluationPoint
 from kerasopt.task_source import code_digest
-from kerasopt.task import Task
+from kerasopt.task import Budget, Presentation, Task
 
 MODES = ("min", "max")
 SPLITS = ("train", "validation", "test")
@@ -177,12 +177,15 @@ class KerasTask(Task):
         super().__init__(
             name=name, config_cls=config_cls, run=self._run, target={"metric": f"val_{target}", "mode": mode},
             headline=(headline,), supported=tuple(registry.spec(o).name for o in chosen),
-            title=title or f"Keras task {name}",
-            comparison_metrics=tuple(dict.fromkeys((headline, f"val_{target}", "test_loss", "val_loss",
-                                                    "best_epoch", "epochs", "steps", "train_seconds"))),
-            curve_metrics=tuple(dict.fromkeys(("loss", "val_loss", f"val_{target}"))), log_metrics=("loss", "val_loss"),
-            comparison_note=f"val_{target}: validation value of the best epoch (used for selection); test_*: "
-                            "the test split with that epoch's weights.")
+            budget=Budget("epochs"),
+            presentation=Presentation(
+                title=title or f"Keras task {name}",
+                comparison_metrics=tuple(dict.fromkeys((headline, f"val_{target}", "test_loss", "val_loss",
+                                                        "best_epoch", "epochs", "steps", "train_seconds"))),
+                curve_metrics=tuple(dict.fromkeys(("loss", "val_loss", f"val_{target}"))),
+                log_metrics=("loss", "val_loss"),
+                comparison_note=f"val_{target}: validation value of the best epoch (used for selection); "
+                                "test_*: the test split with that epoch's weights."))
         config_cls.TASK = self
         self._collapse = collapse
         self.arguments = arguments

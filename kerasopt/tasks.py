@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from kerasopt.task import Task
+from kerasopt.task import Budget, Presentation, Task
 
-__all__ = ["Task", "TASKS", "get", "register"]
+__all__ = ["Budget", "Presentation", "Task", "TASKS", "get", "register"]
 
 
 TASKS: dict[str, str] = {"style": "kerasopt.style", "defects": "kerasopt.defects", "faststyle": "kerasopt.faststyle"}

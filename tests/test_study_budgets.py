@@ -46,7 +46,7 @@ def anytime_run(config, run_dir, progress=False):
 @pytest.fixture
 def anytime(monkeypatch):
     task = tasks.Task("anytime", AnytimeConfig, anytime_run, {"metric": "loss", "mode": "min"}, ("loss",),
-                      ("sgd", "adam", "rmsprop"), budget=("evaluations", "evaluations"))
+                      ("sgd", "adam", "rmsprop"), budget=tasks.Budget("evaluations", "evaluations"))
     monkeypatch.setitem(tasks._BUILT, "anytime", task)
     return task
 

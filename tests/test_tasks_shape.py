@@ -65,7 +65,7 @@ def test_result_images_are_the_files_the_runs_write():
     from kerasopt.faststyle.train import GRID_FILE
     from kerasopt.style.workload import RESULT_FILE
 
-    assert [tasks.get(n).result_image for n in ("style", "defects", "faststyle")] == [RESULT_FILE, PREDICTIONS,
+    assert [tasks.get(n).presentation.result_image for n in ("style", "defects", "faststyle")] == [RESULT_FILE, PREDICTIONS,
                                                                                       GRID_FILE]
     assert tasks.get("faststyle").describe()["result_image"] == "grid.png"  # study.json tells reports the file
 

@@ -146,7 +146,7 @@ def tuning_outcomes(spec: StudySpec, task: Task, view, tune: list[PlannedRun]) -
     """Per selection budget (`StudySpec.selection_budgets`), run id -> ``(status, metric)`` of the complete tuning
     runs: at the budget of the task's budget column, the summaries' values at the largest."""
     budgets = spec.selection_budgets()
-    column = task.budget[1] if spec.budgets else None
+    column = task.budget.column if spec.budgets else None
     return [{run.run_id: view.outcome(run.run_id, task.target["metric"], column,
                                       None if budget == budgets[-1] else budget)
              for run in tune if view.complete(run.run_id)} for budget in budgets]

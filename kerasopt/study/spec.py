@@ -56,7 +56,7 @@ A dimension is ``{log_uniform: [low, high]}``, ``{uniform: [low, high]}``,
 (a log-uniform range from ``low_factor`` to ``high_factor`` times the task's
 default for that optimizer at the study's base settings, e.g. at its image size),
 ``{log_uniform_around_selected: [low_factor, high_factor]}`` (the same around the
-setting ``settings_from`` selected) or a plain number (fixed). A full-batch task (``Task.budget_key``) must be
+setting ``settings_from`` selected) or a plain number (fixed). A full-batch task (``Task.budget.required``) must be
 budgeted in loss-and-gradient evaluations. Unknown keys, an unknown optimizer,
 an empty range, overlapping tuning and final seeds, YAML aliases or an empty
 space for an optimizer that has a learning rate raise a one-line `ValueError`
@@ -438,7 +438,7 @@ class _Parser:
         for key in RUN_OWNED_KEYS:
             if key in base:
                 raise self.error(f"base.{key}", "set by the study (use optimizers/search/seeds), not in base")
-        if task.budget_key == "evaluations":
+        if task.budget is not None and task.budget.required:
             if base.get("iterations") is not None:
                 raise self.error("base.iterations", f"task {task.name!r} is full-batch: budget it in "
                                                     "evaluations (an iteration of L-BFGS costs several), "
@@ -478,18 +478,18 @@ class _Parser:
         if value is None:
             return ()
         value = _coerce(value)
-        if task.budget is None:
+        if task.budget is None or task.budget.column is None:
             raise self.error("budgets", f"task {task.name!r} cannot be read at intermediate budgets")
         if not isinstance(value, list) or len(value) < 2 or any(
                 isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value) or value != sorted(set(value)):
             raise self.error("budgets", f"expected at least two increasing positive integers. Received: {value!r}")
-        setting = task.budget[0]
+        setting = task.budget.setting
         if base.get(setting) is not None and _coerce(base[setting]) != value[-1]:
             raise self.error(f"base.{setting}", f"every run goes to the largest budget ({value[-1]}). "
                                                 f"Received: {setting}={base[setting]!r}")
         base[setting] = value[-1]
-        if task.budget_images:  # the runs keep their result image at every smaller budget
-            base[task.budget_images[0]] = value[:-1]
+        if task.budget.snapshot_setting:  # the runs keep their result image at every smaller budget
+            base[task.budget.snapshot_setting] = value[:-1]
         return tuple(value)
 
     def defaults_arms(self, value: Any) -> tuple:

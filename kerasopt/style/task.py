@@ -5,7 +5,7 @@ from kerasopt.optimizers.muon import PIXEL_PROBLEM_REASON
 from kerasopt.style.config import NAME, TARGET, StyleConfig
 from kerasopt.style.run import run
 from kerasopt.style.workload import RESULT_FILE, budget_image, prepare
-from kerasopt.tasks import Task
+from kerasopt.task import Budget, Presentation, Task
 
 EXCLUDED = {"muon": PIXEL_PROBLEM_REASON}
 
@@ -20,10 +20,12 @@ def seeds_matter(settings: dict) -> str | None:
 TASK = Task(
     NAME, StyleConfig, run, dict(TARGET), (TARGET["metric"],),
     tuple(name for name in optimizers.available() if name not in EXCLUDED), EXCLUDED,
-    budget_key="evaluations", budget=("evaluations", "evaluations"),
-    collapse={"kind": "ended_above_start", "metric": "loss"},
-    budget_images=("snapshot_evaluations", budget_image(0).replace("0", "{budget}")), seeds_matter=seeds_matter, title="Style transfer",
-    comparison_metrics=("loss", "content_loss", "style_loss", "tv_loss", "iterations", "evaluations", "seconds"),
-    result_image=RESULT_FILE, prepare=prepare,
-    comparison_note="Seconds exclude tracing; peak_rss_mb is the process peak RSS sampled during each run "
-                    "(runs share one process, so it is cumulative).")
+    budget=Budget("evaluations", "evaluations", required=True, snapshot_setting="snapshot_evaluations",
+                  snapshot_file=budget_image(0).replace("0", "{budget}")),
+    collapse={"kind": "ended_above_start", "metric": "loss"}, seeds_matter=seeds_matter, prepare=prepare,
+    presentation=Presentation(
+        title="Style transfer",
+        comparison_metrics=("loss", "content_loss", "style_loss", "tv_loss", "iterations", "evaluations", "seconds"),
+        result_image=RESULT_FILE,
+        comparison_note="Seconds exclude tracing; peak_rss_mb is the process peak RSS sampled during each run "
+                        "(runs share one process, so it is cumulative)."))
