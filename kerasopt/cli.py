@@ -183,9 +183,23 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
         return 130
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every task's help layout: ``(default: ...)`` after each option, except where the default is None or
+    False (the help says what happens) or the help already names its default."""
+
+    def _get_help_string(self, action):
+        if any(action.default is hidden for hidden in (None, False, argparse.SUPPRESS)) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """`argparse.ArgumentParser` whose usage errors raise `UsageError` instead of exiting, so that
-    `run_cli` prints them as one ``error: ...`` line (exit code 2) like every other bad input."""
+    """`argparse.ArgumentParser` of every kerasopt CLI: the `HelpFormatter` layout (its subcommands too),
+    and usage errors raised as `UsageError` instead of exiting, so that `run_cli` prints them as one
+    ``error: ...`` line (exit code 2) like every other bad input."""
+
+    def __init__(self, *args, formatter_class=HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def error(self, message: str):
         raise UsageError(f"{message} (see {self.prog} --help)")
@@ -219,11 +233,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     add_determinism_argument(parser)
 
 
-def add_determinism_argument(parser: argparse.ArgumentParser, help_suffix: str = "") -> None:
-    """``--deterministic``: TensorFlow op determinism (every task; `kerasopt.config.TaskConfig`);
-    ``help_suffix`` for a parser that spells out its defaults itself."""
+def add_determinism_argument(parser: argparse.ArgumentParser) -> None:
+    """``--deterministic``: TensorFlow op determinism (every task; `kerasopt.config.TaskConfig`)."""
     parser.add_argument("--deterministic", action="store_true",
-                        help="TensorFlow op determinism: bit-identical reruns on one host" + help_suffix)
+                        help="TensorFlow op determinism: bit-identical reruns on one host")
 
 
 def training_settings(args: argparse.Namespace) -> dict:
@@ -361,6 +374,36 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
     return out
 
 
+def output_dir(path: str | os.PathLike | None, overwrite: bool, configs: list, task_name: str) -> Path:
+    """The output folder of a task CLI: the same command again with the same ``--out`` continues its
+    interrupted runs (`resumes`: each resumes from its last backup); otherwise `prepare_output_dir`
+    (``None``: `default_output_dir`)."""
+    if path and not overwrite and resumes(Path(path), configs):
+        print(f"resuming the unfinished runs in {path}", flush=True)
+        return Path(path)
+    return prepare_output_dir(path or default_output_dir(task_name), overwrite=overwrite)
+
+
+def resumes(out: Path, configs: list) -> bool:
+    """True when ``out`` holds an interrupted run of exactly these settings (the same command again):
+    only run folders of these optimizers and comparison files, every recorded setting equal, one run
+    unfinished. Anything else in a non-empty ``out`` is refused by `prepare_output_dir`."""
+    from kerasopt import records
+    from kerasopt.comparison import COMPARISON_FILES, same_settings
+
+    if not out.is_dir() or not any(out.iterdir()):
+        return False
+    by_name = {config.optimizer: config for config in configs}
+    unfinished = False
+    for entry in out.iterdir():
+        if entry.is_file() and entry.name in COMPARISON_FILES:
+            continue
+        if not entry.is_dir() or entry.name not in by_name or not same_settings(entry, by_name[entry.name]):
+            return False
+        unfinished |= not records.is_complete(entry)
+    return unfinished
+
+
 def parse_optimizer_list(text: str, supported: Sequence[str]) -> list[str]:
     """``--optimizer``: ``"adam"``, ``"sgd,adam"`` or ``"all"`` (= ``supported``, a task's optimizers) →
     validated registry names (a name the task cannot run is refused by its config)."""
@@ -379,11 +422,11 @@ def parse_optimizer_list(text: str, supported: Sequence[str]) -> list[str]:
 def run_comparison(task, configs: list, out: Path) -> dict[str, Path]:
     """The end of every task CLI: `kerasopt.comparison.compare` into ``out`` (a line per run), then the
     comparison table and where its files are (one run: its result image)."""
-    from kerasopt.comparison import compare, markdown_table, summary_rows
+    from kerasopt.comparison import compare, markdown_table, comparison_rows
     from kerasopt.records import ARTIFACTS
 
     run_dirs = compare(task, configs, out, log=lambda line: print(line, flush=True))
-    print(markdown_table(summary_rows(task, run_dirs)), end="")
+    print(markdown_table(comparison_rows(task, run_dirs)), end="")
     if len(run_dirs) > 1:
         shown = ["comparison.md", "curves.png"] + ["comparison.png"] * bool(task.presentation.result_image)
         print("comparison: " + ", ".join(str(out / name) for name in shown))

@@ -1,7 +1,8 @@
 """Comparing several optimizer runs of one task: the run loop and the one comparison writer.
 
 `compare(task, configs, out_dir)` runs each config into ``out_dir/<optimizer>``
-and, after every run (so an interrupted comparison keeps its finished runs),
+(a finished run of the same settings there is kept: the same command again continues an interrupted
+comparison) and, after every run (so an interrupted comparison keeps its finished runs),
 `write_comparison` writes into ``out_dir``:
 
 - ``comparison.md``: status, the task's comparison metrics, cost columns and peak memory per optimizer;
@@ -20,14 +21,24 @@ from typing import Callable
 
 import pandas as pd
 
-from kerasopt.records import ARTIFACTS, is_complete, read_history, read_summary
+from kerasopt.records import ARTIFACTS, is_complete, read_config, read_history, read_summary
 from kerasopt.report import plots, text
 from kerasopt.report.text import fmt
 
 COST_COLUMNS = ("trace_seconds", "peak_rss_mb")
+COMPARISON_FILES = ("comparison.md", "curves.png", "comparison.png")
 
 
-def summary_rows(task, run_dirs: dict[str, Path]) -> list[dict]:
+def same_settings(run_dir: Path, config) -> bool:
+    """True when ``run_dir`` is a run record (finished or not) whose settings include ``config``'s unchanged."""
+    try:
+        settings = read_config(run_dir).get("settings", {})
+    except (OSError, ValueError):
+        return False
+    return all(settings.get(key) == value for key, value in config.to_dict().items())
+
+
+def comparison_rows(task, run_dirs: dict[str, Path]) -> list[dict]:
     """One row per run: optimizer, status, the task's `comparison_metrics`, trace seconds, peak RSS, error."""
     rows = []
     for name, run_dir in run_dirs.items():
@@ -44,7 +55,7 @@ def _cell(value) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The rows of `summary_rows` as a Markdown table (the error column left out; `kerasopt.report.text`)."""
+    """The rows of `comparison_rows` as a Markdown table (the error column left out; `kerasopt.report.text`)."""
     frame = pd.DataFrame(rows)
     return text.markdown_table(frame.drop(columns=["error"], errors="ignore")) + "\n" if rows else ""
 
@@ -72,7 +83,7 @@ def plot_results(task, rows: list[dict], run_dirs: dict[str, Path], path: Path) 
 def write_comparison(task, run_dirs: dict[str, str | Path], out_dir: str | Path) -> list[dict]:
     """Write comparison.md, curves.png and (where the task saves result images) comparison.png; return the rows."""
     out_dir, run_dirs = Path(out_dir), {name: Path(d) for name, d in run_dirs.items()}
-    rows = summary_rows(task, run_dirs)
+    rows = comparison_rows(task, run_dirs)
     errors = [f"- {row['optimizer']}: {row['error']}" for row in rows if row.get("error")]
     lines = [f"# {task.presentation.title}: optimizer comparison", "", markdown_table(rows), task.presentation.comparison_note]
     if errors:
@@ -109,8 +120,9 @@ def compare(task, configs: list, out_dir: str | Path, log: Callable[[str], None]
     out_dir = Path(out_dir)
     run_dirs = {}
     for config in configs:
-        run_dirs[config.optimizer] = out_dir / config.optimizer
-        summary = task.run(config, run_dirs[config.optimizer], progress=progress)
+        run_dir = run_dirs[config.optimizer] = out_dir / config.optimizer
+        finished = is_complete(run_dir) and same_settings(run_dir, config)
+        summary = read_summary(run_dir) if finished else task.run(config, run_dir, progress=progress)
         value = (summary.get("metrics") or {}).get(task.headline[0])
         detail = f"{task.headline[0]} {_cell(value)}" if value is not None else summary.get("error") or ""
         log(f"{config.optimizer}: {summary['status']}, {detail}")

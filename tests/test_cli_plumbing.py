@@ -211,3 +211,43 @@ def test_every_mini_batch_cli_sets_the_schedule_weight_decay_and_threads():
     assert "schedule" not in plain.to_dict() and plain.hparams == {}  # the old behaviour, the old run ids
     defects = parse_args(["--optimizer", "adam", "--schedule", "cosine", "--lr", "0.002"])
     assert (defects.schedule, defects.lr, defects.weight_decay) == ("cosine", 0.002, None)
+
+
+def _help(build) -> str:
+    parser = build()
+    return " ".join(parser.format_help().split())
+
+
+def test_every_task_cli_has_one_help_layout_defaults_shown_once_and_none_hidden():
+    from kerasopt.defects.__main__ import parse_args
+    from kerasopt.faststyle.__main__ import build_parser as faststyle_parser
+    from kerasopt.study.__main__ import build_parser as study_parser
+    from kerasopt.style.__main__ import build_parser as style_parser
+
+    with pytest.raises(SystemExit):  # the defect CLI builds and parses in one call
+        parse_args(["--help"])
+    faststyle = faststyle_parser()
+    train = faststyle._subparsers._group_actions[0].choices["train"]
+    for parser in (style_parser(), train, study_parser()):
+        assert isinstance(parser.formatter_class(prog="x"), cli.HelpFormatter)
+    style, train_help = _help(style_parser), " ".join(train.format_help().split())
+    assert "long side of the images in px (default: 256)" in style
+    assert "(default: None)" not in style and "(default: False)" not in style
+    assert "(default: None)" not in train_help and "(default: False)" not in train_help
+    assert "optimizer steps (mini-batches) (default: 1000)" in train_help
+    assert "(default: %(default)s) (default:" not in style
+
+
+def test_help_formatter_adds_a_default_only_where_the_help_does_not_say_it():
+    parser = cli.ArgumentParser(prog="tool")
+    parser.add_argument("--a", type=int, default=3, help="a number")
+    parser.add_argument("--b", default=None, help="a path (default: the bundled one)")
+    parser.add_argument("--c", action="store_true", help="a switch")
+    parser.add_argument("--d", default="x", help="already says its default here")
+    parser.add_argument("--e", type=int, default=0, help="a count")
+    text = " ".join(parser.format_help().split())
+    assert "a number (default: 3)" in text
+    assert "a path (default: the bundled one)" in text and "(default: None)" not in text
+    assert "a switch" in text and "(default: False)" not in text
+    assert "a count (default: 0)" in text  # 0 == False, yet shown
+    assert "already says its default here --" in text or text.endswith("already says its default here")

@@ -24,6 +24,14 @@ def on_epoch_end(self, epoch, logs=None):  # SIGKILL once epoch `kill_after` is 
     if epoch + 1 == kill_after:
         os.kill(os.getpid(), signal.SIGKILL)
 keras.callbacks.BackupAndRestore.on_epoch_end = on_epoch_end
+from kerasopt.harness.resume import LoopBackup
+loop_save, saves = LoopBackup.save, []
+def save(self, step):  # a training loop (fast style): SIGKILL once its `kill_after`-th backup is written
+    loop_save(self, step)
+    saves.append(step)
+    if len(saves) == kill_after:
+        os.kill(os.getpid(), signal.SIGKILL)
+LoopBackup.save = save
 target = sys.argv.pop(1)
 sys.argv[0] = target
 if target.endswith(".py"):
@@ -31,7 +39,8 @@ if target.endswith(".py"):
 else:
     runpy.run_module(target, run_name="__main__", alter_sys=True)
 """
-"""Runs a module (as ``python -m`` would) or a script, killed (SIGKILL) right after epoch k's backup:
+"""Runs a module (as ``python -m`` would) or a script, killed (SIGKILL) right after epoch k's backup (a
+training loop: its k-th backup):
 ``python -c KILLED_AFTER_BACKUP k module-or-script.py args...`` (a test wrapper; the package has no kill hook)."""
 
 

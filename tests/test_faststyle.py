@@ -46,6 +46,37 @@ def trained(tmp_path_factory, photos):
     return out
 
 
+def test_a_killed_comparison_started_again_keeps_finished_runs_and_resumes_to_a_straight_result(tmp_path, photos):
+    from test_defects_resume import command
+
+    arguments = ["train", "--optimizer", "sgd,adam", "--size", "32", "--steps", "6", "--batch-size", "2", "--width",
+                 "0.125", "--eval-every", "2", "--data", str(photos), "--deterministic"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def train(out, kill_after=None):
+        return subprocess.run(command("kerasopt.faststyle", [*arguments, "--out", str(out)], kill_after),
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    killed = train(tmp_path / "resumed", kill_after=3)  # sgd backs up at steps 2 and 4; adam killed after step 2
+    run = tmp_path / "resumed" / "adam"
+    assert killed.returncode == -9 and (run / "backup").is_dir(), killed.stderr[-2000:]
+    assert [row["step"] for row in read_history(run)] == [0, 2] and not (run / "summary.json").exists()
+    finished_sgd = (tmp_path / "resumed" / "sgd" / "summary.json").read_text()
+    resumed = train(tmp_path / "resumed")
+    assert resumed.returncode == 0 and "resuming" in resumed.stdout, resumed.stderr[-2000:]
+    assert (tmp_path / "resumed" / "sgd" / "summary.json").read_text() == finished_sgd  # kept, not rerun
+    straight = train(tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    def without_seconds(run_dir):
+        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in read_history(run_dir)]
+        metrics = {k: v for k, v in read_summary(run_dir)["metrics"].items() if "seconds" not in k}
+        return rows, metrics
+
+    assert without_seconds(run) == without_seconds(tmp_path / "straight" / "adam")  # bit for bit
+    assert read_config(run)["resumed"][0]["from_step"] == 2 and not (run / "backup").exists()
+
+
 # --- the network -------------------------------------------------------------------------------------
 
 

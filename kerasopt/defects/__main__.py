@@ -19,18 +19,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from kerasopt import records
-from kerasopt.cli import ArgumentParser, add_training_arguments, default_output_dir, parse_optimizer_list, \
-    positive_float, positive_int, prepare_output_dir, quiet_tensorflow, run_cli, run_comparison, seed_type, \
-    training_hparams, training_settings
+from kerasopt.cli import ArgumentParser, add_training_arguments, output_dir, parse_optimizer_list, positive_float, \
+    positive_int, quiet_tensorflow, run_cli, run_comparison, seed_type, training_hparams, training_settings
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from kerasopt.defects.config import PRECISIONS, DefectsConfig
 
     defaults = DefectsConfig()
-    parser = ArgumentParser(prog="python -m kerasopt.defects", description=__doc__.split("\n")[0],
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = ArgumentParser(prog="python -m kerasopt.defects", description="Train the U-Net of the defect-segmentation task under one or several optimizers.",
                             epilog="python -m kerasopt.defects predict --model RUN/artifacts/best.keras IMAGES... "
                                    "--out DIR: apply a saved model to images (predict --help)")
     parser.add_argument("--optimizer", default="adam",
@@ -38,22 +35,24 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "no full-batch driver)")
     parser.add_argument("--lr", type=positive_float,
                         help="learning rate for every optimizer (default: registry)")
-    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
-    parser.add_argument("--backbone", default=defaults.backbone, help=f"default {defaults.backbone}")
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="images per step")
+    parser.add_argument("--backbone", default=defaults.backbone, help="U-Net encoder (a segmentation_models name)")
     parser.add_argument("--encoder-weights", default=None, help="none (default), imagenet, or an .h5 file")
     parser.add_argument("--size", type=positive_int, default=defaults.size, help="input px, multiple of 32")
     parser.add_argument("--data", default=None, help="images/+masks/ folder or MVTec category folder "
                         f"(default: the synthetic set in {defaults.data}, generated if missing)")
-    parser.add_argument("--seed", type=seed_type, default=defaults.seed)
-    parser.add_argument("--out", help="output folder; None: runs/defects/<timestamp>")
+    parser.add_argument("--seed", type=seed_type, default=defaults.seed,
+                        help="random seed (initial weights, data order, augmentation)")
+    parser.add_argument("--out", help="output folder (default: runs/defects/<timestamp>); the same command again "
+                                      "with the same --out resumes its interrupted runs")
     parser.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
-                        help="float32 (default), mixed_float16 (GPUs) or mixed_bfloat16 (CPUs with AVX512-BF16)")
+                        help="float32, mixed_float16 (GPUs) or mixed_bfloat16 (CPUs with AVX512-BF16)")
     parser.add_argument("--bn-recalibration", action=argparse.BooleanOptionalAction, default=defaults.bn_recalibration,
-                        help="recompute BatchNorm statistics before each evaluation (default on)")
+                        help="recompute BatchNorm statistics before each evaluation")
     parser.add_argument("--bn-batches", type=positive_int, default=defaults.bn_batches,
-                        help=f"training batches of that pass (default {defaults.bn_batches})")
+                        help="training batches of that pass")
     parser.add_argument("--jit", action="store_true", help="XLA compilation (slower on CPU)")
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="mirrored: one run over all visible GPUs")
@@ -98,36 +97,8 @@ def _main(argv=None) -> int:
     TASK.prepare(configs[0])  # synthetic data generated, encoder weights checked: before any output
     splits = load_splits(data)
     print(f"data {data} ({splits.layout}): " + ", ".join(f"{n} {len(splits[n])}" for n in ("train", "val", "test")))
-    if args.out and not args.overwrite and resumes(Path(args.out), configs):
-        out = Path(args.out)
-        print(f"resuming the unfinished runs in {out}", flush=True)
-    else:
-        out = prepare_output_dir(args.out or default_output_dir(TASK.name), overwrite=args.overwrite)
-    run_comparison(TASK, configs, out)
+    run_comparison(TASK, configs, output_dir(args.out, args.overwrite, configs, TASK.name))
     return 0
-
-
-def resumes(out: Path, configs: list) -> bool:
-    """True when ``out`` holds an interrupted run of exactly these settings (the same command again):
-    only run folders of these optimizers and comparison files, every recorded setting equal, one run
-    unfinished. Anything else in a non-empty ``out`` is refused by `prepare_output_dir`."""
-    if not out.is_dir() or not any(out.iterdir()):
-        return False
-    by_name = {config.optimizer: config for config in configs}
-    unfinished = False
-    for entry in out.iterdir():
-        if entry.is_file() and entry.name in ("comparison.md", "curves.png", "comparison.png"):
-            continue
-        if not entry.is_dir() or entry.name not in by_name or not (entry / records.CONFIG).is_file():
-            return False
-        try:
-            settings = records.read_config(entry).get("settings", {})
-        except (OSError, ValueError):
-            return False
-        if any(settings.get(key) != value for key, value in by_name[entry.name].to_dict().items()):
-            return False
-        unfinished |= not records.is_complete(entry)
-    return unfinished
 
 
 if __name__ == "__main__":

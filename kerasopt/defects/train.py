@@ -101,7 +101,7 @@ def train_and_evaluate(config: DefectsConfig, splits: Splits, record: ResumableR
                         callbacks: list = ()) -> dict:
     """Train (resuming ``record.resume`` when set), select the best epoch, evaluate on the test split and
     finish the record (the `kerasopt.harness.Workload` ``train`` of defects; seeded by the harness)."""
-    done = record.resume.epoch if record.resume else 0
+    done = record.resume.done if record.resume else 0
     steps = steps_per_epoch(len(splits.train), config.batch_size)
     train_data = make_dataset(splits.train, config.size, config.batch_size, training=True, seed=config.seed,
                               epochs=config.epochs, initial_epoch=done) if config.augment else \

@@ -10,33 +10,24 @@ images and prints the images/second.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from kerasopt.cli import (ArgumentParser, add_loss_weight_arguments, add_training_arguments, default_output_dir,
-                          parse_optimizer_list, positive_float, positive_int, prepare_output_dir, quiet_tensorflow,
-                          run_cli, run_comparison, seed_type, training_hparams, training_settings)
+from kerasopt.cli import (ArgumentParser, add_loss_weight_arguments, add_training_arguments, output_dir,
+                          parse_optimizer_list, positive_float, positive_int, quiet_tensorflow, run_cli,
+                          run_comparison, seed_type, training_hparams, training_settings)
 
 PROG = "python -m kerasopt.faststyle"
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: ...)`` except for options whose default is None (their help says what happens)."""
-
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ArgumentParser:
     from kerasopt.faststyle.config import NETWORKS, FastStyleConfig
 
     d = FastStyleConfig()
-    formatter = _Formatter
-    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=formatter)
+    parser = ArgumentParser(prog=PROG, description="Fast style-transfer networks (Johnson et al.) trained under each "
+                                                     "optimizer, and stylizing images with one.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,stylize}")
-    train = commands.add_parser("train", formatter_class=formatter,
-                                help="train a transformation network per optimizer",
+    train = commands.add_parser("train", help="train a transformation network per optimizer",
                                 description="Train Johnson et al.'s transformation network under each optimizer.")
     train.add_argument("--optimizer", default=d.optimizer,
                        help="registry name, comma list, or 'all' (every mini-batch optimizer; no full-batch driver)")
@@ -54,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_loss_weight_arguments(train, d)
     train.add_argument("--network", choices=NETWORKS, default=d.network, help="feature network of the loss")
     add_training_arguments(train)
-    train.add_argument("--out", default=None, help="output folder; None: runs/faststyle/<timestamp>")
+    train.add_argument("--out", default=None, help="output folder (default: runs/faststyle/<timestamp>); the "
+                       "same command again with the same --out resumes its interrupted runs")
     train.add_argument("--overwrite", action="store_true", help="empty a non-empty --out first (otherwise refused)")
-    stylize = commands.add_parser("stylize", formatter_class=formatter, help="stylize images with a trained network",
+    stylize = commands.add_parser("stylize", help="stylize images with a trained network",
                                   description="Stylize images with a trained network and print images/second.")
     stylize.add_argument("--model", required=True, help="RUN/artifacts/model.keras written by 'train'")
     stylize.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders")
@@ -87,8 +79,7 @@ def train(args) -> int:
 
     split = TASK.prepare(configs[0]).split  # bad photos, style or weights fail here, before any output
     print(f"photos {split.root}: {len(split.train)} training, {len(split.val)} held out", flush=True)
-    out = prepare_output_dir(args.out or default_output_dir(TASK.name), overwrite=args.overwrite)
-    run_dirs = run_comparison(TASK, configs, out)
+    run_dirs = run_comparison(TASK, configs, output_dir(args.out, args.overwrite, configs, TASK.name))
     print(f"networks: {', '.join(str(run_dir / 'artifacts' / MODEL_FILE) for run_dir in run_dirs.values())}")
     return 0
 

@@ -12,7 +12,7 @@ def _describe(config: FastStyleConfig, problem: Problem) -> dict:
     return {**problem.describe(), **config.schedule_record(config.steps)}
 
 
-WORKLOAD = Workload(NAME, FastStyleConfig, prepare, _describe, train)
+WORKLOAD = Workload(NAME, FastStyleConfig, prepare, _describe, train, resumable=True)
 
 
 def run(config: FastStyleConfig | dict, run_dir, progress: bool = False) -> dict:

@@ -20,6 +20,12 @@ averaged point x); the training columns are where the gradients are taken.
 
 Artifacts: ``model.keras`` (the final network), ``grid.png`` (top row: the
 style image, then the validation photos; bottom row: their stylized versions).
+
+Resume: after every validation before the last, the network, the optimizer's
+variables and the step are backed up (`kerasopt.harness.LoopBackup`); a killed
+run started again with the same settings continues from there (the batches
+already drawn are drawn again and skipped: same seed, same batches) and ends as
+a run that was never killed.
 """
 
 from __future__ import annotations
@@ -36,9 +42,9 @@ from kerasopt.faststyle import data
 from kerasopt.faststyle.config import FastStyleConfig
 from kerasopt.faststyle.losses import COMPONENTS, PerceptualLoss, style_grams
 from kerasopt.faststyle.model import build_transformer
-from kerasopt.harness import TrainingClock, kept_on_error, non_finite
+from kerasopt.harness import LoopBackup, TrainingClock, kept_on_error, non_finite
 from kerasopt.optimizers.evaluation import evaluation_point, finalize
-from kerasopt.records import RunRecord
+from kerasopt.harness.resume import ResumableRecord
 from kerasopt.style import features, images
 
 MODEL_FILE, GRID_FILE = "model.keras", "grid.png"
@@ -123,25 +129,37 @@ def _val_row(evaluate, val_photos, optimizer) -> dict:
     return {"val_loss": float(total), **{f"val_{n}": float(v) for n, v in zip(COMPONENTS, parts.numpy())}}
 
 
-def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress: bool) -> dict:
-    """Train the network ``steps`` steps, validating every ``eval_every``, and finish the record (the
-    `kerasopt.harness.Workload` ``train`` of fast style; seeded by the harness)."""
+def train(config: FastStyleConfig, problem: Problem, record: ResumableRecord, progress: bool) -> dict:
+    """Train the network ``steps`` steps (from ``record.resume`` when set), validating every ``eval_every``,
+    and finish the record (the `kerasopt.harness.Workload` ``train`` of fast style; seeded by the harness)."""
     model = build_transformer(config.width)
     loss = PerceptualLoss(problem.extractor, problem.grams, config.content_weight, config.style_weight,
                           config.tv_weight)
     optimizer = config.build_optimizer(config.steps, model.trainable_variables)
     train_step, evaluate = _compiled_functions(model, loss, optimizer)
+    backup = LoopBackup(record.run_dir, model, optimizer)
     batches = iter(data.training_dataset(problem.split.train, config.size, config.batch_size, config.seed))
     val_photos = tf.constant(problem.val_photos)
-    clock, window, diverged = TrainingClock(trace_window=10), [], None
-    first = next(batches)
-    total, parts, _ = evaluate(first)
-    initial = _val_row(evaluate, val_photos, optimizer)
-    val_history = [initial["val_loss"]]
-    record.log({"step": 0, "evaluations": 0, "seconds": 0.0, "loss": float(total),
-                **dict(zip(COMPONENTS, map(float, parts.numpy()))), **initial})
-    for step in range(1, config.steps + 1):
-        photos = first if step == 1 else next(batches)
+    window, diverged = [], None
+    if record.resume:
+        done = backup.restore()
+        for _ in range(done):  # the batches of the steps already done
+            next(batches)
+        rows = record.resume.rows
+        initial = {"val_loss": float(rows[0]["val_loss"])}
+        val_history = [float(row["val_loss"]) for row in rows if row.get("val_loss")]
+        clock = TrainingClock(trace_window=10, offset=float(rows[-1]["seconds"]))
+        first = next(batches)
+    else:
+        done, clock = 0, TrainingClock(trace_window=10)
+        first = next(batches)
+        total, parts, _ = evaluate(first)
+        initial = _val_row(evaluate, val_photos, optimizer)
+        val_history = [initial["val_loss"]]
+        record.log({"step": 0, "evaluations": 0, "seconds": 0.0, "loss": float(total),
+                    **dict(zip(COMPONENTS, map(float, parts.numpy()))), **initial})
+    for step in range(done + 1, config.steps + 1):
+        photos = first if step == done + 1 else next(batches)
         with clock.step():
             total, parts = train_step(photos)
             total = float(total)  # waits for the step to finish
@@ -161,8 +179,11 @@ def train(config: FastStyleConfig, problem: Problem, record: RunRecord, progress
                           f"{row['val_loss']:.4g} ({clock.seconds:.0f} s)", flush=True)
             record.log(row)
             window = []
+            if step % config.eval_every == 0 and not last:
+                backup.save(step)
         if out_of_time:
             break
+    backup.discard()
     steps_done = int(optimizer.iterations.numpy())
     progress_metrics = {"steps": steps_done, "evaluations": steps_done, "train_seconds": clock.seconds,
                         "initial_val_loss": initial["val_loss"],

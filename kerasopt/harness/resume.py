@@ -1,17 +1,19 @@
-"""Resuming an interrupted ``model.fit`` run (defects, your own Keras model) from its last completed epoch.
+"""Resuming an interrupted run from its last backup: a ``model.fit`` run (defects, your own Keras model)
+after its last completed epoch, a run with its own loop (fast style) after its last validation step.
 
 Keras' `BackupAndRestore` keeps ``RUN/backup/`` (weights + optimizer state after
 the last completed epoch, and ``training_metadata.json`` with that epoch
-count); it deletes the folder when training ends normally. A run directory
+count); it deletes the folder when training ends normally. `LoopBackup` does the
+same for a training loop (``{"step": k}`` in the same file). A run directory
 whose training was killed (SIGKILL, power loss) therefore has ``backup/``, no
-``summary.json`` and a ``history.csv`` with one row per logged epoch.
+``summary.json`` and a ``history.csv`` with the rows logged up to then.
 
 `resume_point` decides whether a new run in that directory continues: only when
 the settings are identical to the interrupted run's ``config.json`` and its
 history has a row for every backed-up epoch; it only reads. `discard_backup` removes a stale
 backup (a run that starts fresh). `ResumableRecord` is a
 `kerasopt.records.RunRecord` that, on resume, writes the kept history rows
-(epochs 1..k, verbatim, rows of epochs after the backup dropped so nothing is
+(up to epoch or step k, verbatim, later rows dropped so nothing is
 duplicated) back before training continues, keeps the original ``created``
 time in ``config.json`` and appends the resume time to its ``resumed`` list.
 `kerasopt.records` itself is unchanged: its constructor starts a fresh
@@ -23,23 +25,30 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from kerasopt.records import CONFIG, HISTORY, SUMMARY, RunRecord, _jsonable, _now, write_json_atomic
 
 BACKUP = "backup"
 METADATA = "training_metadata.json"
 BEST_WEIGHTS = "best_weights.npz"  # in the backup: the best epoch's weights, for a resumed run
+LOOP_STATE = "state.npz"  # in the backup of a training loop: model weights and optimizer variables
 
 
 @dataclass
 class ResumePoint:
-    """Where an interrupted run continues: ``epoch`` completed epochs, their history ``rows``
-    (dicts of the CSV text fields) and the original ``config.json`` content."""
+    """Where an interrupted run continues: ``done`` completed ``unit``\ s (``"epoch"`` or ``"step"``),
+    the history ``rows`` logged up to there (dicts of the CSV text fields) and the original
+    ``config.json`` content."""
 
-    epoch: int
+    unit: str
+    done: int
     rows: list[dict]
     config: dict
 
@@ -60,13 +69,17 @@ def resume_point(run_dir: str | Path, settings: dict) -> ResumePoint | None:
     point = None
     try:
         if (backup / METADATA).is_file() and not (run_dir / SUMMARY).is_file():
-            epoch = int(json.loads((backup / METADATA).read_text())["epoch"])
+            metadata = json.loads((backup / METADATA).read_text())
+            unit = "epoch" if "epoch" in metadata else "step"
+            done = int(metadata[unit])
             config = json.loads((run_dir / CONFIG).read_text())
             same = json.loads(json.dumps(_jsonable(settings), sort_keys=True)) == config.get("settings")
             with open(run_dir / HISTORY, newline="") as handle:
-                rows = [row for row in csv.DictReader(handle) if row.get("epoch") and int(row["epoch"]) <= epoch]
-            if same and epoch > 0 and [int(row["epoch"]) for row in rows] == list(range(1, epoch + 1)):
-                point = ResumePoint(epoch, rows, config)
+                rows = [row for row in csv.DictReader(handle) if row.get(unit) and int(row[unit]) <= done]
+            counted = [int(row[unit]) for row in rows]
+            whole = counted == list(range(1, done + 1)) if unit == "epoch" else counted[-1:] == [done]
+            if same and done > 0 and whole:
+                point = ResumePoint(unit, done, rows, config)
     except (OSError, ValueError, KeyError, TypeError):
         point = None
     return point
@@ -93,7 +106,7 @@ class ResumableRecord(RunRecord):
             return
         config = json.loads((self.run_dir / CONFIG).read_text())
         config["created"] = resume.config.get("created", config["created"])
-        config["resumed"] = [*resume.config.get("resumed", []), {"at": _now(), "from_epoch": resume.epoch}]
+        config["resumed"] = [*resume.config.get("resumed", []), {"at": _now(), f"from_{resume.unit}": resume.done}]
         write_json_atomic(self.run_dir / CONFIG, config)
         for row in resume.rows:
             self.log(row)
@@ -114,3 +127,56 @@ def backup_callback(run_dir: str | Path):
     import keras
 
     return keras.callbacks.BackupAndRestore(str(backup_dir(run_dir)))
+
+
+class LoopBackup:
+    """The backup of a run with its own training loop: model weights, optimizer variables and the step.
+
+    `save` writes them into ``RUN/backup/`` (the state first, then ``training_metadata.json`` with
+    ``{"step": k}``, each atomically: a backup with metadata is whole); `restore` puts them back into a
+    freshly built model and optimizer (the optimizer built); `discard` removes the backup when the
+    run ends. What the loop draws from its data is replayed by the task (same seed: same batches).
+
+    Args:
+        run_dir: the run directory.
+        model: the Keras model trained.
+        optimizer: its optimizer (built, so its variables exist).
+    """
+
+    def __init__(self, run_dir: str | Path, model, optimizer):
+        self.dir, self.model, self.optimizer = backup_dir(run_dir), model, optimizer
+
+    def _variables(self) -> list:
+        return [*self.model.weights, *self.optimizer.variables]
+
+    def save(self, step: int) -> None:
+        """Back up the state after ``step`` steps."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        values = {f"v{i}": np.asarray(variable.numpy()) for i, variable in enumerate(self._variables())}
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{LOOP_STATE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **values)
+            os.replace(tmp, self.dir / LOOP_STATE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        write_json_atomic(self.dir / METADATA, {"step": int(step)})
+
+    def restore(self) -> int:
+        """Assign the backed-up values; returns the step they were saved after.
+
+        Raises:
+            ValueError: the backup does not match this model and optimizer (another architecture).
+        """
+        variables = self._variables()
+        with np.load(self.dir / LOOP_STATE) as state:
+            if len(state.files) != len(variables):
+                raise ValueError(f"{self.dir / LOOP_STATE}: {len(state.files)} arrays for {len(variables)} variables")
+            for i, variable in enumerate(variables):
+                variable.assign(state[f"v{i}"])
+        return int(json.loads((self.dir / METADATA).read_text())["step"])
+
+    def discard(self) -> None:
+        """Remove the backup (training ended)."""
+        discard_backup(self.dir.parent)

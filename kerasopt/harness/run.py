@@ -42,7 +42,7 @@ class Workload:
         describe: ``describe(config, problem) -> dict``: record entries beyond the settings.
         train: ``train(config, problem, record, progress, **options) -> summary``: trains, evaluates
             and calls ``record.finish``; ``record.resume`` is the `ResumePoint` of a resumed run.
-        resumable: trains with ``model.fit`` and `resume_callbacks` (resumes after a kill).
+        resumable: backs up as it trains (`kerasopt.harness.resume`) and resumes after a kill.
         fresh_session: clear the Keras session before seeding (a task that builds its model per run).
     """
 
@@ -76,7 +76,7 @@ def execute(workload: Workload, config, run_dir: str | Path, progress: bool = Fa
     if resume is None:
         discard_backup(run_dir)
     elif progress:
-        print(f"  resuming {run_dir} after epoch {resume.epoch}", flush=True)
+        print(f"  resuming {run_dir} after {resume.unit} {resume.done}", flush=True)
     with ResumableRecord(run_dir, settings, seed=config.seed, deterministic=config.deterministic,
                          resume=resume, started=started) as record:
         if workload.fresh_session:

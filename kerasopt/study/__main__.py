@@ -3,19 +3,17 @@ summary DIR... --out DIR | verify RUNS_DIR [--runs K]``."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Sequence
 
 from kerasopt.cli import ArgumentParser, positive_int, quiet_tensorflow, run_cli
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m kerasopt.study", description="Fair optimizer comparison studies and "
-                                                                         "their reports.", **defaults)
+                                                                         "their reports.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run or resume a study (completed runs are skipped)", **defaults)
+    run = commands.add_parser("run", help="run or resume a study (completed runs are skipped)")
     run.add_argument("study", help="study file (YAML) or the name of a shipped study, e.g. style_smoke")
     run.add_argument("--out", help="results directory; None: runs/<study name>")
     run.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -23,14 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="join this Ray cluster (ray backend); None: start a local Ray")
     run.add_argument("--workers", type=positive_int, default=1, help="concurrent runs (ray backend)")
     plan = commands.add_parser("plan", help="print the runs that run would execute next, without running or "
-                                            "writing anything (0 for a complete study)", **defaults)
+                                            "writing anything (0 for a complete study)")
     plan.add_argument("study", help="study file (YAML) or the name of a shipped study, e.g. style_smoke")
     plan.add_argument("--out", help="results directory; None: runs/<study name>")
     merge = commands.add_parser("merge", help="combine partial results directories of one study "
-                                              "(several machines) into one", **defaults)
+                                              "(several machines) into one")
     merge.add_argument("dirs", nargs="+", help="results directories of the same study")
     merge.add_argument("--out", required=True, help="the merged directory (may be one of the inputs)")
-    report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures", **defaults)
+    report = commands.add_parser("report", help="write report.md, CSV tables and PNG figures")
     report.add_argument("runs_dir", help="a study's results directory (holds study.json)")
     report.add_argument("--out", metavar="DIR", help="write the report, tables and figures into DIR instead of "
                                                       "runs_dir (e.g. docs/results/defects for committed records "
@@ -38,12 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--publish", metavar="DIR", help="also copy report.md, its CSV tables and figures to DIR "
                                                           "(e.g. docs/results/style)")
     summary = commands.add_parser("summary", help="across several studies: performance profiles, benchmark scores "
-                                                  "and tuning-cost curves (records only)", **defaults)
+                                                  "and tuning-cost curves (records only)")
     summary.add_argument("dirs", nargs="+", help="results directories of studies (each holds study.json), or folders "
                                                  "to search for every */records/study.json below them (sorted)")
     summary.add_argument("--out", required=True, help="where summary.md, its CSV tables and figures go")
     verify = commands.add_parser("verify", help="rerun K completed runs here: bit-identical to their records, "
-                                                "or the differences, and whether the host differs", **defaults)
+                                                "or the differences, and whether the host differs")
     verify.add_argument("runs_dir", help="a study's results directory (holds study.json and plan.json)")
     verify.add_argument("--runs", type=positive_int, default=3, help="how many completed runs to rerun")
     return parser

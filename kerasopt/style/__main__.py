@@ -27,10 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m kerasopt.style",
         description="Gatys style transfer: optimize the pixels of an image under one or more optimizers.")
     parser.add_argument("--optimizer", default="lbfgs", help="registry name, comma list, or 'all' (every optimizer that applies to pixels: "
-                             "all but muon) (default: %(default)s)")
-    parser.add_argument("--content", default=d.content, help="content image path, or the bundled 'tubingen' (default: %(default)s)")
-    parser.add_argument("--style", default=d.style, help="style image path, 'starry-night' (bundled) or 'pattern' (generated) (default: %(default)s)")
-    parser.add_argument("--size", type=positive_int, default=d.size, help="long side of the images in px (default: %(default)s)")
+                             "all but muon)")
+    parser.add_argument("--content", default=d.content, help="content image path, or the bundled 'tubingen'")
+    parser.add_argument("--style", default=d.style, help="style image path, 'starry-night' (bundled) or 'pattern' (generated)")
+    parser.add_argument("--size", type=positive_int, default=d.size, help="long side of the images in px")
     parser.add_argument("--scales", type=scale_list, default=[], metavar="PX,PX,...",
                         help="coarse to fine: long sides in px of the successive optimizations, increasing, the "
                              "last equal to --size (e.g. 256,512); each scale starts from the previous result "
@@ -43,16 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="learning rate of every first-order optimizer (default: the per-optimizer "
                              "pixel-scale table, see docs/style.md)")
-    parser.add_argument("--init", choices=INITS, default=d.init, help="start image (default: %(default)s)")
+    parser.add_argument("--init", choices=INITS, default=d.init, help="start image")
     parser.add_argument("--network", choices=NETWORKS, default=d.network,
-                        help="feature network; vgg16-hed works offline, vgg19/vgg16 download ImageNet weights (default: %(default)s)")
+                        help="feature network; vgg16-hed works offline, vgg19/vgg16 download ImageNet weights")
     parser.add_argument("--weights", default=None, help="local weights file for the network (default: the network's own)")
     add_loss_weight_arguments(parser, d)
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice)")
-    add_determinism_argument(parser, " (default: off)")
+    add_determinism_argument(parser)
     parser.add_argument("--seed", type=seed_type, default=d.seed,
-                        help="random seed, 0 to 2**32-1 (default: %(default)s)")
+                        help="random seed, 0 to 2**32-1")
     parser.add_argument("--out", default=None,
                         help="output directory; must be new or empty unless --overwrite (default: runs/style/<timestamp>)")
     parser.add_argument("--overwrite", action="store_true",
