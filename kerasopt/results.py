@@ -260,7 +260,7 @@ def resolved_hparams(records_dir: str | Path, run_id: str) -> dict:
 
 
 def read_costs(records_dir: str | Path) -> dict[str, float | dict[str, float]]:
-    """``costs.json`` of a study, measured in one interleaved benchmark (``benchmarks/step_costs.py``):
+    """``costs.json`` of a study, measured in one interleaved benchmark (``benchmarks/costs.py``):
     optimizer -> seconds per loss-and-gradient evaluation, either one number for every arm or
     ``{arm: seconds}`` measured at each arm's own setting (an L-BFGS history of 320 costs more per
     evaluation than one of 10); unreadable entries are left out, {} when the file is absent or unreadable.

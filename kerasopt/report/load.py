@@ -13,8 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from kerasopt import records, results
-from kerasopt.results import arm_cost  # noqa: F401  (tests/test_step_costs.py and test_costs.py import it from here)
-from kerasopt.results import read_costs as load_costs  # noqa: F401  (the same tests import it from here)
 
 #: summary metrics that show what a run spent (diverged and failed runs too)
 BUDGET_COLUMNS = ("steps", "iterations", "evaluations", "hessian_vector_products")

@@ -264,7 +264,7 @@ def target_table(histories: dict[str, list[dict]], runs: pd.DataFrame, optimizer
                  targets: list[tuple[float, str]], metric: str, mode: str, costs: dict) -> pd.DataFrame:
     """Per optimizer, arm and target: completed seeds that reached it and the median cost over them
     along every time axis the histories have; ``modelled seconds`` = evaluations x the optimizer's
-    benchmarked seconds per evaluation at that arm's setting (`load_costs`), independent of machine
+    benchmarked seconds per evaluation at that arm's setting (`kerasopt.results.read_costs`), independent of machine
     load when each run ran; ``wall seconds`` = the seconds the run itself logged."""
     rows, axes = [], []
     for name in optimizers:
