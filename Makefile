@@ -112,10 +112,10 @@ results-modern: install ## resume the modern-protocol studies (digits, fast styl
 	$(PY) -m kerasopt.study report docs/results/digits_modern/constant/records --out docs/results/digits_modern/constant
 	$(PY) -m kerasopt.study run experiments/digits_modern.yaml --out docs/results/digits_modern/records
 	$(PY) -m kerasopt.study report docs/results/digits_modern/records --out docs/results/digits_modern
-	$(PY) -m kerasopt.study run experiments/faststyle_modern.yaml --out docs/results/faststyle_modern/records $(MODERN_BACKEND)
-	$(PY) -m kerasopt.study report docs/results/faststyle_modern/records --out docs/results/faststyle_modern
 	$(PY) -m kerasopt.study run experiments/faststyle_constant_here.yaml --out docs/results/faststyle_modern/constant/records $(MODERN_BACKEND)
 	$(PY) -m kerasopt.study report docs/results/faststyle_modern/constant/records --out docs/results/faststyle_modern/constant
+	$(PY) -m kerasopt.study run experiments/faststyle_modern.yaml --out docs/results/faststyle_modern/records $(MODERN_BACKEND)
+	$(PY) -m kerasopt.study report docs/results/faststyle_modern/records --out docs/results/faststyle_modern
 
 results-summary: install ## the cross-workload summary over every published study (records only)
 	$(PY) -m kerasopt.study summary docs/results --out docs/results/summary

@@ -38,7 +38,6 @@ from scipy.stats import qmc
 
 from kerasopt.study.spec import BRACKET, DEFAULTS_ARMS, Dimension, StudySpec
 
-PHASES = ("tune", *DEFAULTS_ARMS, "final")
 Resolver = Callable[[dict], dict]
 
 

@@ -79,6 +79,7 @@ from typing import Any, Callable
 import yaml
 
 from kerasopt.config import number_or_text
+from kerasopt.stats.verdicts import TESTS
 
 BRACKET = "bracket"
 SAMPLERS = (BRACKET, "quasirandom", "grid")
@@ -90,7 +91,6 @@ _TOP_KEYS = ("name", "task", "base", "optimizers", "search", "settings_from", "t
              "defaults_seeds", "seeds", "targets", "budgets", "more_seeds", "reanalysis", "compare_to")
 _REANALYSIS_KEYS = ("test", "declared", "why")
 _MORE_SEEDS_KEYS = ("rounds", "per_round", "max_seeds", "min_difference", "alpha", "close_by", "test")
-_TESTS = ("t", "sign_flip")
 _CLOSE_BY = ("estimate", "bound")
 _REQUIRED = ("name", "task", "optimizers", "seeds")
 _TUNING_KEYS = ("trials", "sampler", "seed", "seeds", "spacing", "extensions")
@@ -406,8 +406,8 @@ class _Parser:
         if missing:
             raise self.error(f"reanalysis.{missing[0]}", "missing (a re-analysis says its test, when it was "
                                                          "declared and why)")
-        if value["test"] not in _TESTS:
-            raise self.error("reanalysis.test", f"expected one of {', '.join(_TESTS)}. Received: {value['test']!r}")
+        if value["test"] not in TESTS:
+            raise self.error("reanalysis.test", f"expected one of {', '.join(TESTS)}. Received: {value['test']!r}")
         return {"test": value["test"], "declared": str(value["declared"]), "why": str(value["why"]).strip()}
 
     def tuning_seeds(self, tuning: dict) -> tuple:
@@ -467,8 +467,8 @@ class _Parser:
         if close_by != "estimate":  # the default is left out: studies written before the key keep their identity
             checked["close_by"] = close_by
         test = value.get("test", "t")
-        if test not in _TESTS:
-            raise self.error("more_seeds.test", f"expected one of {', '.join(_TESTS)}. Received: {test!r}")
+        if test not in TESTS:
+            raise self.error("more_seeds.test", f"expected one of {', '.join(TESTS)}. Received: {test!r}")
         if test != "t":  # the default is left out, as close_by's
             checked["test"] = test
         return checked
