@@ -209,3 +209,45 @@ def test_your_own_models_run_killed_after_an_epoch_resumes_to_the_same_record(tm
     assert resumed.returncode == 0 and "resuming" in resumed.stdout, resumed.stderr[-2000:]
     assert _without_seconds(tmp_path / "resumed") == _without_seconds(tmp_path / "straight")
     assert not (tmp_path / "resumed" / "backup").exists()
+
+
+RUNS_IN_ONE_PROCESS = '''
+import json, sys
+from kerasopt import tasks
+task = tasks.get(sys.argv[1])
+base = json.loads(sys.argv[2])
+for pair in sys.argv[3:]:
+    optimizer, run_dir = pair.split("=", 1)
+    print("status", task.run(task.resolve({**base, "optimizer": optimizer}), run_dir)["status"])
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["faststyle", "defects"])
+def test_a_worker_reused_after_another_run_writes_the_record_a_fresh_process_writes(tmp_path, task):
+    """A study's Ray worker (or a local study) runs many runs in one process, reusing what a task caches
+    (fast style: the feature network and photos; defects: the data); the record must not depend on it."""
+    if task == "faststyle":
+        from test_faststyle import write_photos
+
+        data = write_photos(tmp_path / "photos", 6)[0].parent
+        base = {"data": str(data), "size": 32, "steps": 4, "batch_size": 2, "width": 0.125, "eval_every": 2,
+                "log_every": 2}
+    else:
+        from kerasopt.defects.synth import generate
+
+        generate(tmp_path / "data", n=16, size=32, seed=0)
+        base = {"data": str(tmp_path / "data"), "backbone": "vgg16", "size": 32, "epochs": 2, "batch_size": 4,
+                "bn_batches": 2, "save_model": False, "overlays": 0}
+    base.update(seed=1, threads=1, deterministic=True)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def runs(*pairs):
+        done = subprocess.run([sys.executable, "-c", RUNS_IN_ONE_PROCESS, task, json.dumps(base), *pairs],
+                              capture_output=True, text=True, env=env, timeout=900)
+        statuses = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("status ")]
+        assert done.returncode == 0 and statuses == ["completed"] * len(pairs), done.stderr[-2000:]
+
+    runs(f"sgd={tmp_path / 'first'}", f"adam={tmp_path / 'reused'}")
+    runs(f"adam={tmp_path / 'fresh'}")
+    assert _without_seconds(tmp_path / "reused") == _without_seconds(tmp_path / "fresh")
