@@ -492,3 +492,14 @@ def test_a_non_utf8_file_in_one_run_record_is_named_and_the_rest_of_the_report_w
     adam = pd.read_csv(tmp_path / "report" / "summary.csv").query("optimizer == 'adam' and arm == 'tuned'").iloc[0]
     left_out = name in ("summary.json", "config.json")  # the run's result cannot be trusted: left out
     assert adam["completed"] == (2 if left_out else 3) and adam["incomplete"] == (1 if left_out else 0)
+
+
+def test_companion_outcomes_read_the_headline_when_it_is_the_selection_metric(study_dir):
+    """Fast style and style answer with their selection metric (val_loss, loss): the loaded frame holds it as
+    ``metric``, which the companion comparison once missed (a KeyError, found on faststyle_modern)."""
+    from kerasopt.report.companion import final_outcomes
+    from kerasopt.report.load import headline_column
+
+    assert headline_column("loss", ["loss"]) == "metric" and headline_column("val_dice", ["test_dice"]) == "test_dice"
+    outcomes, mode, _ = final_outcomes(study_dir)
+    assert mode == "min" and outcomes["adam"] and all(value is not None for value in outcomes["adam"].values())

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kerasopt.layout import COMPANION_TABLE, STUDY
-from kerasopt.report.load import headline_metrics, load_runs, load_study
+from kerasopt.report.load import headline_column, headline_metrics, load_runs, load_study
 from kerasopt.report.text import interval_text, markdown_table
 from kerasopt.results import seed_outcomes
 from kerasopt.stats.intervals import paired_difference
@@ -39,7 +39,8 @@ def final_outcomes(runs_dir: Path, optimizers: list[str] | None = None) -> tuple
     headline = headline_metrics(study)
     runs = load_runs(runs_dir, study["target"]["metric"], headline, (study.get("task") or {}).get("collapse")).frame
     names = optimizers or list(study["study"]["optimizers"])
-    return seed_outcomes(runs, names, headline[0]), study["target"]["mode"], list(study["study"]["seeds"])
+    column = headline_column(study["target"]["metric"], headline)
+    return seed_outcomes(runs, names, column), study["target"]["mode"], list(study["study"]["seeds"])
 
 
 def comparison_table(mine: dict, theirs: dict, seeds: list[int], mode: str) -> pd.DataFrame:
@@ -77,7 +78,8 @@ def companion_lines(study: dict, runs_dir: Path, out_dir: Path) -> list[str]:
                                                 on_seeds({n: theirs[n] for n in shared}, seeds), mode)
     ranking = (f"Kendall's tau-b between the two rankings of these {count} optimizers (failure-aware median on "
                f"seeds {seeds}): {interval_text(tau, low, high)} (95% bootstrap over seeds; 1 = the same order)."
-               if math.isfinite(tau) else f"Only {count} optimizers are in both: no ranking to compare.")
+               if math.isfinite(tau) else f"Only {count} optimizers have results under both protocols: no ranking "
+                                          "to compare.")
     return [f"## Against {label}", "",
             f"The optimizers in both this study and study `{load_study(other)['study']['name']}` ({label}), on "
             f"the held-out seeds they share "

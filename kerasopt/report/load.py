@@ -49,6 +49,12 @@ class Runs:
     unreadable: list[str] = field(default_factory=list)
 
 
+def headline_column(metric: str, headline: list[str]) -> str:
+    """The column of `load_runs`' frame that holds the main headline metric: ``"metric"`` when the headline is
+    the selection metric itself (fast style, style), else its own name (defects: ``test_dice``)."""
+    return "metric" if headline[0] == metric else headline[0]
+
+
 def load_runs(runs_dir: str | Path, metric: str, headline: list[str] | None = None,
               collapse: dict | None = None) -> Runs:
     """One row per role of a run in ``plan.json`` (`kerasopt.results.load_runs` with ``roles=True``).

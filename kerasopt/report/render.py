@@ -18,7 +18,7 @@ from kerasopt.layout import ARM_TABLE, HEADLINE_TABLE, MAIN_TABLE, REPORT, REPOR
     TARGET_TABLE, TUNING_TABLE
 from kerasopt.report.companion import companion_lines
 from kerasopt.report.figures import write_figures
-from kerasopt.report.load import headline_metrics, load_runs, load_study, searched, tuning_seeds
+from kerasopt.report.load import headline_column, headline_metrics, load_runs, load_study, searched, tuning_seeds
 from kerasopt.report.markdown import COST_NOTE, NO_COST_NOTE, NOT_TUNED, budget_lines, protocol_lines
 from kerasopt.report.tables import ARMS, arm_table, defaults_check, derived_targets, finished_target, headline_table, \
     main_table, rank_on_shared_seeds, target_table, tuning_table
@@ -69,7 +69,7 @@ class Records:
     @property
     def main_metric(self) -> str:
         """The column of `runs` holding the main headline metric."""
-        return self.headline[0] if self.headline[0] != self.metric else "metric"
+        return headline_column(self.metric, self.headline)
 
     @property
     def optimizers(self) -> list[str]:

@@ -45,7 +45,7 @@ import pandas as pd
 
 from kerasopt import records, results
 from kerasopt.layout import STUDY, SUMMARY_REPORT
-from kerasopt.report.load import load_runs, searched, tuning_seeds
+from kerasopt.report.load import headline_column, load_runs, searched, tuning_seeds
 from kerasopt.results import arm_cost, read_costs, resolved_hparams, seed_outcomes
 from kerasopt.stats.curves import time_to_target
 from kerasopt.stats.profiles import RESAMPLES, TAU_MAX, best_of_k_interval, expected_best_of_k, median_time, \
@@ -136,12 +136,11 @@ def load_workload(runs_dir: str | Path) -> Workload:
     spec, target = study["study"], study["target"]
     metric, mode = target["metric"], target["mode"]
     headline = (study.get("task") or {}).get("headline") or [metric]
-    main = headline[0]
     frame = load_runs(runs_dir, metric, headline, (study.get("task") or {}).get("collapse")).frame
     budgets = spec.get("budgets") or [None]
     if budgets[-1] is not None:
         frame = frame[(frame["phase"] != "final") | (frame["budget"] == budgets[-1])]
-    column = "metric" if main == metric else main
+    column = headline_column(metric, headline)
     tuned = frame[(frame["phase"] == "final") & frame["complete"]]
     own = set(spec["seeds"])  # the study's own held-out seeds, which every optimizer shares
     finals = on_seeds(seed_outcomes(frame, list(dict.fromkeys(tuned["optimizer"])), column), own)
