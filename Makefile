@@ -107,7 +107,7 @@ results-digits: install ## resume the digits study (your-own-model example) from
 	$(PY) -m kerasopt.study report docs/results/digits/records --out docs/results/digits
 
 # the 2026 protocol (warmup + decay, AdamW/NadamW/Lion/Muon/Schedule-Free); each beside its constant-rate arms rerun on one host
-results-modern: install ## resume the modern-protocol studies (digits, fast style) and regenerate their reports
+results-modern: install ## resume the modern-protocol studies (digits, fast style, defects) and regenerate their reports
 	$(PY) -m kerasopt.study run experiments/digits_constant_here.yaml --out docs/results/digits_modern/constant/records
 	$(PY) -m kerasopt.study report docs/results/digits_modern/constant/records --out docs/results/digits_modern/constant
 	$(PY) -m kerasopt.study run experiments/digits_modern.yaml --out docs/results/digits_modern/records
@@ -116,6 +116,10 @@ results-modern: install ## resume the modern-protocol studies (digits, fast styl
 	$(PY) -m kerasopt.study report docs/results/faststyle_modern/constant/records --out docs/results/faststyle_modern/constant
 	$(PY) -m kerasopt.study run experiments/faststyle_modern.yaml --out docs/results/faststyle_modern/records $(MODERN_BACKEND)
 	$(PY) -m kerasopt.study report docs/results/faststyle_modern/records --out docs/results/faststyle_modern
+	$(PY) -m kerasopt.study run experiments/defects_constant_here.yaml --out docs/results/defects_modern/constant/records $(MODERN_BACKEND)
+	$(PY) -m kerasopt.study report docs/results/defects_modern/constant/records --out docs/results/defects_modern/constant
+	$(PY) -m kerasopt.study run experiments/defects_modern.yaml --out docs/results/defects_modern/records $(MODERN_BACKEND)
+	$(PY) -m kerasopt.study report docs/results/defects_modern/records --out docs/results/defects_modern
 
 results-summary: install ## the cross-workload summary over every published study (records only)
 	$(PY) -m kerasopt.study summary docs/results --out docs/results/summary
