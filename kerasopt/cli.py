@@ -188,7 +188,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     False (the help says what happens) or the help already names its default."""
 
     def _get_help_string(self, action):
-        if any(action.default is hidden for hidden in (None, False, argparse.SUPPRESS)) or "default" in (action.help or ""):
+        hidden = any(action.default is value for value in (None, False, argparse.SUPPRESS))
+        if hidden or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 

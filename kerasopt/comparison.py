@@ -63,11 +63,12 @@ def markdown_table(rows: list[dict]) -> str:
 def plot_curves(task, run_dirs: dict[str, Path], path: Path) -> Path | None:
     """The task's curve metrics against steps, evaluations and seconds (the report's `plots.curve_grid`)."""
     histories = {name: [read_history(run_dir)] for name, run_dir in run_dirs.items()}
-    return plots.curve_grid(histories, task.presentation.curve_metrics, ("step", "evaluations", "seconds"), task.presentation.log_metrics, path)
+    shown = task.presentation
+    return plots.curve_grid(histories, shown.curve_metrics, ("step", "evaluations", "seconds"), shown.log_metrics, path)
 
 
 def plot_results(task, rows: list[dict], run_dirs: dict[str, Path], path: Path) -> Path | None:
-    """The runs' ``artifacts/<task.presentation.result_image>`` side by side (the report's `plots.image_grid`), each
+    """The runs' ``artifacts/<result_image>`` side by side (the report's `plots.image_grid`), each
     titled with its headline value and status."""
     if not task.presentation.result_image:
         return None
@@ -85,7 +86,8 @@ def write_comparison(task, run_dirs: dict[str, str | Path], out_dir: str | Path)
     out_dir, run_dirs = Path(out_dir), {name: Path(d) for name, d in run_dirs.items()}
     rows = comparison_rows(task, run_dirs)
     errors = [f"- {row['optimizer']}: {row['error']}" for row in rows if row.get("error")]
-    lines = [f"# {task.presentation.title}: optimizer comparison", "", markdown_table(rows), task.presentation.comparison_note]
+    shown = task.presentation
+    lines = [f"# {shown.title}: optimizer comparison", "", markdown_table(rows), shown.comparison_note]
     if errors:
         lines += ["", "Errors:", *errors]
     (out_dir / "comparison.md").write_text("\n".join(lines) + "\n")

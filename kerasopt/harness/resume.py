@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from kerasopt.records import CONFIG, HISTORY, SUMMARY, RunRecord, _jsonable, _now, write_json_atomic
 
@@ -132,8 +128,9 @@ def backup_callback(run_dir: str | Path):
 class LoopBackup:
     """The backup of a run with its own training loop: model weights, optimizer variables and the step.
 
-    `save` writes them into ``RUN/backup/`` (the state first, then ``training_metadata.json`` with
-    ``{"step": k}``, each atomically: a backup with metadata is whole); `restore` puts them back into a
+    `save` writes them into ``RUN/backup/`` (the state first, with
+    `kerasopt.optimizers.evaluation.save_weights_file` as the best epoch's weights are, then
+    ``training_metadata.json`` with ``{"step": k}``, each atomically: a backup with metadata is whole); `restore` puts them back into a
     freshly built model and optimizer (the optimizer built); `discard` removes the backup when the
     run ends. What the loop draws from its data is replayed by the task (same seed: same batches).
 
@@ -151,16 +148,9 @@ class LoopBackup:
 
     def save(self, step: int) -> None:
         """Back up the state after ``step`` steps."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        values = {f"v{i}": np.asarray(variable.numpy()) for i, variable in enumerate(self._variables())}
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{LOOP_STATE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **values)
-            os.replace(tmp, self.dir / LOOP_STATE)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from kerasopt.optimizers.evaluation import save_weights_file
+
+        save_weights_file(self.dir / LOOP_STATE, [variable.numpy() for variable in self._variables()])
         write_json_atomic(self.dir / METADATA, {"step": int(step)})
 
     def restore(self) -> int:
@@ -169,12 +159,13 @@ class LoopBackup:
         Raises:
             ValueError: the backup does not match this model and optimizer (another architecture).
         """
-        variables = self._variables()
-        with np.load(self.dir / LOOP_STATE) as state:
-            if len(state.files) != len(variables):
-                raise ValueError(f"{self.dir / LOOP_STATE}: {len(state.files)} arrays for {len(variables)} variables")
-            for i, variable in enumerate(variables):
-                variable.assign(state[f"v{i}"])
+        from kerasopt.optimizers.evaluation import load_weights_file
+
+        variables, values = self._variables(), load_weights_file(self.dir / LOOP_STATE)
+        if values is None or len(values) != len(variables):
+            raise ValueError(f"{self.dir / LOOP_STATE}: {len(values or [])} arrays for {len(variables)} variables")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
         return int(json.loads((self.dir / METADATA).read_text())["step"])
 
     def discard(self) -> None:
