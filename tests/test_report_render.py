@@ -503,3 +503,23 @@ def test_companion_outcomes_read_the_headline_when_it_is_the_selection_metric(st
     assert headline_column("loss", ["loss"]) == "metric" and headline_column("val_dice", ["test_dice"]) == "test_dice"
     outcomes, mode, _ = final_outcomes(study_dir)
     assert mode == "min" and outcomes["adam"] and all(value is not None for value in outcomes["adam"].values())
+
+
+def test_a_report_written_while_added_seeds_run_says_the_verdict_waits_for_them():
+    """a's round of added seeds (6, 7) has finished, b's has not: b's verdict must not read 'no round left'."""
+    from kerasopt.report.tables import main_table, arm_table
+    from kerasopt.stats import verdicts
+
+    rows = [{"run_id": f"a{s}", "optimizer": "a", "seed": s, "metric": 0.80 + 0.001 * s, "status": "completed"}
+            for s in range(1, 8)]
+    rows += [{"run_id": f"b{s}", "optimizer": "b", "seed": s, "metric": 0.70 + 0.02 * (s % 2), "status": "completed"}
+             for s in range(1, 6)]
+    rows += [{"run_id": f"b{s}", "optimizer": "b", "seed": s, "metric": float("nan"), "status": None} for s in (6, 7)]
+    runs = pd.DataFrame(rows).assign(phase="final", setting="lr=1", trial=0, hparams=[{}] * len(rows))
+    runs["complete"] = runs["status"].notna()
+    rule = verdicts.MoreSeeds(rounds=1, per_round=2, max_seeds=10, min_difference=0.001, test="sign_flip")
+    table = main_table(runs, arm_table(runs, ["a", "b"], ["metric"]), ["a", "b"], "metric", "max", [1, 2, 3, 4, 5],
+                       rule)
+    b = table[table.optimizer == "b"].iloc[0]
+    assert b["worse than the best? (5% family-wise)"] == "not established at 5 seeds; waiting for 2 planned runs"
+    assert b["tuned completed/diverged/collapsed/failed"] == "5/0/0/0 (+2 incomplete)"

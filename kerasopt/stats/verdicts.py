@@ -134,8 +134,9 @@ def test_words(test: str) -> str:
     return {"t": "paired t test", "sign_flip": "exact paired sign-flip test"}[test]
 
 
-def verdict_text(verdict: Verdict, is_reference: bool) -> str:
-    """The report's words for a verdict: ``yes (worse than X)`` or ``not established at n seeds`` and why."""
+def verdict_text(verdict: Verdict, is_reference: bool, unfinished: int = 0) -> str:
+    """The report's words for a verdict: ``yes (worse than X)`` or ``not established at n seeds`` and why;
+    ``unfinished`` planned runs of the arm without a record make an undecided verdict wait for them."""
     if is_reference:
         return "— (reference)"
     if verdict.worse:
@@ -145,6 +146,8 @@ def verdict_text(verdict: Verdict, is_reference: bool) -> str:
               "gap below min_difference": "; gap below the smallest difference that matters",
               "gap bound below min_difference": "; within the smallest difference that matters (upper bound)",
               "no paired seeds": "; no completed seed shared with the reference"}.get(verdict.why, "")
+    if unfinished:
+        reason = f"; waiting for {unfinished} planned run{'s' if unfinished != 1 else ''}"
     if verdict.added and verdict.p is not None:
         return f"undecided on {verdict.added} fresh seeds (p = {verdict.p:.2g}){reason}"
     return f"not established at {verdict.seeds} seed{'s' if verdict.seeds != 1 else ''}{reason}"
