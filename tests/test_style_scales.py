@@ -47,6 +47,25 @@ def test_upsample_matches_tf_image_resize_and_keeps_the_pixel_range():
 
 # --- the setting ------------------------------------------------------------------------------------------
 
+def test_carry_up_adds_the_photos_lost_detail_to_the_upsampled_result_by_hand():
+    # a 1x1 coarse result upsamples to a constant 2x2; the detail is the fine photo minus the coarse photo
+    result = np.full((1, 1, 1, 3), 100.0, np.float32)
+    coarse_photo = np.full((1, 1, 1, 3), 50.0, np.float32)
+    fine_photo = np.array([[10.0, 90.0], [200.0, 250.0]], np.float32)[None, :, :, None].repeat(3, axis=3)
+    carried = workload.carry_up(result, coarse_photo, fine_photo, keep_detail=True)
+    assert carried.shape == (1, 2, 2, 3) and carried.dtype == np.float32
+    np.testing.assert_array_equal(carried[0, :, :, 0], [[60.0, 140.0], [250.0, 255.0]])  # 100 + 200 clipped
+    np.testing.assert_array_equal(workload.carry_up(result, coarse_photo, fine_photo, keep_detail=False),
+                                  np.full((1, 2, 2, 3), 100.0, np.float32))  # from noise: plain upsampling
+
+
+def test_carry_up_of_an_unchanged_photo_is_the_fine_photo():
+    rng = np.random.default_rng(0)
+    fine = rng.uniform(0, 255, (1, 12, 16, 3)).astype(np.float32)
+    coarse = workload.upsample(fine, 6, 8)
+    np.testing.assert_allclose(workload.carry_up(coarse, coarse, fine, keep_detail=True), fine, atol=1e-3)
+
+
 def test_scales_are_left_out_of_the_settings_at_one_scale_so_run_ids_hold():
     base = {"optimizer": "lbfgs", "seed": 0, "size": 64, "evaluations": 50, "iterations": None}
     task = tasks.get("style")
@@ -116,7 +135,11 @@ def test_the_start_of_scale_two_is_the_upsampled_end_of_scale_one(tmp_path, monk
     assert summary["status"] == "completed"
     first, second = seen
     assert first["start"].shape == (1, 24, 32, 3) and second["start"].shape == (1, 48, 64, 3)
-    np.testing.assert_array_equal(second["start"], workload.upsample(first["end"], 48, 64))
+    photo_64 = workload.initial_image(StyleConfig(size=64), workload.prepare(StyleConfig(size=64)))
+    np.testing.assert_array_equal(first["start"], workload.initial_image(StyleConfig(size=32),
+                                                                         workload.prepare(StyleConfig(size=32))))
+    np.testing.assert_array_equal(second["start"], workload.carry_up(first["end"], first["start"], photo_64, True))
+    assert not np.array_equal(second["start"], workload.upsample(first["end"], 48, 64))  # the photo's detail kept
     assert [first["steps"], second["steps"]] == [3, 3]
     assert first["rate"] == second["rate"] == 10.0  # Adam normalises the gradient: one rate at every scale
 

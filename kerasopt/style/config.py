@@ -76,7 +76,8 @@ class StyleConfig(TaskConfig):
             Left out of the resolved settings when empty, so older run ids stay valid.
         scales: coarse to fine: the long sides in px of the successive optimizations, strictly increasing,
             the last equal to ``size`` (e.g. ``[256, 512]``); ``[]`` (or ``[size]``): one scale. Each scale
-            starts from the previous scale's result upsampled (`kerasopt.style.workload.upsample`), the first
+            starts from the previous scale's result upsampled (`kerasopt.style.workload.carry_up`: from the
+            photo, the upsampled change on the photo's own fine detail), the first
             from the content photo or noise at its own size. The run's budget is the total over the scales
             (`scale_budget`); a gradient-scaled optimizer's rate is carried by `scale_learning_rate`. Left out
             of the resolved settings at ``[]``, so older run ids stay valid.

@@ -6,8 +6,9 @@ the loaded images, the target features) are cached per process and keyed by
 them once.
 
 Coarse to fine (``scales``, e.g. [256, 512]): `optimize` runs the optimizer at each scale in turn, a fresh
-optimizer per scale, each scale starting from the previous scale's result upsampled to its size
-(`upsample`), the first from the content photo or seeded noise at its own size. The budget is the run's
+optimizer per scale, each scale starting from the previous scale's result upsampled to its size, plus
+the photo's detail the coarser scale could not hold when the run starts from the photo (`carry_up`), the
+first from the content photo or seeded noise at its own size. The budget is the run's
 total (`kerasopt.style.config.scale_budget`: equal shares at the coarser scales, the rest at the final one);
 history rows carry a ``scale`` column (the long side in px of the image whose loss the row reports: losses at
 different scales are not comparable) with steps, evaluations and seconds cumulative over the scales. The
@@ -131,6 +132,30 @@ def upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(resized.numpy(), 0.0, 255.0).astype(np.float32)
 
 
+def carry_up(result: np.ndarray, coarse_start: np.ndarray, fine_start: np.ndarray, keep_detail: bool) -> np.ndarray:
+    """The start image of the next scale: the coarser scale's ``result`` upsampled to ``fine_start``'s size
+    (`upsample`), plus, with ``keep_detail``, the detail of the start image that the coarser scale could not
+    hold: ``fine_start - upsample(coarse_start)``. From the photo that is ``photo + upsample(result - photo)``
+    at the two sizes: the change the coarser scale made, on the photo's own fine detail (plain upsampling
+    blurs it: measured in docs/performance.md, "Style at 512 px"). From noise there is no detail to keep.
+
+    Args:
+        result: float32 (1, h, w, 3) in [0, 255], the coarser scale's final image.
+        coarse_start, fine_start: float32 (1, h, w, 3) and (1, H, W, 3): the start images of the two scales
+            (the content photo at each size).
+        keep_detail: add the start image's lost detail (the run starts from the photo).
+
+    Returns:
+        float32 (1, H, W, 3), values in [0, 255].
+    """
+    height, width = fine_start.shape[1:3]
+    carried = upsample(result, height, width)
+    if not keep_detail:
+        return carried
+    detail = fine_start.astype(np.float32) - upsample(coarse_start, height, width)
+    return np.clip(carried + detail, 0.0, 255.0).astype(np.float32)
+
+
 def initial_image(config: StyleConfig, problem: Problem) -> np.ndarray:
     """float32 (1, H, W, 3) in [0, 255]: the content photo or seeded uniform noise."""
     if config.init == "content":
@@ -226,25 +251,28 @@ def _coarse_to_fine(config, hparams, objective, image, record, offset, current, 
     """The scales of ``config.scales`` in turn (see `optimize`); ``offset`` (what the earlier scales spent)
     and ``current`` (the variable and scale being optimized) are updated for the row and iterate callbacks.
     A scale that does not complete (diverged) ends the run: ``image`` then holds its last finite iterate
-    upsampled to the final size."""
+    carried to the final size (`carry_up`)."""
     sizes = config.scale_sizes
+    keep_detail = config.init == "content"
+    final_start = image.numpy()  # the start image at the final size (the photo, or noise)
     results = []
-    variable = None
+    variable = previous_start = None
     for index, scale in enumerate(sizes):
         final = index == len(sizes) - 1
         began = time.perf_counter()
         if final:
-            scale_objective, problem = objective, None
+            scale_objective, own_start = objective, final_start
         else:
             scaled, problem = scale_problem(config, scale)
             scale_objective = Objective(problem.extractor, problem.targets, config.content_weight,
                                         config.style_weight, config.tv_weight)
+            own_start = initial_image(scaled, problem)  # the photo (or noise) at this scale's size
         if index == 0:
-            start_image = initial_image(scaled, problem)
+            start_image = own_start
         else:
-            height, width = image.shape[1:3] if final else problem.content_image.shape[:2]
-            start_image = upsample(variable.numpy(), int(height), int(width))
+            start_image = carry_up(variable.numpy(), previous_start, own_start, keep_detail)
             offset["seconds"] += time.perf_counter() - began  # the upsampling counts as optimization time
+        previous_start = own_start
         if final:
             image.assign(start_image)
             variable = image
@@ -263,7 +291,7 @@ def _coarse_to_fine(config, hparams, objective, image, record, offset, current, 
         offset["evaluations"] += result.evaluations
         offset["seconds"] += result.seconds
         if result.status != "completed":
-            image.assign(upsample(variable.numpy(), *image.shape[1:3]))
+            image.assign(carry_up(variable.numpy(), previous_start, final_start, keep_detail))
             return _combined(results, sizes, offset["seconds"])
     raise AssertionError("unreachable: the last scale returns")
 
