@@ -120,36 +120,40 @@ def memory_estimates(sizes) -> dict:
 
 
 def start_losses(results: list[dict], out: Path) -> list[dict]:
-    """What the final scale of each coarse-to-fine run starts from, on the 512 px problem: the loss of the
-    content photo, of the coarse result upsampled (`kerasopt.style.workload.upsample`, what ``--scales`` does)
-    and of the photo plus the upsampled coarse change (``content_512 + upsample(x_256 - content_256)``, which
-    keeps the photo's fine detail; not an option of the command). The coarse result is read back from its
-    8-bit ``scale_256px.png``."""
+    """What the final scale of each coarse-to-fine run can start from, on the final size's problem: the loss
+    of the content photo, of the coarse result upsampled (`kerasopt.style.workload.upsample`: plain
+    upsampling, what ``--scales`` did before `carry_up`), of the photo plus the upsampled coarse change
+    (`kerasopt.style.workload.carry_up`, what ``--scales`` does from the photo), and of the variant this
+    benchmark first measured, whose upsampled change was clipped to [0, 255] (negative changes lost). The
+    coarse result is read back from its 8-bit ``scale_<px>px.png``."""
     import tensorflow as tf
 
     from kerasopt.style.config import StyleConfig
     from kerasopt.style.images import read_rgb
     from kerasopt.style.losses import Objective
-    from kerasopt.style.workload import prepare, upsample
+    from kerasopt.style.workload import carry_up, prepare, upsample
 
     rows = []
     for r in results:
-        if not r.get("scales") or "error" in r:
+        if not r.get("scales") or "error" in r or r.get("init", "content") != "content":
             continue
         final = prepare(StyleConfig(size=r["size"]))
-        coarse = prepare(StyleConfig(size=int(r["scales"].split(",")[0])))
+        coarse_px = int(r["scales"].split(",")[0])
+        coarse = prepare(StyleConfig(size=coarse_px))
         objective = Objective(final.extractor, final.targets, 1.0, 0.01, 0.001)
         image = read_rgb(out / r["name"].replace(",", "_") / r["optimizer"] / "artifacts" /
-                         f"scale_{r['scales'].split(',')[0]}px.png")[None]
+                         f"scale_{coarse_px}px.png")[None].astype(np.float32)
         height, width = final.content_image.shape[:2]
-        plain = upsample(image, height, width)
-        detail = np.clip(final.content_image[None] + upsample(image - coarse.content_image[None], height, width),
-                         0, 255)
-        loss = {name: float(objective(tf.constant(x, tf.float32))[0])
-                for name, x in (("content photo", final.content_image[None]), ("upsampled (--scales)", plain),
-                                ("photo + upsampled change", detail))}
-        rows.append({"name": r["name"], **loss})
+        photo, coarse_photo = final.content_image[None].astype(np.float32), coarse.content_image[None]
+        starts = {"content photo": photo, "plain upsampling": upsample(image, height, width),
+                  "carry_up (--scales)": carry_up(image, coarse_photo, photo, keep_detail=True),
+                  "change clipped at 0": np.clip(photo + upsample(image - coarse_photo, height, width), 0, 255)}
+        rows.append({"name": r["name"], **{name: float(objective(tf.constant(x, tf.float32))[0])
+                                           for name, x in starts.items()}})
     return rows
+
+
+START_COLUMNS = ("content photo", "plain upsampling", "carry_up (--scales)", "change clipped at 0")
 
 
 def table(results: list[dict], estimates: dict) -> str:
@@ -211,9 +215,9 @@ def main(argv=None) -> int:
     if args.start_losses:
         rows = start_losses(results, out)
         text += ("\n\nloss on the final size's problem of the final scale's possible start images:\n\n"
-                 "| run | content photo | upsampled (--scales) | photo + upsampled change |\n|---|---|---|---|\n"
-                 + "\n".join(f"| {row['name']} | {row['content photo']:.5g} | {row['upsampled (--scales)']:.5g} | "
-                             f"{row['photo + upsampled change']:.5g} |" for row in rows))
+                 f"| run | {' | '.join(START_COLUMNS)} |\n|{'---|' * (len(START_COLUMNS) + 1)}\n"
+                 + "\n".join(f"| {row['name']} | " + " | ".join(f"{row[c]:.5g}" for c in START_COLUMNS) + " |"
+                             for row in rows))
     (out / "table.md").write_text(text + "\n")
     (out / "estimates.json").write_text(json.dumps(estimates) + "\n")
     print(text)
