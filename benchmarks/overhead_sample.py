@@ -1,8 +1,9 @@
 """A defect study's time not spent training, before and after a change: the same runs at two commits (issue 43).
 
 Runs the published defect study's protocol (defects_cpu.yaml's task settings, one TensorFlow thread a run)
-for Adam at its default learning rate (one tuning run on seed 0, its only setting) and on seeds 1..N through ``kerasopt.study run`` with the code
-of a given checkout, then compares two such samples seed by seed: the wall / training ratio of every run
+for Adam at its default learning rate (one tuning run on seed 0, its only setting, then seeds 1..N) through
+``kerasopt.study run`` with the code of a given checkout, then compares two such samples seed by seed: the
+wall / training ratio of every run
 (``(setup_seconds + wall_seconds) / train_seconds`` from its summary, i.e. ``1 / (1 - non_training_share)``)
 and whether its metrics are identical.
 

@@ -76,7 +76,8 @@ def test_an_undecided_optimizer_gets_seeds_only_while_its_gap_matters_and_below_
     # a report written while the round's other runs are still planned waits for them instead
     assert verdict_text(result["far"], False, unfinished=1) == "undecided on 2 fresh seeds (p = %.2g); waiting for " \
         "1 planned run" % result["far"].p
-    assert verdict_text(result["close"], False, unfinished=3) == "not established at 3 seeds; waiting for 3 planned runs"
+    assert verdict_text(result["close"], False, unfinished=3) == ("not established at 3 seeds; waiting for 3 "
+                                                                  "planned runs")
     assert verdict_text(result["far"], True, unfinished=3) == "— (reference)"
 
 

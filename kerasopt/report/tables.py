@@ -127,7 +127,8 @@ def main_table(runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric:
                     row["paired diff. to best [95% CI]"] = interval_text(mean, low_d, high_d) + (
                         f" (n={pairs})" if pairs else "")
                 verdict = decision.verdicts.get(name, verdicts.Verdict())
-                row[WORSE] = verdicts.verdict_text(verdict, name == reference, int(r["incomplete"])) if by_seed else "—"
+                row[WORSE] = (verdicts.verdict_text(verdict, name == reference, int(r["incomplete"]))
+                              if by_seed else "—")
                 row["held-out seeds"] = held_out_seeds_text(by_seed, configured_seeds)
         rows.append(row)
     return pd.DataFrame(rows)

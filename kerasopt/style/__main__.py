@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scales", type=scale_list, default=[], metavar="PX,PX,...",
                         help="coarse to fine: long sides in px of the successive optimizations, increasing, the "
                              "last equal to --size (e.g. 256,512); each scale starts from the previous result "
-                             "upsampled (from the photo: on the photo's own fine detail); the budget is the total, split equally over the coarser scales with "
-                             "the rest at the last (default: one scale at --size)")
+                             "upsampled (from the photo: on the photo's own fine detail); the budget is the "
+                             "total, split equally over the coarser scales with the rest at the last (default: "
+                             "one scale at --size)")
     parser.add_argument("--iterations", type=positive_int, default=None,
                         help=f"iteration budget (default: {d.iterations}, or none when only --evaluations is given)")
     parser.add_argument("--evaluations", type=positive_int, default=None,
