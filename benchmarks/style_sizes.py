@@ -12,6 +12,7 @@ id and the load average before and after each command (another job on the machin
 
     python benchmarks/style_sizes.py [--evaluations 16] [--evaluations-768 4] [--threads 2]
                                      [--out runs/style_sizes] [--only lbfgs-256,adam-512-c2f] [--noise]
+                                     [--optimizers lbfgs,lbfgs_scipy,adam]
                                      [--start-losses]
 
 Resumable: a configuration whose result is already in ``OUT/results.jsonl`` is not run again (delete the
@@ -34,17 +35,20 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def configurations(evaluations: int, evaluations_768: int, noise: bool) -> list[dict]:
-    """The measured commands: name, optimizer, size, scales, init, evaluation budget."""
+def configurations(evaluations: int, evaluations_768: int, noise: bool,
+                   optimizers: tuple = ("lbfgs", "adam")) -> list[dict]:
+    """The measured commands: name, optimizer, size, scales, init, evaluation budget (``noise``: each optimizer
+    from noise at 512 px too, single scale and 256,512)."""
     runs = []
-    for optimizer in ("lbfgs", "adam"):
+    for optimizer in optimizers:
         runs.append({"name": f"{optimizer}-256", "optimizer": optimizer, "size": 256, "scales": None})
-    for optimizer in ("lbfgs", "adam"):
+    for optimizer in optimizers:
         runs.append({"name": f"{optimizer}-512", "optimizer": optimizer, "size": 512, "scales": None})
         runs.append({"name": f"{optimizer}-512-c2f", "optimizer": optimizer, "size": 512, "scales": "256,512"})
-    if noise:
-        runs.append({"name": "lbfgs-512-noise", "optimizer": "lbfgs", "size": 512, "scales": None, "init": "noise"})
-        runs.append({"name": "lbfgs-512-c2f-noise", "optimizer": "lbfgs", "size": 512, "scales": "256,512",
+    for optimizer in optimizers if noise else ():
+        runs.append({"name": f"{optimizer}-512-noise", "optimizer": optimizer, "size": 512, "scales": None,
+                     "init": "noise"})
+        runs.append({"name": f"{optimizer}-512-c2f-noise", "optimizer": optimizer, "size": 512, "scales": "256,512",
                      "init": "noise"})
     runs.append({"name": "lbfgs-768", "optimizer": "lbfgs", "size": 768, "scales": None,
                  "evaluations": evaluations_768})
@@ -181,7 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="runs/style_sizes")
     parser.add_argument("--only", default=None, help="comma list of configuration names")
-    parser.add_argument("--noise", action="store_true", help="also lbfgs from noise at 512 px, single vs 256,512")
+    parser.add_argument("--optimizers", default="lbfgs,adam", help="comma list (default: lbfgs,adam)")
+    parser.add_argument("--noise", action="store_true", help="also from noise at 512 px, single vs 256,512")
     parser.add_argument("--start-losses", action="store_true",
                         help="also the loss of the final scale's possible start images (in this process)")
     args = parser.parse_args(argv)
@@ -194,7 +199,7 @@ def main(argv=None) -> int:
             entry = json.loads(line)
             done[entry["name"]] = entry
     wanted = set(args.only.split(",")) if args.only else None
-    runs = configurations(args.evaluations, args.evaluations_768, args.noise)
+    runs = configurations(args.evaluations, args.evaluations_768, args.noise, tuple(args.optimizers.split(",")))
     for run in runs:
         if (wanted and run["name"] not in wanted) or run["name"] in done:
             continue
