@@ -21,7 +21,6 @@ run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -29,7 +28,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import yaml
+
+from kerasopt.results import RUN_COLUMNS, load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ROOT / "experiments" / "defects_cpu.yaml"
@@ -56,17 +58,18 @@ def run_sample(code: Path, out: Path, seeds: int, save_model: bool, workers: int
     subprocess.run(command, cwd=code, env=env, check=True)
 
 
-def ratios(records: Path) -> dict[int, tuple[float, dict]]:
-    """Seed -> (wall / training, metrics) for every completed final run in a sample's records."""
-    found = {}
-    for summary_path in sorted(records.glob("*/summary.json")):
-        summary = json.loads(summary_path.read_text())
-        config = json.loads((summary_path.parent / "config.json").read_text())
-        if summary.get("status") != "completed" or not summary.get("train_seconds"):
-            continue
-        total = summary["wall_seconds"] + (summary.get("setup_seconds") or 0.0)
-        found[int(config["seed"])] = (total / summary["train_seconds"], summary.get("metrics", {}))
-    return found
+def ratios(records_dir: Path) -> dict[int, tuple[float, dict]]:
+    """Seed -> (wall / training, metrics) of every completed final run in a sample's records.
+
+    Read through `kerasopt.results.load_runs` (the one reader of run records): wall / training is
+    ``1 / (1 - non_training_share)``; metrics are the run's metric columns."""
+    runs = load_runs(records_dir)
+    metric_names = list(runs.columns[len(RUN_COLUMNS):])
+    final = runs[runs["phase"].str.contains("final") & (runs["status"] == "completed")
+                 & runs["non_training_share"].notna()]
+    return {int(row["seed"]): (1.0 / (1.0 - row["non_training_share"]),
+                               {name: row[name] for name in metric_names if not pd.isna(row[name])})
+            for row in final.to_dict("records")}
 
 
 def compare(before: Path, after: Path) -> str:
