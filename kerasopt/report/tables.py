@@ -193,32 +193,35 @@ def _close(a, b) -> bool:
     return a == b
 
 
-def defaults_check(runs_dir: Path, runs: pd.DataFrame, arms: pd.DataFrame, order: list[str], metric: str,
-                   mode: str, selection: dict) -> pd.DataFrame:
-    """Defaults arms whose mean of ``metric`` beats the tuned arm's by more than the tuned interval, with
-    what tuning saw: the selection's mean over the tuning seeds and, where the default setting was
-    itself a tuning trial, that trial's mean (the two show whether tuning could tell them apart)."""
+def defaults_check(runs_dir: Path, runs: pd.DataFrame, order: list[str], metric: str, mode: str,
+                   selection: dict) -> pd.DataFrame:
+    """Defaults arms whose mean of ``metric`` beats the tuned arm's by more than the tuned interval, both on
+    the seeds the defaults arm ran (the tuned arm's added seeds left out), with what tuning saw: the
+    selection's mean over the tuning seeds and, where the default setting was itself a tuning trial, that
+    trial's mean (the two show whether tuning could tell them apart). Compared only where the tuned arm has
+    an interval on those seeds (two or more); a defaults arm whose runs are the tuned arm's own (tuning
+    selected the defaults) is not compared with itself."""
     sign = 1.0 if mode == "min" else -1.0
     rows = []
     for name in order:
-        tuned = arms[(arms["optimizer"] == name) & (arms["arm"] == "tuned")]
-        if tuned.empty or not math.isfinite(tuned.iloc[0][metric]):
-            continue
-        t = tuned.iloc[0]
-        edge = t[f"{metric}_low"] if mode == "min" else t[f"{metric}_high"]
-        edge = edge if math.isfinite(edge) else t[metric]
+        tuned_runs = runs[(runs["optimizer"] == name) & (runs["phase"] == "final")]
         for arm in ("task_defaults", "library_defaults"):
-            match = arms[(arms["optimizer"] == name) & (arms["arm"] == arm)]
-            if match.empty or not math.isfinite(match.iloc[0][metric]) or not sign * match.iloc[0][metric] < sign * edge:
-                continue
-            d = match.iloc[0]
             part = runs[(runs["optimizer"] == name) & (runs["phase"] == arm)]
+            shared = tuned_runs[tuned_runs["seed"].isin(part["seed"])]
+            if part.empty or shared.empty or set(shared["run_id"]) == set(part["run_id"]):
+                continue
+            d = mean_interval(part[metric].dropna().tolist())
+            t = mean_interval(shared[metric].dropna().tolist())
+            edge = t[1] if mode == "min" else t[2]
+            if not (math.isfinite(d[0]) and math.isfinite(edge) and sign * d[0] < sign * edge):
+                continue
             default = resolved_hparams(runs_dir, part["run_id"].iloc[0])
             chosen = selection.get(name) or {}
             rows.append({"optimizer": name, "defaults arm": arm,
-                         f"defaults {metric} mean [95% CI]": interval_text(d[metric], d[f"{metric}_low"], d[f"{metric}_high"]),
-                         f"tuned {metric} mean [95% CI]": interval_text(t[metric], t[f"{metric}_low"], t[f"{metric}_high"]),
-                         "tuned setting": t["setting"],
+                         "seeds": " ".join(str(seed) for seed in part["seed"]),
+                         f"defaults {metric} mean [95% CI]": interval_text(*d),
+                         f"tuned {metric} mean [95% CI], same seeds": interval_text(*t),
+                         "tuned setting": tuned_runs["setting"].iloc[0],
                          "tuning seeds: selected setting": chosen.get("score", math.nan),
                          "tuning seeds: default setting": tuning_score(runs, name, default) if default else math.nan})
     return pd.DataFrame(rows)
