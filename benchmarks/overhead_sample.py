@@ -13,6 +13,9 @@ and whether its metrics are identical.
     python benchmarks/overhead_sample.py run --code . --out /work/overhead/after --no-save-model
     python benchmarks/overhead_sample.py compare /work/overhead/before /work/overhead/after
 
+A sample takes about 57 minutes here (11 runs of about 9.5 minutes at one thread, the tuning run first,
+two workers), so before and after need about 2 hours of an otherwise idle machine.
+
 ``--no-save-model`` writes no ``best.keras`` (what new studies declare; the setting does not exist before
 the cut). Runs go through the study runner's Ray backend with two workers of one core each, as studies
 run.
