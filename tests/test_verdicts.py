@@ -156,8 +156,18 @@ def test_the_sign_flip_procedure_holds_its_level_when_runs_go_wrong(noise):
 def test_the_simulation_benchmark_prints_every_configuration_test_and_noise(capsys):
     from conftest import load_benchmark
 
-    load_benchmark("verdicts_simulation").main(["--studies", "8"])
+    simulation = load_benchmark("verdicts_simulation")
+    simulation.main(["--studies", "8"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "configuration" not in line]
-    assert len(rows) == 8 and all(line.count("±") == 4 for line in rows)
-    assert out.count("decided in") == 8
+    count = 2 * len(simulation.CONFIGURATIONS)
+    assert count == 10 and len(rows) == count and all(line.count("±") == 4 for line in rows)
+    assert out.count("decided in") == count
+
+
+def test_the_simulation_benchmark_runs_only_the_configurations_asked_for(capsys):
+    from conftest import load_benchmark
+
+    load_benchmark("verdicts_simulation").main(["--studies", "8", "--only", "faststyle_cpu"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| faststyle_cpu")]
+    assert len(rows) == 2 and {line.split(" | ")[1] for line in rows} == {"t", "sign_flip"}
