@@ -5,6 +5,7 @@ tagged ``parameters`` shrinks the run and redirects outputs and the photo-corpus
 cache into a temporary directory; any cell that raises fails the test.
 """
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -45,9 +46,14 @@ def test_outputs_are_stripped_and_the_first_cell_installs_in_colab():
 
 def test_the_notebook_trains_two_optimizers_and_stylizes_a_photo(tmp_path):
     overrides = (f'import os\nos.environ["KERASOPT_CACHE"] = "{tmp_path / "cache"}"\n'
-                 f'OUT = "{tmp_path / "out"}"\nSIZE, STEPS, BATCH_SIZE, WIDTH = 32, 3, 2, 0.125')
+                 f'OUT = "{tmp_path / "out"}"\nSIZE, STEPS, BATCH_SIZE, WIDTH = 32, 3, 2, 0.125\n'
+                 'SCHEDULE, WARMUP, WEIGHT_DECAY = "cosine", 0.34, 0.01')
     notebook = execute(overrides)
     out = tmp_path / "out"
+    for name in ("adam", "rmsprop"):  # the schedule and weight decay of the parameters cell reach every run
+        settings = json.loads((out / name / "config.json").read_text())["settings"]
+        assert settings["learning_rate_schedule"] == {"schedule": "cosine", "total_steps": 3, "warmup_steps": 1}
+        assert settings["resolved_hparams"]["weight_decay"] == 0.01
     assert (out / "comparison.md").is_file() and (out / "curves.png").is_file()
     assert (out / "stylized" / "tubingen.png").is_file()
     assert image_outputs(notebook) >= 5  # two grids, curves, the photo and its stylized version

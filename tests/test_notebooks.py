@@ -6,6 +6,7 @@ fails the test.
 """
 
 import ast
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -135,8 +136,13 @@ def test_study_notebook_runs_a_study_and_shows_its_report(tmp_path):
 
 
 def test_defect_notebook_trains_and_shows_curves_and_overlays(tmp_path):
-    notebook = execute("defect_detection.ipynb", f'OUT = "{tmp_path / "out"}"\nSYNTH_DIR = "{tmp_path / "data"}"')
+    notebook = execute("defect_detection.ipynb", f'OUT = "{tmp_path / "out"}"\nSYNTH_DIR = "{tmp_path / "data"}"\n'
+                       'SCHEDULE, WARMUP, WEIGHT_DECAY = "cosine", 0.25, 0.004')
     assert (tmp_path / "out" / "comparison.md").is_file()
+    for name in ("adam", "sgd"):  # the schedule and weight decay of the parameters cell reach every run
+        settings = json.loads((tmp_path / "out" / name / "config.json").read_text())["settings"]
+        assert settings["learning_rate_schedule"]["schedule"] == "cosine"
+        assert settings["resolved_hparams"]["weight_decay"] == 0.004
     assert image_outputs(notebook) >= 4  # samples, curves, one overlay per optimizer
     assert re.search(r"epoch 1: loss \d", text_outputs(notebook))  # training progress, one line per epoch
 
