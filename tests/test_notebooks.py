@@ -32,8 +32,8 @@ def execute(name: str, overrides: str) -> nbformat.NotebookNode:
 
 
 def image_outputs(notebook) -> int:
-    return sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
-               for output in cell.outputs)
+    return sum(bool({"image/png", "image/jpeg"} & set(output.get("data", {}))) for cell in notebook.cells
+               if cell.cell_type == "code" for output in cell.outputs)
 
 
 def test_the_four_notebooks_exist():
@@ -150,3 +150,26 @@ def test_defect_notebook_trains_and_shows_curves_and_overlays(tmp_path):
 def text_outputs(notebook) -> str:
     return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                    for output in cell.outputs)
+
+
+def test_fast_style_notebook_installs_in_colab_and_uploads_a_photo():
+    setup = setup_cell("fast_style.ipynb")
+    assert "google.colab" in setup and "pip" in setup and 'list_physical_devices("GPU")' in setup
+    notebook = nbformat.read(NOTEBOOKS / "fast_style.ipynb", as_version=4)
+    assert "colab.research.google.com/github/" in notebook.cells[0].source
+    assert any("files.upload()" in cell.source for cell in notebook.cells)
+
+
+def test_fast_style_notebook_trains_two_optimizers_and_stylizes_a_photo(tmp_path):
+    overrides = (f'import os\nos.environ["KERASOPT_CACHE"] = "{tmp_path / "cache"}"\n'
+                 f'OUT = "{tmp_path / "out"}"\nSIZE, STEPS, BATCH_SIZE, WIDTH = 32, 3, 2, 0.125\n'
+                 'SCHEDULE, WARMUP, WEIGHT_DECAY = "cosine", 0.34, 0.01')
+    notebook = execute("fast_style.ipynb", overrides)
+    out = tmp_path / "out"
+    for name in ("adam", "rmsprop"):  # the schedule and weight decay of the parameters cell reach every run
+        settings = json.loads((out / name / "config.json").read_text())["settings"]
+        assert settings["learning_rate_schedule"] == {"schedule": "cosine", "total_steps": 3, "warmup_steps": 1}
+        assert settings["resolved_hparams"]["weight_decay"] == 0.01
+    assert (out / "comparison.md").is_file() and (out / "curves.png").is_file()
+    assert (out / "stylized" / "tubingen.png").is_file()
+    assert image_outputs(notebook) >= 5  # two grids, curves, the photo and its stylized version
