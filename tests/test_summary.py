@@ -152,3 +152,12 @@ def test_the_coverage_simulation_knows_the_true_score():
     # o0..o2 on two workloads: the fastest on both would score 1; here the best is below 1 unless it wins both
     assert all(0.0 <= t <= 1.0 for t in truth.values())
     assert all(0.0 <= r["coverage"] <= 1.0 and 0.0 <= r["mean estimate"] <= 1.0 for r in result.values())
+
+
+@pytest.mark.parametrize("protocol", [summary.MODERN, summary.CONSTANT])
+def test_time_scores_under_a_decaying_schedule_are_marked_as_context(protocol, tmp_path):
+    """The 2026 protocol's section says its time scores read crossings inside decaying runs; the constant one does not."""
+    timed = summary.Workload("w", "min", {"a": {1: 1.0}}, {"a": {1: 3.0}}, target=2.0, protocol=protocol)
+    table = summary.score_table([timed])
+    text = "\n".join(summary.protocol_section(protocol, [timed], table, lambda t: t, tmp_path))
+    assert (summary.DECAYED_TIME_CAVEAT in text) == (protocol == summary.MODERN)

@@ -55,6 +55,12 @@ from kerasopt.stats.ranking import failure_aware_median, on_seeds
 SUMMARY = SUMMARY_REPORT
 CONSTANT = "constant learning rate (the 2021 paper's protocol)"
 MODERN = "warmup + decay (the 2026 protocol)"
+DECAYED_TIME_CAVEAT = (
+    "Under this protocol the quality score is the answer; the time scores are context: they read where a run "
+    "first crosses the target inside a learning rate that decays over the whole budget (a run given a shorter "
+    "budget would have decayed sooner), which favours an optimizer that does not decay (Schedule-Free).")
+"""Said under the 2026 protocol's scores when a workload has a declared target: a decaying schedule makes a
+run's budget part of the setting, so its anytime curve does not answer smaller budgets (issue 42)."""
 DEFAULTS_ARMS = ("task_defaults", "library_defaults")
 """The arms a workload's defaults come from, in order of preference."""
 
@@ -224,6 +230,8 @@ def protocol_section(protocol: str, workloads: list[Workload], table: pd.DataFra
              f"Every optimizer over the same {len(workloads)} workloads ({', '.join(f'`{w.name}`' for w in workloads)}; "
              f"time scores over the {len(timed)} with a declared target); a workload it did not run counts as a "
              "miss.", "", markdown_table(shown(table)), ""]
+    if protocol == MODERN and timed:
+        lines += [DECAYED_TIME_CAVEAT, ""]
     if full_batch:
         full = score_table(full_batch)
         full.to_csv(out_dir / "scores_full_batch.csv", index=False)
