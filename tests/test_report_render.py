@@ -483,6 +483,19 @@ def test_a_companion_protocol_is_compared_per_optimizer_on_shared_seeds():
     assert table.loc["b", "paired difference [95% CI]"].endswith("(n=2)")  # only the seeds both completed
 
 
+def test_a_companion_comparison_pairs_every_seed_both_arms_ran_and_ranks_on_held_out_ones():
+    """Seeds added to both arms join the paired test (n grows, p can fall below 5 seeds' floor of 1/16); the
+    medians stay on the held-out seeds; a seed only one arm ran is not paired."""
+    from kerasopt.report.companion import comparison_table
+
+    mine = {"a": {s: 1.0 + 0.1 * s for s in range(1, 11)} | {12: 9.0}}
+    theirs = {"a": {s: 0.1 * s for s in range(1, 11)}}
+    table = comparison_table(mine, theirs, [1, 2, 3, 4, 5], "max").set_index("optimizer")
+    assert table.loc["a", "median here"] == pytest.approx(1.3) and table.loc["a", "median, companion"] == pytest.approx(0.3)
+    assert table.loc["a", "paired difference [95% CI]"].endswith("(n=10)")
+    assert table.loc["a", "sign-flip p (two-sided)"] == pytest.approx(2 / 2 ** 10)
+
+
 def test_the_report_gives_the_non_training_share_and_the_hosts(study_dir):
     text = (study_dir / "report.md").read_text()
     assert "Non-training share of a run's seconds (setup, tracing, evaluation, saving): median " in text

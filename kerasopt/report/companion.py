@@ -44,14 +44,18 @@ def final_outcomes(runs_dir: Path, optimizers: list[str] | None = None) -> tuple
 
 
 def comparison_table(mine: dict, theirs: dict, seeds: list[int], mode: str) -> pd.DataFrame:
-    """Per optimizer in both (on ``seeds``): the median under each protocol, the paired difference (this
-    protocol - the companion's) with its 95% t interval, and the two-sided exact sign-flip p-value."""
+    """Per optimizer in both: the median under each protocol on the held-out ``seeds`` (which every optimizer
+    has), and on EVERY seed both arms completed (held-out and added to both): the paired difference (this
+    protocol - the companion's) with its 95% t interval and the two-sided exact sign-flip p-value."""
     rows = []
     for name in [n for n in mine if n in theirs]:
         a, b = (on_seeds({name: o[name]}, seeds)[name] for o in (mine, theirs))
-        shared = sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None)
-        mean, low, high, pairs = paired_difference({s: a[s] for s in shared}, {s: b[s] for s in shared})
-        differences = np.asarray([a[s] - b[s] for s in shared], float)
+        everywhere = mine[name], theirs[name]
+        shared = sorted(s for s in set(everywhere[0]) & set(everywhere[1])
+                        if everywhere[0][s] is not None and everywhere[1][s] is not None)
+        a_all, b_all = ({s: o[s] for s in shared} for o in everywhere)
+        mean, low, high, pairs = paired_difference(a_all, b_all)
+        differences = np.asarray([a_all[s] - b_all[s] for s in shared], float)
         p = sign_flip_p_value(differences) if differences.size >= 2 else math.nan
         rows.append({"optimizer": name, "median here": failure_aware_median(list(a.values()), mode),
                      "median, companion": failure_aware_median(list(b.values()), mode),
@@ -82,7 +86,8 @@ def companion_lines(study: dict, runs_dir: Path, out_dir: Path) -> list[str]:
                                           "to compare.")
     return [f"## Against {label}", "",
             f"The optimizers in both this study and study `{load_study(other)['study']['name']}` ({label}), on "
-            f"the held-out seeds they share "
-            f"{seeds}: each protocol's failure-aware median, the paired difference (this study minus the "
-            "companion, per seed) and the exact sign-flip test of it. Each arm was tuned under its own protocol.",
+            f"the held-out seeds {seeds}: each protocol's failure-aware median; on every seed both arms completed "
+            "(held-out, and added seeds where both have them; n per row): the paired difference (this study "
+            "minus the companion, per seed) and the exact sign-flip test of it. Each arm was tuned under its own "
+            "protocol.",
             "", markdown_table(table), "", ranking, ""]
