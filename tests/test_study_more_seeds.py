@@ -96,3 +96,22 @@ def test_more_seeds_may_be_added_to_a_finished_study_and_only_adds_runs(quadrati
     changed = {**more, "more_seeds": {**more["more_seeds"], "per_round": 5}}
     with pytest.raises(ValueError, match="key 'more_seeds' differs"):
         run_study(StudySpec.from_dict(changed), out_dir=tmp_path, log=lambda line: None)
+
+
+def test_an_untuned_companion_may_append_seeds_and_a_tuned_study_may_not(quadratic, tmp_path):
+    """Appending held-out seeds keeps every run of a study whose settings are all fixed (nothing was selected
+    on the old seeds); a study that tunes is a different study with other seeds."""
+    fixed = {"name": "c", "task": "quadratic", "optimizers": ["sgd"], "defaults_arms": [],
+             "search": {"sgd": {"learning_rate": 0.1}}, "seeds": [1, 2], "defaults_seeds": [1, 2]}
+    first = run_study(StudySpec.from_dict(fixed), out_dir=tmp_path / "fixed", log=lambda line: None)
+    again = run_study(StudySpec.from_dict({**fixed, "seeds": [1, 2, 3, 4]}), out_dir=tmp_path / "fixed",
+                      log=lambda line: None)
+    assert again["skipped"] == first["total"] == 2 and again["executed"] == 2
+    with pytest.raises(ValueError, match="key 'seeds' differs"):  # not a prefix: other seeds
+        run_study(StudySpec.from_dict({**fixed, "seeds": [2, 3, 4, 5]}), out_dir=tmp_path / "fixed",
+                  log=lambda line: None)
+    tuned = {**fixed, "search": {"sgd": {"learning_rate": {"choice": [0.05, 0.1]}}}, "tuning": {"seeds": [0]}}
+    run_study(StudySpec.from_dict(tuned), out_dir=tmp_path / "tuned", log=lambda line: None)
+    with pytest.raises(ValueError, match="key 'seeds' differs"):
+        run_study(StudySpec.from_dict({**tuned, "seeds": [1, 2, 3]}), out_dir=tmp_path / "tuned",
+                  log=lambda line: None)

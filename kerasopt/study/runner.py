@@ -99,7 +99,7 @@ def check_out_dir(out_dir: Path, spec: StudySpec) -> dict | None:
     kept (`claim_out_dir` updates ``study.json``). A study that only ADDS optimizers (the existing ones keep their
     search spaces) extends the results too: run ids hash the settings, so every completed run stays valid; so
     does a study that adds ``more_seeds`` where it had none (it only adds runs; its rule is then fixed like any
-    other key).
+    other key), and an untuned study (every setting fixed: a companion) that appends held-out seeds.
 
     Raises:
         ValueError: ``out_dir`` holds a different study (names the first differing key), or an unreadable one.
@@ -117,7 +117,8 @@ def check_out_dir(out_dir: Path, spec: StudySpec) -> dict | None:
     mine = spec.to_dict()
     differing = [key for key in sorted(set(mine) | set(existing)) if mine.get(key) != existing.get(key)]
     allowed = {*REPORT_ONLY_KEYS, *(("optimizers", "search") if _adds_optimizers(existing, mine) else ()),
-               *(("more_seeds",) if "more_seeds" not in existing and "more_seeds" in mine else ())}
+               *(("more_seeds",) if "more_seeds" not in existing and "more_seeds" in mine else ()),
+               *(("seeds",) if _untuned_and_adds_seeds(existing, mine) else ())}
     blocking = [key for key in differing if key not in allowed]
     if blocking:
         raise ValueError(f"{path}: results of a different study (key {blocking[0]!r} differs from "
@@ -155,6 +156,15 @@ def other_hosts_note(out_dir: Path) -> list[str]:
     listed = ", ".join(f"{n} on {host}" for host, n in sorted(others.items()))
     return [f"this study continues on host {here}; {listed} of its run records come from other hosts (kept as "
             "they are; the report counts runs per host)"]
+
+
+def _untuned_and_adds_seeds(existing: dict, mine: dict) -> bool:
+    """True when both fix every setting (no search, so nothing was selected on the old seeds) and ``mine``
+    appends seeds to the old ones: every completed run keeps its id and the new seeds only add runs."""
+    fixed = all(not isinstance(value, dict) for study in (existing, mine)
+                for space in study.get("search", {}).values() for value in space.values())
+    old, new = list(existing.get("seeds", [])), list(mine.get("seeds", []))
+    return fixed and len(new) > len(old) and new[:len(old)] == old
 
 
 def _adds_optimizers(existing: dict, mine: dict) -> bool:
