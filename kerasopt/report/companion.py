@@ -50,12 +50,11 @@ def comparison_table(mine: dict, theirs: dict, seeds: list[int], mode: str) -> p
     rows = []
     for name in [n for n in mine if n in theirs]:
         a, b = (on_seeds({name: o[name]}, seeds)[name] for o in (mine, theirs))
-        everywhere = mine[name], theirs[name]
-        shared = sorted(s for s in set(everywhere[0]) & set(everywhere[1])
-                        if everywhere[0][s] is not None and everywhere[1][s] is not None)
-        a_all, b_all = ({s: o[s] for s in shared} for o in everywhere)
-        mean, low, high, pairs = paired_difference(a_all, b_all)
-        differences = np.asarray([a_all[s] - b_all[s] for s in shared], float)
+        shared = sorted(s for s in set(mine[name]) & set(theirs[name])
+                        if mine[name][s] is not None and theirs[name][s] is not None)
+        here, there = ({s: o[name][s] for s in shared} for o in (mine, theirs))
+        mean, low, high, pairs = paired_difference(here, there)
+        differences = np.asarray([here[s] - there[s] for s in shared], float)
         p = sign_flip_p_value(differences) if differences.size >= 2 else math.nan
         rows.append({"optimizer": name, "median here": failure_aware_median(list(a.values()), mode),
                      "median, companion": failure_aware_median(list(b.values()), mode),
